@@ -1,0 +1,187 @@
+/*
+ * vitexplain: run a Hugging Face ViTForImageClassification checkpoint on any OpenCL device and explain
+ * what it looks at. Public C API (plain C11; every symbol is prefixed vte_).
+ *
+ * Conventions:
+ *   - Handles are opaque: vte_runtime (one device, its context, queue and program cache), vte_model
+ *     (config, labels and weights on one runtime's device), vte_session (a model with a batch size and its
+ *     device memory, planned once).
+ *   - Constructors are *_init / *_load and return NULL on failure; other calls return VTE_OK (0) or a
+ *     vte_status code. Either way a failure fills the caller's vte_error (which may be NULL) with a message
+ *     that names the file, device call or argument concerned. The library never prints and never exits.
+ */
+#ifndef VITEXPLAIN_H
+#define VITEXPLAIN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define VTE_VERSION_STRING "0.1.0"
+
+typedef enum vte_status {
+    VTE_OK = 0,
+    VTE_ERR_INVALID_ARGUMENT = 1, /* a caller's argument is out of range */
+    VTE_ERR_IO = 2,               /* a file cannot be opened, read, mapped or written */
+    VTE_ERR_FORMAT = 3,           /* a file is malformed: safetensors, JSON config, image */
+    VTE_ERR_OPENCL = 4,           /* an OpenCL call failed (the message names the call and status) */
+    VTE_ERR_CLBLAST = 5,          /* a CLBlast call failed */
+    VTE_ERR_OUT_OF_MEMORY = 6,    /* host allocation failed */
+    VTE_ERR_NO_DEVICE = 7,        /* no OpenCL device matches the request */
+    VTE_ERR_UNSUPPORTED = 8,      /* a model or option this build cannot run */
+    VTE_ERR_SELF_CHECK = 9        /* the device computed a wrong result in a self-check */
+} vte_status;
+
+#define VTE_ERROR_MESSAGE_SIZE 1024
+
+typedef struct vte_error {
+    vte_status code;
+    char message[VTE_ERROR_MESSAGE_SIZE];
+} vte_error;
+
+const char *vte_version(void);
+const char *vte_status_name(vte_status code);
+
+/* ---------------------------------------------------------------- devices and runtime */
+
+typedef enum vte_device_type { VTE_DEVICE_CPU = 1, VTE_DEVICE_GPU = 2, VTE_DEVICE_ACCELERATOR = 4, VTE_DEVICE_OTHER = 8 } vte_device_type;
+
+typedef struct vte_device_info {
+    int index;          /* position in the flat list over all platforms, as `vitexplain devices` prints */
+    int platform_index; /* position of the platform */
+    char platform_name[256];
+    char platform_version[256];
+    char name[256];
+    char vendor[256];
+    char driver_version[256];
+    char opencl_c_version[256];
+    vte_device_type type;
+    uint32_t compute_units;
+    uint64_t global_mem_bytes;
+    uint64_t max_alloc_bytes;
+    size_t max_work_group_size;
+} vte_device_info;
+
+/* Lists every device of every platform. *devices is malloc'ed; free it with free(). */
+vte_status vte_devices_list(vte_device_info **devices, size_t *count, vte_error *err);
+
+/* Resolves a device request against the list: NULL or "" picks the default (first GPU, else first CPU,
+ * else the first device); otherwise an index ("1"), "cpu", "gpu", or a case-insensitive substring of the
+ * device name. Returns the index in `devices`, or -1 with err filled. */
+int vte_devices_choose(const vte_device_info *devices, size_t count, const char *request, vte_error *err);
+
+typedef struct vte_runtime_params {
+    const char *device;     /* as for vte_devices_choose; NULL: $VITEXPLAIN_DEVICE, else the default */
+    const char *cache_dir;  /* program-binary cache; NULL: $VITEXPLAIN_CACHE_DIR, else
+                               $XDG_CACHE_HOME/vitexplain, else ~/.cache/vitexplain; "" disables it */
+    const char *kernel_dir; /* load .cl files from here instead of the embedded copies; NULL:
+                               $VITEXPLAIN_KERNEL_DIR, else embedded */
+} vte_runtime_params;
+
+typedef struct vte_runtime vte_runtime;
+
+vte_runtime *vte_runtime_init(const vte_runtime_params *params, vte_error *err);
+void vte_runtime_free(vte_runtime *rt);
+const vte_device_info *vte_runtime_device(const vte_runtime *rt);
+
+/* ---------------------------------------------------------------- models */
+
+typedef struct vte_model_config {
+    int image_height, image_width; /* the model's input size */
+    int patch_size;
+    int num_channels;
+    int hidden_size;
+    int num_layers;
+    int num_heads;
+    int intermediate_size;
+    int num_labels;
+    int qkv_bias;
+    float layer_norm_eps;
+    int grid_h, grid_w; /* patch grid: image_height/patch_size x image_width/patch_size */
+    int num_tokens;     /* 1 + grid_h*grid_w */
+} vte_model_config;
+
+typedef enum vte_resample { VTE_RESAMPLE_NEAREST = 0, VTE_RESAMPLE_BILINEAR = 2, VTE_RESAMPLE_BICUBIC = 3 } vte_resample;
+
+typedef struct vte_preprocess_config {
+    int do_resize;
+    int resize_height, resize_width; /* `size` of preprocessor_config.json */
+    int resize_shortest_edge;        /* >0 when `size` is {"shortest_edge": n}: keep the aspect ratio */
+    vte_resample resample;
+    int do_center_crop;
+    int crop_height, crop_width;
+    int do_rescale;
+    double rescale_factor;
+    int do_normalize;
+    float image_mean[4];
+    float image_std[4];
+} vte_preprocess_config;
+
+typedef struct vte_model vte_model;
+
+/* Loads DIR/config.json, DIR/model.safetensors and (when present) DIR/preprocessor_config.json, validates
+ * them and uploads the weights to the runtime's device. */
+vte_model *vte_model_load(vte_runtime *rt, const char *dir, vte_error *err);
+void vte_model_free(vte_model *model);
+const vte_model_config *vte_model_get_config(const vte_model *model);
+const vte_preprocess_config *vte_model_get_preprocess(const vte_model *model);
+/* The id2label name of a class, or NULL when the id is out of range. */
+const char *vte_model_label(const vte_model *model, int class_id);
+/* The class whose label equals `name` case-insensitively, or -1. */
+int vte_model_find_label(const vte_model *model, const char *name);
+
+/* ---------------------------------------------------------------- images and preprocessing */
+
+/* An 8-bit RGB image, rows top to bottom, pixels interleaved R,G,B. */
+typedef struct vte_image {
+    int width, height;
+    unsigned char *rgb; /* width*height*3 bytes, malloc'ed */
+} vte_image;
+
+/* Decodes a file (anything OpenCV reads) into 8-bit RGB the way Pillow's convert('RGB') does: alpha dropped
+ * without compositing, grayscale expanded, 16-bit reduced to 8-bit. */
+vte_status vte_image_load(const char *path, vte_image *image, vte_error *err);
+void vte_image_free(vte_image *image);
+
+/* Number of floats vte_preprocess writes: num_channels*image_height*image_width. */
+size_t vte_preprocess_size(const vte_model_config *config);
+/* Hugging Face ViTImageProcessor (Pillow path): resize, center crop, rescale, normalise, to CHW float32. */
+vte_status vte_preprocess(const vte_preprocess_config *pp, const vte_model_config *config,
+                          const vte_image *image, float *pixels_chw, vte_error *err);
+
+/* ---------------------------------------------------------------- sessions: forward pass */
+
+typedef struct vte_session vte_session;
+
+/* Plans every device buffer for up to `max_batch` images at once. */
+vte_session *vte_session_init(vte_model *model, int max_batch, vte_error *err);
+void vte_session_free(vte_session *session);
+int vte_session_max_batch(const vte_session *session);
+
+/* Runs the forward pass on n_images (<= max_batch) preprocessed images, `pixels` holding n_images
+ * consecutive CHW float32 tensors. Attention probabilities and the activations a backward pass needs stay
+ * on the device until the next call. */
+vte_status vte_session_forward(vte_session *session, const float *pixels, int n_images, vte_error *err);
+
+/* Copies results of the last forward pass to the host.
+ * logits: n_images*num_labels floats. attention of one layer: n_images*num_heads*num_tokens*num_tokens. */
+vte_status vte_session_read_logits(vte_session *session, float *logits, vte_error *err);
+vte_status vte_session_read_attention(vte_session *session, int layer, float *attention, vte_error *err);
+
+typedef struct vte_prediction {
+    int class_id;
+    float logit;
+    float prob; /* softmax over all classes */
+} vte_prediction;
+
+/* The k best classes of one logit row, best first (k is clamped to num_labels). Returns how many. */
+int vte_top_k(const float *logits, int num_labels, int k, vte_prediction *out);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* VITEXPLAIN_H */
