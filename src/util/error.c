@@ -17,14 +17,24 @@ vte_status vte_error_set(vte_error *err, vte_status code, const char *fmt, ...) 
 
 vte_status vte_error_prefix(vte_error *err, const char *fmt, ...) {
     if (!err) return VTE_ERR_INVALID_ARGUMENT;
-    char prefix[VTE_ERROR_MESSAGE_SIZE];
     char old[VTE_ERROR_MESSAGE_SIZE];
+    memcpy(old, err->message, sizeof old);
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(prefix, sizeof prefix, fmt, ap);
+    int n = vsnprintf(err->message, sizeof err->message, fmt, ap);
     va_end(ap);
-    memcpy(old, err->message, sizeof old);
-    snprintf(err->message, sizeof err->message, "%s: %s", prefix, old);
+    if (n >= 0 && (size_t)n < sizeof err->message) {
+        size_t used = (size_t)n, room = sizeof err->message - used;
+        size_t old_length = strnlen(old, sizeof old - 1);
+        if (room > 2) {
+            memcpy(err->message + used, ": ", 2);
+            used += 2;
+            room -= 2;
+            size_t copy = old_length < room - 1 ? old_length : room - 1;
+            memcpy(err->message + used, old, copy);
+            err->message[used + copy] = '\0';
+        }
+    }
     return err->code;
 }
 

@@ -1,0 +1,186 @@
+/* vitexplain classify: the top-K classes of each image. */
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+
+static void print_help(void) {
+    printf("Usage: vitexplain classify [--model DIR] [--topk K] [--json] [--batch N] [--device SPEC] IMAGE...\n"
+           "\n"
+           "Prints the K most likely classes of each image with their logits and probabilities.\n"
+           "\n"
+           "  --model DIR    Hugging Face ViTForImageClassification folder (config.json, model.safetensors,\n"
+           "                 optional preprocessor_config.json); default $VITEXPLAIN_MODEL, else %s\n"
+           "  --topk K       classes per image (default 5)\n"
+           "  --json         one JSON object per line and image:\n"
+           "                 {\"image\": PATH, \"top\": [{\"id\", \"label\", \"logit\", \"prob\"}, ...]}\n"
+           "  --batch N      images per forward pass on the device (default 8)\n"
+           "  --device SPEC  OpenCL device (see `vitexplain devices`)\n"
+           "\n"
+           "An image that cannot be read is reported on stderr and skipped.\n"
+           "Exit status: 0 all images classified; 1 some images failed; 2 usage error; 3 set-up error.\n",
+           DEFAULT_MODEL_DIR);
+}
+
+typedef struct classify_options {
+    const char *model_dir;
+    const char *device;
+    int topk;
+    int batch;
+    int json;
+    char **images;
+    int image_count;
+} classify_options;
+
+static int parse_int(const char *text, const char *option, int min, int *out) {
+    char *end = NULL;
+    long value = strtol(text, &end, 10);
+    if (!*text || *end || value < min || value > 1000000) {
+        cli_error("classify: %s needs an integer >= %d, got '%s'", option, min, text);
+        return 0;
+    }
+    *out = (int)value;
+    return 1;
+}
+
+/* Returns -1 to continue, else an exit status. */
+static int parse_options(int argc, char **argv, classify_options *o) {
+    o->topk = 5;
+    o->batch = 8;
+    o->images = calloc((size_t)argc, sizeof *o->images);
+    if (!o->images) return EXIT_SETUP;
+    for (int i = 1; i < argc; i++) {
+        const char *arg = argv[i];
+        int has_value = i + 1 < argc;
+        if (strcmp(arg, "-h") == 0 || strcmp(arg, "--help") == 0) {
+            print_help();
+            return EXIT_OK;
+        } else if (strcmp(arg, "--json") == 0) {
+            o->json = 1;
+        } else if (strcmp(arg, "--model") == 0 || strcmp(arg, "--topk") == 0 || strcmp(arg, "--batch") == 0 ||
+                   strcmp(arg, "--device") == 0) {
+            if (!has_value) {
+                cli_error("classify: %s needs a value", arg);
+                return EXIT_USAGE;
+            }
+            const char *value = argv[++i];
+            if (strcmp(arg, "--model") == 0) o->model_dir = value;
+            else if (strcmp(arg, "--device") == 0) o->device = value;
+            else if (!parse_int(value, arg, 1, strcmp(arg, "--topk") == 0 ? &o->topk : &o->batch)) return EXIT_USAGE;
+        } else if (arg[0] == '-' && arg[1] != '\0') {
+            cli_error("classify: unknown option '%s' (see `vitexplain classify --help`)", arg);
+            return EXIT_USAGE;
+        } else {
+            o->images[o->image_count++] = argv[i];
+        }
+    }
+    if (o->image_count == 0) {
+        cli_error("classify: no IMAGE given (see `vitexplain classify --help`)");
+        return EXIT_USAGE;
+    }
+    return -1;
+}
+
+static void print_predictions(const vte_model *model, const char *path, const vte_prediction *top, int k, int json) {
+    if (json) {
+        json_t *list = json_array();
+        for (int i = 0; i < k; i++)
+            json_array_append_new(list, json_pack("{s:i, s:s, s:f, s:f}", "id", top[i].class_id, "label",
+                                                  vte_model_label(model, top[i].class_id), "logit",
+                                                  (double)top[i].logit, "prob", (double)top[i].prob));
+        json_t *line = json_pack("{s:s, s:o}", "image", path, "top", list);
+        char *text = json_dumps(line, JSON_COMPACT | JSON_REAL_PRECISION(7));
+        if (text) printf("%s\n", text);
+        free(text);
+        json_decref(line);
+        return;
+    }
+    printf("%s\n", path);
+    for (int i = 0; i < k; i++)
+        printf("  %2d. %-40s (class %4d)  logit %9.4f  prob %.4f\n", i + 1, vte_model_label(model, top[i].class_id),
+               top[i].class_id, (double)top[i].logit, (double)top[i].prob);
+}
+
+int cli_classify(int argc, char **argv) {
+    classify_options o = {0};
+    int exit_status = parse_options(argc, argv, &o);
+    if (exit_status >= 0) {
+        free(o.images);
+        return exit_status;
+    }
+    exit_status = EXIT_OK;
+    vte_error err = {0};
+    vte_runtime_params params = {.device = o.device};
+    vte_runtime *rt = NULL;
+    vte_model *model = NULL;
+    vte_session *session = NULL;
+    float *pixels = NULL, *logits = NULL;
+    vte_prediction *top = NULL;
+    const char **batch_paths = NULL;
+    const char *model_dir = cli_model_dir(o.model_dir);
+
+    if (!(rt = vte_runtime_init(&params, &err)) || !(model = vte_model_load(rt, model_dir, &err))) {
+        cli_error("%s", err.message);
+        exit_status = EXIT_SETUP;
+        goto done;
+    }
+    const vte_model_config *config = vte_model_get_config(model);
+    int batch = o.batch < o.image_count ? o.batch : o.image_count;
+    if (!(session = vte_session_init(model, batch, &err))) {
+        cli_error("%s", err.message);
+        exit_status = EXIT_SETUP;
+        goto done;
+    }
+    size_t image_floats = vte_preprocess_size(config);
+    pixels = malloc((size_t)batch * image_floats * sizeof *pixels);
+    logits = malloc((size_t)batch * (size_t)config->num_labels * sizeof *logits);
+    top = malloc((size_t)o.topk * sizeof *top);
+    batch_paths = malloc((size_t)batch * sizeof *batch_paths);
+    if (!pixels || !logits || !top || !batch_paths) {
+        cli_error("out of memory");
+        exit_status = EXIT_SETUP;
+        goto done;
+    }
+    int next = 0;
+    while (next < o.image_count) {
+        int filled = 0;
+        /* Fill a batch with images that decode; report and skip the others. */
+        while (filled < batch && next < o.image_count) {
+            const char *path = o.images[next++];
+            vte_image image = {0};
+            if (vte_image_load(path, &image, &err) != VTE_OK ||
+                vte_preprocess(vte_model_get_preprocess(model), config, &image,
+                               pixels + (size_t)filled * image_floats, &err) != VTE_OK) {
+                cli_error("%s", err.message);
+                exit_status = EXIT_SOME_FAILED;
+            } else {
+                batch_paths[filled++] = path;
+            }
+            vte_image_free(&image);
+        }
+        if (filled == 0) continue;
+        if (vte_session_forward(session, pixels, filled, &err) != VTE_OK ||
+            vte_session_read_logits(session, logits, &err) != VTE_OK) {
+            cli_error("%s", err.message);
+            exit_status = EXIT_SETUP;
+            goto done;
+        }
+        for (int i = 0; i < filled; i++) {
+            int k = vte_top_k(logits + (size_t)i * config->num_labels, config->num_labels, o.topk, top);
+            print_predictions(model, batch_paths[i], top, k, o.json);
+        }
+        fflush(stdout);
+    }
+done:
+    free(batch_paths);
+    free(top);
+    free(logits);
+    free(pixels);
+    vte_session_free(session);
+    vte_model_free(model);
+    vte_runtime_free(rt);
+    free(o.images);
+    return exit_status;
+}

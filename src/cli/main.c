@@ -1,0 +1,70 @@
+/* vitexplain: sub-command dispatch, --help and --version. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+
+static void print_usage(FILE *out) {
+    fprintf(out,
+            "Usage: vitexplain COMMAND [OPTIONS] [ARGS]\n"
+            "\n"
+            "Runs a Hugging Face ViTForImageClassification model on an OpenCL device.\n"
+            "\n"
+            "Commands:\n"
+            "  classify [--model DIR] [--topk K] [--json] IMAGE...   print the top-K classes of each image\n"
+            "  devices                                               list OpenCL platforms and devices\n"
+            "\n"
+            "Options for every command:\n"
+            "  --device SPEC   OpenCL device: an index from `vitexplain devices`, `cpu`, `gpu`, or part of the\n"
+            "                  device name (case-insensitive); default $VITEXPLAIN_DEVICE, else the first GPU,\n"
+            "                  else the first CPU\n"
+            "  -h, --help      help for the command\n"
+            "  --version       print the version\n"
+            "\n"
+            "Environment:\n"
+            "  VITEXPLAIN_MODEL       default model folder (else %s)\n"
+            "  VITEXPLAIN_DEVICE      default device\n"
+            "  VITEXPLAIN_CACHE_DIR   compiled-kernel cache (default ~/.cache/vitexplain; empty: off)\n"
+            "  VITEXPLAIN_KERNEL_DIR  load kernels/*.cl from this folder instead of the built-in copies\n"
+            "\n"
+            "Exit status: 0 success; 1 some inputs failed (the others were done); 2 usage error;\n"
+            "3 set-up error (no device, unreadable model, failed device self-check).\n",
+            DEFAULT_MODEL_DIR);
+}
+
+void cli_error(const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("vitexplain: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+}
+
+const char *cli_model_dir(const char *option) {
+    if (option) return option;
+    const char *env = getenv("VITEXPLAIN_MODEL");
+    return env && *env ? env : DEFAULT_MODEL_DIR;
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2) {
+        print_usage(stderr);
+        return EXIT_USAGE;
+    }
+    const char *command = argv[1];
+    if (strcmp(command, "-h") == 0 || strcmp(command, "--help") == 0 || strcmp(command, "help") == 0) {
+        print_usage(stdout);
+        return EXIT_OK;
+    }
+    if (strcmp(command, "--version") == 0 || strcmp(command, "version") == 0) {
+        printf("vitexplain %s\n", vte_version());
+        return EXIT_OK;
+    }
+    if (strcmp(command, "devices") == 0) return cli_devices(argc - 1, argv + 1);
+    if (strcmp(command, "classify") == 0) return cli_classify(argc - 1, argv + 1);
+    cli_error("unknown command '%s' (see `vitexplain --help`)", command);
+    return EXIT_USAGE;
+}

@@ -1,0 +1,262 @@
+/* Loading a Hugging Face ViTForImageClassification folder onto the device. */
+#include "model/model.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "model/config.h"
+#include "model/safetensors.h"
+
+/* Reads one tensor of the expected shape as float32 into a malloc'ed buffer. */
+static float *read_tensor(const vte_safetensors *st, const char *name, int rank, const int64_t *shape,
+                          vte_error *err) {
+    size_t count = 1;
+    for (int i = 0; i < rank; i++) count *= (size_t)shape[i];
+    float *data = malloc((count ? count : 1) * sizeof *data);
+    if (!data) {
+        vte_error_set(err, VTE_ERR_OUT_OF_MEMORY, "out of memory reading tensor %s", name);
+        return NULL;
+    }
+    if (vte_safetensors_read_f32(st, name, rank, shape, data, err) != VTE_OK) {
+        free(data);
+        return NULL;
+    }
+    return data;
+}
+
+static cl_mem upload(vte_runtime *rt, const float *data, size_t count, const char *name, vte_error *err) {
+    cl_mem buffer = vte_buffer_create(rt, count * sizeof(float), name, err);
+    if (buffer && vte_buffer_write(rt, buffer, 0, count * sizeof(float), data, err) != VTE_OK)
+        vte_buffer_release(&buffer);
+    return buffer;
+}
+
+/* Uploads tensor `name` unchanged. */
+static cl_mem load_plain(vte_runtime *rt, const vte_safetensors *st, const char *name, int rank,
+                         const int64_t *shape, vte_error *err) {
+    float *data = read_tensor(st, name, rank, shape, err);
+    if (!data) return NULL;
+    size_t count = 1;
+    for (int i = 0; i < rank; i++) count *= (size_t)shape[i];
+    cl_mem buffer = upload(rt, data, count, name, err);
+    free(data);
+    return buffer;
+}
+
+/* Writes the transpose of W [out, in] into dst [in, ld] at column offset col (dst[i*ld + col + o] = W[o,i]). */
+static void transpose_into(const float *w, size_t out, size_t in, float *dst, size_t ld, size_t col) {
+    for (size_t o = 0; o < out; o++)
+        for (size_t i = 0; i < in; i++) dst[i * ld + col + o] = w[o * in + i];
+}
+
+/* Uploads a linear weight [out, in] transposed to [in, out]. */
+static cl_mem load_transposed(vte_runtime *rt, const vte_safetensors *st, const char *name, int64_t out, int64_t in,
+                              vte_error *err) {
+    int64_t shape[2] = {out, in};
+    float *w = read_tensor(st, name, 2, shape, err);
+    if (!w) return NULL;
+    float *t = malloc((size_t)(out * in) * sizeof *t);
+    cl_mem buffer = NULL;
+    if (!t) {
+        vte_error_set(err, VTE_ERR_OUT_OF_MEMORY, "out of memory repacking %s", name);
+    } else {
+        transpose_into(w, (size_t)out, (size_t)in, t, (size_t)out, 0);
+        buffer = upload(rt, t, (size_t)(out * in), name, err);
+    }
+    free(w);
+    free(t);
+    return buffer;
+}
+
+static vte_status load_layer(vte_model *m, const vte_safetensors *st, int l, vte_error *err) {
+    vte_runtime *rt = m->rt;
+    const vte_model_config *c = &m->config;
+    const int64_t D = c->hidden_size, F = c->intermediate_size;
+    const int64_t shape_d[1] = {D}, shape_f[1] = {F};
+    vte_layer_weights *w = &m->layers[l];
+    char name[256];
+#define NAME(suffix) (snprintf(name, sizeof name, "vit.encoder.layer.%d.%s", l, suffix), name)
+#define REQUIRE(expr) \
+    if (!(expr)) return err ? err->code : VTE_ERR_FORMAT
+    REQUIRE(w->ln_before_gamma = load_plain(rt, st, NAME("layernorm_before.weight"), 1, shape_d, err));
+    REQUIRE(w->ln_before_beta = load_plain(rt, st, NAME("layernorm_before.bias"), 1, shape_d, err));
+    REQUIRE(w->ln_after_gamma = load_plain(rt, st, NAME("layernorm_after.weight"), 1, shape_d, err));
+    REQUIRE(w->ln_after_beta = load_plain(rt, st, NAME("layernorm_after.bias"), 1, shape_d, err));
+    REQUIRE(w->out_weight = load_transposed(rt, st, NAME("attention.output.dense.weight"), D, D, err));
+    REQUIRE(w->out_bias = load_plain(rt, st, NAME("attention.output.dense.bias"), 1, shape_d, err));
+    REQUIRE(w->fc1_weight = load_transposed(rt, st, NAME("intermediate.dense.weight"), F, D, err));
+    REQUIRE(w->fc1_bias = load_plain(rt, st, NAME("intermediate.dense.bias"), 1, shape_f, err));
+    REQUIRE(w->fc2_weight = load_transposed(rt, st, NAME("output.dense.weight"), D, F, err));
+    REQUIRE(w->fc2_bias = load_plain(rt, st, NAME("output.dense.bias"), 1, shape_d, err));
+
+    /* Fuse query, key and value into one [D, 3D] weight and [3D] bias: one GEMM instead of three. */
+    static const char *const parts[3] = {"query", "key", "value"};
+    float *fused = calloc((size_t)(D * 3 * D), sizeof *fused);
+    float *fused_bias = calloc((size_t)(3 * D), sizeof *fused_bias);
+    vte_status status = VTE_OK;
+    if (!fused || !fused_bias) {
+        status = vte_error_set(err, VTE_ERR_OUT_OF_MEMORY, "out of memory fusing QKV of layer %d", l);
+        goto done;
+    }
+    for (int p = 0; p < 3 && status == VTE_OK; p++) {
+        char suffix[96];
+        snprintf(suffix, sizeof suffix, "attention.attention.%s.weight", parts[p]);
+        int64_t shape[2] = {D, D};
+        float *part = read_tensor(st, NAME(suffix), 2, shape, err);
+        if (!part) {
+            status = err ? err->code : VTE_ERR_FORMAT;
+            break;
+        }
+        transpose_into(part, (size_t)D, (size_t)D, fused, (size_t)(3 * D), (size_t)(p * D));
+        free(part);
+        snprintf(suffix, sizeof suffix, "attention.attention.%s.bias", parts[p]);
+        if (c->qkv_bias) {
+            float *bias = read_tensor(st, NAME(suffix), 1, shape_d, err);
+            if (!bias) {
+                status = err ? err->code : VTE_ERR_FORMAT;
+                break;
+            }
+            memcpy(fused_bias + p * D, bias, (size_t)D * sizeof *bias);
+            free(bias);
+        }
+    }
+    if (status == VTE_OK) {
+        snprintf(name, sizeof name, "vit.encoder.layer.%d.attention (fused QKV)", l);
+        w->qkv_weight = upload(rt, fused, (size_t)(D * 3 * D), name, err);
+        w->qkv_bias = w->qkv_weight ? upload(rt, fused_bias, (size_t)(3 * D), name, err) : NULL;
+        if (!w->qkv_bias) status = err ? err->code : VTE_ERR_OPENCL;
+    }
+done:
+    free(fused);
+    free(fused_bias);
+    return status;
+#undef NAME
+#undef REQUIRE
+}
+
+static vte_status load_weights(vte_model *m, const vte_safetensors *st, vte_error *err) {
+    vte_runtime *rt = m->rt;
+    const vte_model_config *c = &m->config;
+    const int64_t D = c->hidden_size, T = c->num_tokens, P = c->patch_size, C = c->num_channels;
+    const int64_t shape_d[1] = {D};
+    const int64_t cls_shape[3] = {1, 1, D}, pos_shape[3] = {1, T, D};
+    const int64_t conv_shape[4] = {D, C, P, P};
+    const int64_t labels_shape[1] = {c->num_labels};
+
+    if (!(m->cls_token = load_plain(rt, st, "vit.embeddings.cls_token", 3, cls_shape, err))) return err->code;
+    if (!(m->position = load_plain(rt, st, "vit.embeddings.position_embeddings", 3, pos_shape, err))) return err->code;
+    /* The patch convolution is a GEMM over im2col rows: [C*p*p, D], the conv weight [D, C, p, p] transposed. */
+    float *conv = read_tensor(st, "vit.embeddings.patch_embeddings.projection.weight", 4, conv_shape, err);
+    if (!conv) return err->code;
+    size_t k = (size_t)(C * P * P);
+    float *conv_t = malloc(k * (size_t)D * sizeof *conv_t);
+    if (!conv_t) {
+        free(conv);
+        return vte_error_set(err, VTE_ERR_OUT_OF_MEMORY, "out of memory repacking the patch embedding");
+    }
+    transpose_into(conv, (size_t)D, k, conv_t, (size_t)D, 0);
+    m->patch_weight = upload(rt, conv_t, k * (size_t)D, "vit.embeddings.patch_embeddings.projection.weight", err);
+    free(conv);
+    free(conv_t);
+    if (!m->patch_weight) return err->code;
+    if (!(m->patch_bias = load_plain(rt, st, "vit.embeddings.patch_embeddings.projection.bias", 1, shape_d, err)))
+        return err->code;
+    for (int l = 0; l < c->num_layers; l++)
+        if (load_layer(m, st, l, err) != VTE_OK) return err->code;
+    if (!(m->final_gamma = load_plain(rt, st, "vit.layernorm.weight", 1, shape_d, err))) return err->code;
+    if (!(m->final_beta = load_plain(rt, st, "vit.layernorm.bias", 1, shape_d, err))) return err->code;
+    if (!(m->classifier_weight = load_transposed(rt, st, "classifier.weight", c->num_labels, D, err)))
+        return err->code;
+    if (!(m->classifier_bias = load_plain(rt, st, "classifier.bias", 1, labels_shape, err))) return err->code;
+    return VTE_OK;
+}
+
+vte_model *vte_model_load(vte_runtime *rt, const char *dir, vte_error *err) {
+    vte_error local_err = {0};
+    if (!err) err = &local_err;
+    if (!rt || !dir) {
+        vte_error_set(err, VTE_ERR_INVALID_ARGUMENT, "vte_model_load: runtime and folder are required");
+        return NULL;
+    }
+    struct stat info;
+    if (stat(dir, &info) != 0) {
+        vte_error_set(err, VTE_ERR_IO, "%s: model folder not found (%s); fetch one with tools/fetch-model.sh",
+                      dir, strerror(errno));
+        return NULL;
+    }
+    if (!S_ISDIR(info.st_mode)) {
+        vte_error_set(err, VTE_ERR_IO, "%s: not a folder (--model takes a Hugging Face model folder)", dir);
+        return NULL;
+    }
+    vte_model *m = calloc(1, sizeof *m);
+    if (!m) {
+        vte_error_set(err, VTE_ERR_OUT_OF_MEMORY, "out of memory");
+        return NULL;
+    }
+    m->rt = rt;
+    snprintf(m->dir, sizeof m->dir, "%s", dir);
+    char path[4200];
+    vte_safetensors *st = NULL;
+    snprintf(path, sizeof path, "%s/config.json", dir);
+    if (vte_config_load(path, &m->config, &m->labels, err) != VTE_OK) goto fail;
+    snprintf(path, sizeof path, "%s/preprocessor_config.json", dir);
+    if (access(path, F_OK) == 0) {
+        if (vte_preprocess_config_load(path, &m->config, &m->preprocess, err) != VTE_OK) goto fail;
+    } else {
+        vte_preprocess_config_default(&m->config, &m->preprocess);
+    }
+    m->layers = calloc((size_t)m->config.num_layers, sizeof *m->layers);
+    if (!m->layers) {
+        vte_error_set(err, VTE_ERR_OUT_OF_MEMORY, "out of memory");
+        goto fail;
+    }
+    snprintf(path, sizeof path, "%s/model.safetensors", dir);
+    st = vte_safetensors_open(path, err);
+    if (!st) goto fail;
+    if (load_weights(m, st, err) != VTE_OK) goto fail;
+    vte_safetensors_close(st);
+    return m;
+fail:
+    vte_safetensors_close(st);
+    vte_model_free(m);
+    return NULL;
+}
+
+void vte_model_free(vte_model *m) {
+    if (!m) return;
+    if (m->layers) {
+        for (int l = 0; l < m->config.num_layers; l++) {
+            vte_layer_weights *w = &m->layers[l];
+            cl_mem *all[] = {&w->ln_before_gamma, &w->ln_before_beta, &w->qkv_weight, &w->qkv_bias,
+                             &w->out_weight,      &w->out_bias,       &w->ln_after_gamma, &w->ln_after_beta,
+                             &w->fc1_weight,      &w->fc1_bias,       &w->fc2_weight, &w->fc2_bias};
+            for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) vte_buffer_release(all[i]);
+        }
+        free(m->layers);
+    }
+    cl_mem *all[] = {&m->patch_weight, &m->patch_bias, &m->cls_token, &m->position,
+                     &m->final_gamma,  &m->final_beta, &m->classifier_weight, &m->classifier_bias};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) vte_buffer_release(all[i]);
+    if (m->labels) vte_labels_free(m->labels, m->config.num_labels);
+    free(m);
+}
+
+const vte_model_config *vte_model_get_config(const vte_model *m) { return m ? &m->config : NULL; }
+const vte_preprocess_config *vte_model_get_preprocess(const vte_model *m) { return m ? &m->preprocess : NULL; }
+
+const char *vte_model_label(const vte_model *m, int class_id) {
+    if (!m || class_id < 0 || class_id >= m->config.num_labels) return NULL;
+    return m->labels[class_id];
+}
+
+int vte_model_find_label(const vte_model *m, const char *name) {
+    if (!m || !name) return -1;
+    for (int i = 0; i < m->config.num_labels; i++)
+        if (strcasecmp(m->labels[i], name) == 0) return i;
+    return -1;
+}

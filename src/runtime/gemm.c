@@ -1,0 +1,215 @@
+/* GEMM through CLBlast (the Debian 1.5.3 C API). */
+#include "runtime/gemm.h"
+
+#include <clblast_c.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct vte_gemm_state {
+    cl_mem temp;       /* CLBlast's scratch for the indirect GEMM path, grown by vte_gemm_reserve */
+    size_t temp_bytes;
+    int self_checked;  /* 0: not yet; 1: passed; -1: failed */
+    vte_error self_check_error;
+};
+
+static const char *clblast_status_name(CLBlastStatusCode status) {
+    switch (status) {
+#define NAME(x) \
+    case x: return #x;
+        NAME(CLBlastTempBufferAllocFailure)
+        NAME(CLBlastInvalidLocalMemUsage)
+        NAME(CLBlastNotImplemented)
+        NAME(CLBlastInvalidMatrixA)
+        NAME(CLBlastInvalidMatrixB)
+        NAME(CLBlastInvalidMatrixC)
+        NAME(CLBlastInvalidDimension)
+        NAME(CLBlastInvalidLeadDimA)
+        NAME(CLBlastInvalidLeadDimB)
+        NAME(CLBlastInvalidLeadDimC)
+        NAME(CLBlastInsufficientMemoryA)
+        NAME(CLBlastInsufficientMemoryB)
+        NAME(CLBlastInsufficientMemoryC)
+        NAME(CLBlastInsufficientMemoryTemp)
+        NAME(CLBlastInvalidBatchCount)
+        NAME(CLBlastDatabaseError)
+        NAME(CLBlastUnknownError)
+        NAME(CLBlastUnexpectedError)
+#undef NAME
+    default: return vte_cl_error_name((cl_int)status); /* the rest are OpenCL codes */
+    }
+}
+
+static vte_status clblast_fail(vte_error *err, CLBlastStatusCode status, const char *routine, size_t m, size_t n,
+                               size_t k, int line) {
+    return vte_error_set(err, VTE_ERR_CLBLAST, "%s(m=%zu, n=%zu, k=%zu) failed: %s (%d) at gemm.c:%d", routine, m, n,
+                         k, clblast_status_name(status), (int)status, line);
+}
+
+static struct vte_gemm_state *state_of(vte_runtime *rt) {
+    if (!rt->gemm) rt->gemm = calloc(1, sizeof *rt->gemm);
+    return rt->gemm;
+}
+
+static CLBlastTranspose op(vte_gemm_op o) { return o == VTE_GEMM_T ? CLBlastTransposeYes : CLBlastTransposeNo; }
+
+vte_status vte_gemm_reserve(vte_runtime *rt, vte_gemm_op op_a, vte_gemm_op op_b, size_t m, size_t n, size_t k,
+                            size_t lda, size_t ldb, size_t ldc, vte_error *err) {
+    struct vte_gemm_state *state = state_of(rt);
+    if (!state) return vte_error_set(err, VTE_ERR_OUT_OF_MEMORY, "out of memory");
+    size_t bytes = 0;
+    CLBlastStatusCode status = CLBlastSGemmTempBufferSize(CLBlastLayoutRowMajor, op(op_a), op(op_b), m, n, k, 0, lda,
+                                                          0, ldb, 0, ldc, &rt->queue, &bytes);
+    if (status != CLBlastSuccess) return clblast_fail(err, status, "CLBlastSGemmTempBufferSize", m, n, k, __LINE__);
+    if (bytes <= state->temp_bytes) return VTE_OK;
+    vte_buffer_release(&state->temp);
+    state->temp_bytes = 0;
+    state->temp = vte_buffer_create(rt, bytes, "GEMM scratch buffer", err);
+    if (!state->temp) return err ? err->code : VTE_ERR_OPENCL;
+    state->temp_bytes = bytes;
+    return VTE_OK;
+}
+
+vte_status vte_gemm(vte_runtime *rt, vte_gemm_op op_a, vte_gemm_op op_b, size_t m, size_t n, size_t k, float alpha,
+                    cl_mem a, size_t a_offset, size_t lda, cl_mem b, size_t b_offset, size_t ldb, float beta, cl_mem c,
+                    size_t c_offset, size_t ldc, vte_error *err) {
+    struct vte_gemm_state *state = state_of(rt);
+    CLBlastStatusCode status;
+    if (state && state->temp) {
+        status = CLBlastSgemmWithTempBuffer(CLBlastLayoutRowMajor, op(op_a), op(op_b), m, n, k, alpha, a, a_offset,
+                                            lda, b, b_offset, ldb, beta, c, c_offset, ldc, &rt->queue, NULL,
+                                            state->temp);
+        if (status != CLBlastInsufficientMemoryTemp) goto checked;
+    }
+    /* No scratch reserved for this shape (or none needed): CLBlast allocates if its path needs one. */
+    status = CLBlastSgemm(CLBlastLayoutRowMajor, op(op_a), op(op_b), m, n, k, alpha, a, a_offset, lda, b, b_offset,
+                          ldb, beta, c, c_offset, ldc, &rt->queue, NULL);
+checked:
+    if (status != CLBlastSuccess) return clblast_fail(err, status, "CLBlastSgemm", m, n, k, __LINE__);
+    return VTE_OK;
+}
+
+vte_status vte_gemm_strided_batched(vte_runtime *rt, vte_gemm_op op_a, vte_gemm_op op_b, size_t m, size_t n, size_t k,
+                                    float alpha, cl_mem a, size_t a_offset, size_t lda, size_t a_stride, cl_mem b,
+                                    size_t b_offset, size_t ldb, size_t b_stride, float beta, cl_mem c,
+                                    size_t c_offset, size_t ldc, size_t c_stride, size_t batch, vte_error *err) {
+    CLBlastStatusCode status = CLBlastSgemmStridedBatched(
+        CLBlastLayoutRowMajor, op(op_a), op(op_b), m, n, k, alpha, a, a_offset, lda, a_stride, b, b_offset, ldb,
+        b_stride, beta, c, c_offset, ldc, c_stride, batch, &rt->queue, NULL);
+    if (status != CLBlastSuccess) return clblast_fail(err, status, "CLBlastSgemmStridedBatched", m, n, k, __LINE__);
+    return VTE_OK;
+}
+
+/* Host reference in double: C = op(A)*op(B) for row-major operands. */
+static void reference_gemm(vte_gemm_op op_a, vte_gemm_op op_b, size_t m, size_t n, size_t k, const float *a,
+                           size_t lda, const float *b, size_t ldb, double *c, size_t ldc) {
+    for (size_t i = 0; i < m; i++)
+        for (size_t j = 0; j < n; j++) {
+            double sum = 0.0;
+            for (size_t p = 0; p < k; p++) {
+                float x = op_a == VTE_GEMM_N ? a[i * lda + p] : a[p * lda + i];
+                float y = op_b == VTE_GEMM_N ? b[p * ldb + j] : b[j * ldb + p];
+                sum += (double)x * y;
+            }
+            c[i * ldc + j] = sum;
+        }
+}
+
+static float pseudo_random(unsigned *seed) {
+    *seed = *seed * 1664525u + 1013904223u;
+    return (float)((*seed >> 8) & 0xFFFF) / 32768.0f - 1.0f;
+}
+
+static vte_status compare(const float *got, const double *want, size_t count, size_t k, const char *what,
+                          vte_error *err) {
+    for (size_t i = 0; i < count; i++) {
+        /* |a|,|b| <= 1: the float32 rounding error of a length-k dot product is well below k * 2^-20. */
+        double tolerance = 1e-5 + (double)k * 1e-6;
+        if (!(fabs(got[i] - want[i]) <= tolerance))
+            return vte_error_set(err, VTE_ERR_SELF_CHECK,
+                                 "GEMM self-check failed on this device (%s): element %zu is %g, expected %g; the "
+                                 "OpenCL driver or CLBlast computes wrong results here, choose another --device",
+                                 what, i, (double)got[i], want[i]);
+    }
+    return VTE_OK;
+}
+
+static vte_status run_self_check(vte_runtime *rt, vte_error *err) {
+    /* Awkward sizes (not multiples of any tile), a transposed B as the linear layers use, an offset into A,
+     * and a strided batch shaped like the attention products. */
+    enum { M = 37, N = 29, K = 53, OFFSET = 5, BATCH = 3, BM = 17, BN = 19, BK = 11 };
+    size_t a_count = OFFSET + M * K, b_count = N * K, c_count = M * N;
+    size_t ba_count = BATCH * BM * BK, bb_count = BATCH * BN * BK, bc_count = BATCH * BM * BN;
+    size_t total = a_count + b_count + c_count + ba_count + bb_count + bc_count;
+    float *host = malloc(total * sizeof *host);
+    double *want = malloc((c_count + bc_count) * sizeof *want);
+    cl_mem a = NULL, b = NULL, c = NULL, ba = NULL, bb = NULL, bc = NULL;
+    vte_status status = VTE_ERR_OUT_OF_MEMORY;
+    if (!host || !want) {
+        vte_error_set(err, status, "out of memory in the GEMM self-check");
+        goto done;
+    }
+    unsigned seed = 12345;
+    for (size_t i = 0; i < total; i++) host[i] = pseudo_random(&seed);
+    float *ha = host, *hb = ha + a_count, *hc = hb + b_count;
+    float *hba = hc + c_count, *hbb = hba + ba_count, *hbc = hbb + bb_count;
+    if (!(a = vte_buffer_create(rt, a_count * 4, "self-check A", err)) ||
+        !(b = vte_buffer_create(rt, b_count * 4, "self-check B", err)) ||
+        !(c = vte_buffer_create(rt, c_count * 4, "self-check C", err)) ||
+        !(ba = vte_buffer_create(rt, ba_count * 4, "self-check batched A", err)) ||
+        !(bb = vte_buffer_create(rt, bb_count * 4, "self-check batched B", err)) ||
+        !(bc = vte_buffer_create(rt, bc_count * 4, "self-check batched C", err))) {
+        status = err ? err->code : VTE_ERR_OPENCL;
+        goto done;
+    }
+    if ((status = vte_buffer_write(rt, a, 0, a_count * 4, ha, err)) ||
+        (status = vte_buffer_write(rt, b, 0, b_count * 4, hb, err)) ||
+        (status = vte_buffer_write(rt, ba, 0, ba_count * 4, hba, err)) ||
+        (status = vte_buffer_write(rt, bb, 0, bb_count * 4, hbb, err)))
+        goto done;
+    /* C = A[M,K] * B^T where B is stored [N,K]. */
+    if ((status = vte_gemm(rt, VTE_GEMM_N, VTE_GEMM_T, M, N, K, 1.0f, a, OFFSET, K, b, 0, K, 0.0f, c, 0, N, err)))
+        goto done;
+    /* Batched: C_i = A_i[BM,BK] * B_i^T, B_i stored [BN,BK]. */
+    if ((status = vte_gemm_strided_batched(rt, VTE_GEMM_N, VTE_GEMM_T, BM, BN, BK, 1.0f, ba, 0, BK, BM * BK, bb, 0,
+                                           BK, BN * BK, 0.0f, bc, 0, BN, BM * BN, BATCH, err)))
+        goto done;
+    if ((status = vte_buffer_read(rt, c, 0, c_count * 4, hc, err)) ||
+        (status = vte_buffer_read(rt, bc, 0, bc_count * 4, hbc, err)))
+        goto done;
+    reference_gemm(VTE_GEMM_N, VTE_GEMM_T, M, N, K, ha + OFFSET, K, hb, K, want, N);
+    for (size_t i = 0; i < BATCH; i++)
+        reference_gemm(VTE_GEMM_N, VTE_GEMM_T, BM, BN, BK, hba + i * BM * BK, BK, hbb + i * BN * BK, BK,
+                       want + c_count + i * BM * BN, BN);
+    if ((status = compare(hc, want, c_count, K, "Sgemm 37x29x53, B transposed", err))) goto done;
+    status = compare(hbc, want + c_count, bc_count, BK, "SgemmStridedBatched 3x17x19x11", err);
+done:
+    vte_buffer_release(&a);
+    vte_buffer_release(&b);
+    vte_buffer_release(&c);
+    vte_buffer_release(&ba);
+    vte_buffer_release(&bb);
+    vte_buffer_release(&bc);
+    free(host);
+    free(want);
+    return status;
+}
+
+vte_status vte_gemm_self_check(vte_runtime *rt, vte_error *err) {
+    struct vte_gemm_state *state = state_of(rt);
+    if (!state) return vte_error_set(err, VTE_ERR_OUT_OF_MEMORY, "out of memory");
+    if (state->self_checked == 0) {
+        vte_error_clear(&state->self_check_error);
+        state->self_checked = run_self_check(rt, &state->self_check_error) == VTE_OK ? 1 : -1;
+    }
+    if (state->self_checked > 0) return VTE_OK;
+    if (err) *err = state->self_check_error;
+    return state->self_check_error.code;
+}
+
+void vte_gemm_release(vte_runtime *rt) {
+    if (!rt->gemm) return;
+    vte_buffer_release(&rt->gemm->temp);
+    free(rt->gemm);
+    rt->gemm = NULL;
+}

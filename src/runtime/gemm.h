@@ -1,0 +1,34 @@
+/* The one place that multiplies matrices. Every GEMM of the forward and backward passes goes through these
+ * two calls, so a device-specific path can replace CLBlast per shape without touching the model code.
+ * All matrices are row-major; offsets, leading dimensions and strides are in elements. */
+#ifndef VTE_RUNTIME_GEMM_H
+#define VTE_RUNTIME_GEMM_H
+
+#include "runtime/runtime.h"
+
+typedef enum vte_gemm_op { VTE_GEMM_N = 0, VTE_GEMM_T = 1 } vte_gemm_op;
+
+/* C[m,n] = alpha * op(A)[m,k] * op(B)[k,n] + beta * C. */
+vte_status vte_gemm(vte_runtime *rt, vte_gemm_op op_a, vte_gemm_op op_b, size_t m, size_t n, size_t k, float alpha,
+                    cl_mem a, size_t a_offset, size_t lda, cl_mem b, size_t b_offset, size_t ldb, float beta, cl_mem c,
+                    size_t c_offset, size_t ldc, vte_error *err);
+
+/* `batch` GEMMs of one shape whose operands sit at fixed strides (attention: one per head). */
+vte_status vte_gemm_strided_batched(vte_runtime *rt, vte_gemm_op op_a, vte_gemm_op op_b, size_t m, size_t n, size_t k,
+                                    float alpha, cl_mem a, size_t a_offset, size_t lda, size_t a_stride, cl_mem b,
+                                    size_t b_offset, size_t ldb, size_t b_stride, float beta, cl_mem c,
+                                    size_t c_offset, size_t ldc, size_t c_stride, size_t batch, vte_error *err);
+
+/* Sizes CLBlast's temporary buffer for a shape that vte_gemm will be called with, so that the passes
+ * themselves never allocate (CLBlast would otherwise allocate one per call on its indirect path). */
+vte_status vte_gemm_reserve(vte_runtime *rt, vte_gemm_op op_a, vte_gemm_op op_b, size_t m, size_t n, size_t k,
+                            size_t lda, size_t ldb, size_t ldc, vte_error *err);
+
+/* Multiplies small random matrices of awkward shapes (both GEMM calls, transposed operands, offsets)
+ * on the device and against a double-precision host reference; fails with VTE_ERR_SELF_CHECK when the
+ * device is wrong. Runs once per runtime; later calls return the first result. */
+vte_status vte_gemm_self_check(vte_runtime *rt, vte_error *err);
+
+void vte_gemm_release(vte_runtime *rt);
+
+#endif

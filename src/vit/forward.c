@@ -1,0 +1,148 @@
+/* The ViT forward pass (Hugging Face ViTForImageClassification, algorithms.md §1), enqueued on one in-order
+ * queue: our kernels for the per-element work, LayerNorm and softmax, the GEMM interface for the rest.
+ * One host function per part of the block, in the order the data flows. Nothing is allocated here. */
+#include <math.h>
+
+#include "runtime/gemm.h"
+#include "vit/session.h"
+
+/* Rows x cols element-wise launch: global size rounded up to the group size (kernels guard their index). */
+static size_t elementwise_global(const vte_session *s, size_t count) {
+    return vte_round_up(count, s->k.elementwise_group);
+}
+
+static vte_status patch_embedding_forward(vte_session *s, int B, vte_error *err) {
+    const vte_model *m = s->model;
+    const vte_model_config *c = &m->config;
+    const size_t P = (size_t)(c->grid_h * c->grid_w), D = (size_t)c->hidden_size;
+    const size_t K = (size_t)(c->num_channels * c->patch_size * c->patch_size);
+    size_t global = elementwise_global(s, (size_t)B * P * K), local = s->k.elementwise_group;
+    vte_status status = VTE_RUN(s->rt, s->k.patch_im2col, 1, &global, &local, err, VTE_ARG(s->pixels),
+                                VTE_ARG(s->patches), VTE_INT(B), VTE_INT(c->num_channels), VTE_INT(c->image_height),
+                                VTE_INT(c->image_width), VTE_INT(c->patch_size), VTE_INT(c->grid_h),
+                                VTE_INT(c->grid_w));
+    if (status) return status;
+    status = vte_gemm(s->rt, VTE_GEMM_N, VTE_GEMM_N, (size_t)B * P, D, K, 1.0f, s->patches, 0, K, m->patch_weight, 0, D,
+                      0.0f, s->patch_out, 0, D, err);
+    if (status) return status;
+    global = elementwise_global(s, (size_t)B * c->num_tokens * D);
+    return VTE_RUN(s->rt, s->k.embeddings_assemble, 1, &global, &local, err, VTE_ARG(s->patch_out),
+                   VTE_ARG(m->patch_bias), VTE_ARG(m->cls_token), VTE_ARG(m->position), VTE_ARG(s->hidden[0]),
+                   VTE_INT(B), VTE_INT(c->num_tokens), VTE_INT(D));
+}
+
+static vte_status layernorm_forward(vte_session *s, cl_mem x, size_t x_row_stride, cl_mem y, cl_mem mean,
+                                    cl_mem rstd, cl_mem gamma, cl_mem beta, size_t rows, vte_error *err) {
+    const vte_model_config *c = &s->model->config;
+    size_t local = s->k.layernorm_group, global = rows * local;
+    return VTE_RUN(s->rt, s->k.layernorm_forward, 1, &global, &local, err, VTE_ARG(x), VTE_INT(x_row_stride),
+                   VTE_ARG(y), VTE_ARG(mean), VTE_ARG(rstd), VTE_ARG(gamma), VTE_ARG(beta), VTE_INT(rows),
+                   VTE_INT(c->hidden_size), VTE_FLOAT(c->layer_norm_eps), VTE_LOCAL(local * sizeof(float)));
+}
+
+/* y = x * W + bias, W stored [in, out]. */
+static vte_status linear_forward(vte_session *s, cl_mem x, size_t rows, size_t in, cl_mem weight, cl_mem bias,
+                                 size_t out, cl_mem y, vte_error *err) {
+    vte_status status =
+        vte_gemm(s->rt, VTE_GEMM_N, VTE_GEMM_N, rows, out, in, 1.0f, x, 0, in, weight, 0, out, 0.0f, y, 0, out, err);
+    if (status) return status;
+    size_t global = elementwise_global(s, rows * out), local = s->k.elementwise_group;
+    return VTE_RUN(s->rt, s->k.bias_add, 1, &global, &local, err, VTE_ARG(y), VTE_ARG(bias), VTE_INT(rows),
+                   VTE_INT(out));
+}
+
+/* Multi-head self-attention on the packed [B*T, 3D] QKV: scores and context per image as strided-batched
+ * GEMMs over the heads (no permute kernels), softmax kept in attn as the layer's attention map. */
+static vte_status attention_forward(vte_session *s, const vte_layer_activations *a, int B, vte_error *err) {
+    const vte_model_config *c = &s->model->config;
+    const size_t T = (size_t)c->num_tokens, D = (size_t)c->hidden_size, H = (size_t)c->num_heads;
+    const size_t Dh = D / H;
+    const float scale = (float)(1.0 / sqrt((double)Dh));
+    for (int b = 0; b < B; b++) {
+        size_t qkv = (size_t)b * T * 3 * D, attn = (size_t)b * H * T * T;
+        /* S_h = scale * Q_h K_h^T */
+        vte_status status = vte_gemm_strided_batched(s->rt, VTE_GEMM_N, VTE_GEMM_T, T, T, Dh, scale, a->qkv, qkv,
+                                                     3 * D, Dh, a->qkv, qkv + D, 3 * D, Dh, 0.0f, a->attn, attn, T,
+                                                     T * T, H, err);
+        if (status) return status;
+    }
+    size_t local = s->k.softmax_group, rows = (size_t)B * H * T, global = rows * local;
+    vte_status status = VTE_RUN(s->rt, s->k.softmax_rows, 1, &global, &local, err, VTE_ARG(a->attn), VTE_INT(rows),
+                                VTE_INT(T), VTE_LOCAL(local * sizeof(float)));
+    if (status) return status;
+    for (int b = 0; b < B; b++) {
+        size_t qkv = (size_t)b * T * 3 * D, attn = (size_t)b * H * T * T, ctx = (size_t)b * T * D;
+        /* Ctx[:, h*Dh:(h+1)*Dh] = A_h V_h, written straight into the concatenated [T, D] layout. */
+        status = vte_gemm_strided_batched(s->rt, VTE_GEMM_N, VTE_GEMM_N, T, Dh, T, 1.0f, a->attn, attn, T, T * T,
+                                          a->qkv, qkv + 2 * D, 3 * D, Dh, 0.0f, a->ctx, ctx, D, Dh, H, err);
+        if (status) return status;
+    }
+    return VTE_OK;
+}
+
+/* out = x * W + bias + residual. */
+static vte_status linear_residual_forward(vte_session *s, cl_mem x, size_t rows, size_t in, cl_mem weight,
+                                          cl_mem bias, cl_mem residual, size_t out, cl_mem y, vte_error *err) {
+    vte_status status =
+        vte_gemm(s->rt, VTE_GEMM_N, VTE_GEMM_N, rows, out, in, 1.0f, x, 0, in, weight, 0, out, 0.0f, y, 0, out, err);
+    if (status) return status;
+    size_t global = elementwise_global(s, rows * out), local = s->k.elementwise_group;
+    return VTE_RUN(s->rt, s->k.bias_residual_add, 1, &global, &local, err, VTE_ARG(y), VTE_ARG(bias),
+                   VTE_ARG(residual), VTE_INT(rows), VTE_INT(out));
+}
+
+static vte_status block_forward(vte_session *s, int l, int B, vte_error *err) {
+    const vte_model_config *c = &s->model->config;
+    const vte_layer_weights *w = &s->model->layers[l];
+    const vte_layer_activations *a = &s->layers[l];
+    const size_t rows = (size_t)B * c->num_tokens, D = (size_t)c->hidden_size, F = (size_t)c->intermediate_size;
+    cl_mem input = s->hidden[l], output = s->hidden[l + 1];
+    vte_status status;
+    if ((status = layernorm_forward(s, input, D, a->ln1_out, a->ln1_mean, a->ln1_rstd, w->ln_before_gamma,
+                                    w->ln_before_beta, rows, err)))
+        return status;
+    if ((status = linear_forward(s, a->ln1_out, rows, D, w->qkv_weight, w->qkv_bias, 3 * D, a->qkv, err))) return status;
+    if ((status = attention_forward(s, a, B, err))) return status;
+    if ((status = linear_residual_forward(s, a->ctx, rows, D, w->out_weight, w->out_bias, input, D, a->resid, err)))
+        return status;
+    if ((status = layernorm_forward(s, a->resid, D, a->ln2_out, a->ln2_mean, a->ln2_rstd, w->ln_after_gamma,
+                                    w->ln_after_beta, rows, err)))
+        return status;
+    /* fc1_pre keeps the pre-activation (bias included) for the GELU backward. */
+    if ((status = vte_gemm(s->rt, VTE_GEMM_N, VTE_GEMM_N, rows, F, D, 1.0f, a->ln2_out, 0, D, w->fc1_weight, 0, F, 0.0f,
+                           a->fc1_pre, 0, F, err)))
+        return status;
+    size_t global = elementwise_global(s, rows * F), local = s->k.elementwise_group;
+    if ((status = VTE_RUN(s->rt, s->k.bias_gelu_forward, 1, &global, &local, err, VTE_ARG(a->fc1_pre),
+                          VTE_ARG(a->fc1_act), VTE_ARG(w->fc1_bias), VTE_INT(rows), VTE_INT(F))))
+        return status;
+    return linear_residual_forward(s, a->fc1_act, rows, F, w->fc2_weight, w->fc2_bias, a->resid, D, output, err);
+}
+
+static vte_status head_forward(vte_session *s, int B, vte_error *err) {
+    const vte_model *m = s->model;
+    const vte_model_config *c = &m->config;
+    const size_t D = (size_t)c->hidden_size, T = (size_t)c->num_tokens;
+    /* Only the CLS row of each image reaches the classifier: normalise just those rows (stride T*D). */
+    vte_status status = layernorm_forward(s, s->hidden[c->num_layers], T * D, s->final_out, s->final_mean,
+                                          s->final_rstd, m->final_gamma, m->final_beta, (size_t)B, err);
+    if (status) return status;
+    return linear_forward(s, s->final_out, (size_t)B, D, m->classifier_weight, m->classifier_bias,
+                          (size_t)c->num_labels, s->logits, err);
+}
+
+vte_status vte_session_forward(vte_session *s, const float *pixels, int n_images, vte_error *err) {
+    if (!s || !pixels || n_images < 1 || n_images > s->max_batch)
+        return vte_error_set(err, VTE_ERR_INVALID_ARGUMENT, "vte_session_forward: %d images for a session of at most %d",
+                             n_images, s ? s->max_batch : 0);
+    const vte_model_config *c = &s->model->config;
+    size_t pixel_bytes = (size_t)n_images * vte_preprocess_size(c) * sizeof(float);
+    s->batch = 0;
+    vte_status status = vte_buffer_write(s->rt, s->pixels, 0, pixel_bytes, pixels, err);
+    if (!status) status = patch_embedding_forward(s, n_images, err);
+    for (int l = 0; l < c->num_layers && !status; l++) status = block_forward(s, l, n_images, err);
+    if (!status) status = head_forward(s, n_images, err);
+    if (!status) status = vte_runtime_finish(s->rt, err);
+    if (!status) s->batch = n_images;
+    return status;
+}

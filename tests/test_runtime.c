@@ -1,0 +1,186 @@
+/* Device choice, the program-binary cache, build errors, the GEMM self-check and top-k. */
+#include <criterion/criterion.h>
+#include <dirent.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "runtime/gemm.h"
+#include "runtime/runtime.h"
+#include "test_support.h"
+
+static vte_device_info fake_device(int index, vte_device_type type, const char *name) {
+    vte_device_info d;
+    memset(&d, 0, sizeof d);
+    d.index = index;
+    d.type = type;
+    snprintf(d.name, sizeof d.name, "%s", name);
+    return d;
+}
+
+Test(devices, choice_by_default_index_type_and_name) {
+    vte_device_info list[3] = {fake_device(0, VTE_DEVICE_CPU, "pthread-skylake-avx512-AMD EPYC"),
+                               fake_device(1, VTE_DEVICE_GPU, "NVIDIA H100 80GB HBM3"),
+                               fake_device(2, VTE_DEVICE_GPU, "AMD Radeon RX 7900")};
+    vte_error err = {0};
+    cr_assert_eq(vte_devices_choose(list, 3, NULL, &err), 1, "default: first GPU");
+    cr_assert_eq(vte_devices_choose(list, 1, NULL, &err), 0, "default without GPU: first CPU");
+    cr_assert_eq(vte_devices_choose(list, 3, "cpu", &err), 0);
+    cr_assert_eq(vte_devices_choose(list, 3, "GPU", &err), 1);
+    cr_assert_eq(vte_devices_choose(list, 3, "2", &err), 2);
+    cr_assert_eq(vte_devices_choose(list, 3, "radeon", &err), 2, "name substring, any case");
+    cr_assert_eq(vte_devices_choose(list, 3, "EPYC", &err), 0);
+    cr_assert_eq(vte_devices_choose(list, 3, "7", &err), -1);
+    cr_assert(strstr(err.message, "out of range"), "message: %s", err.message);
+    cr_assert_eq(vte_devices_choose(list, 3, "intel arc", &err), -1);
+    cr_assert_eq(err.code, VTE_ERR_NO_DEVICE);
+    cr_assert(strstr(err.message, "no OpenCL device matches 'intel arc'"), "message: %s", err.message);
+}
+
+Test(devices, listing_describes_the_real_device) {
+    vte_device_info *devices = NULL;
+    size_t count = 0;
+    vte_error err = {0};
+    cr_assert_eq(vte_devices_list(&devices, &count, &err), VTE_OK, "%s", err.message);
+    cr_assert_geq(count, 1);
+    cr_assert(devices[0].name[0] != '\0');
+    cr_assert_gt(devices[0].compute_units, 0);
+    cr_assert_gt(devices[0].global_mem_bytes, 0);
+    cr_assert(strstr(devices[0].opencl_c_version, "OpenCL C") != NULL, "%s", devices[0].opencl_c_version);
+    free(devices);
+}
+
+Test(runtime, unknown_device_request_fails_cleanly) {
+    vte_error err = {0};
+    vte_runtime_params params = {.device = "no-such-device-xyz"};
+    cr_assert_null(vte_runtime_init(&params, &err));
+    cr_assert_eq(err.code, VTE_ERR_NO_DEVICE);
+    cr_assert(strstr(err.message, "no-such-device-xyz"), "message: %s", err.message);
+}
+
+Test(runtime, opencl_failures_name_the_status_and_place) {
+    vte_error err = {0};
+    cr_assert_eq(vte_cl_fail(&err, CL_OUT_OF_RESOURCES, "clEnqueueNDRangeKernel(q, k, ...)", "src/vit/forward.c", 42),
+                 VTE_ERR_OPENCL);
+    cr_assert_str_eq(err.message, "clEnqueueNDRangeKernel failed: CL_OUT_OF_RESOURCES (-5) at forward.c:42");
+}
+
+static int count_cache_entries(const char *dir) {
+    DIR *d = opendir(dir);
+    cr_assert_not_null(d);
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)))
+        if (strstr(e->d_name, ".bin") && !strstr(e->d_name, ".tmp")) n++;
+    closedir(d);
+    return n;
+}
+
+/* Overwrites the middle of every cache entry with garbage (keeps the size). */
+static void corrupt_cache_entries(const char *dir) {
+    DIR *d = opendir(dir);
+    cr_assert_not_null(d);
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        if (!strstr(e->d_name, ".bin")) continue;
+        char path[8192];
+        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        FILE *f = fopen(path, "r+b");
+        cr_assert_not_null(f);
+        fseek(f, 0, SEEK_END);
+        long size = ftell(f);
+        fseek(f, size / 2, SEEK_SET);
+        for (int i = 0; i < 64; i++) fputc(0x5A, f);
+        fclose(f);
+    }
+    closedir(d);
+}
+
+static void run_add_kernel(vte_runtime *rt) {
+    vte_error err = {0};
+    cl_kernel k = vte_kernel_create(rt, "elementwise", "", "add_inplace", &err);
+    cr_assert_not_null(k, "%s", err.message);
+    float x[5] = {1, 2, 3, 4, 5}, y[5] = {10, 20, 30, 40, 50};
+    cl_mem bx = vte_buffer_create(rt, sizeof x, "x", &err), by = vte_buffer_create(rt, sizeof y, "y", &err);
+    cr_assert(bx && by, "%s", err.message);
+    cr_assert_eq(vte_buffer_write(rt, bx, 0, sizeof x, x, &err), VTE_OK);
+    cr_assert_eq(vte_buffer_write(rt, by, 0, sizeof y, y, &err), VTE_OK);
+    size_t local = vte_kernel_group_size(rt, k, 64), global = vte_round_up(5, local);
+    cr_assert_eq(VTE_RUN(rt, k, 1, &global, &local, &err, VTE_ARG(bx), VTE_ARG(by), VTE_INT(5)), VTE_OK, "%s",
+                 err.message);
+    cr_assert_eq(vte_buffer_read(rt, bx, 0, sizeof x, x, &err), VTE_OK);
+    for (int i = 0; i < 5; i++) cr_assert_float_eq(x[i], 11.0f * (i + 1), 0.0f);
+    vte_buffer_release(&bx);
+    vte_buffer_release(&by);
+    clReleaseKernel(k);
+}
+
+Test(program_cache, stores_reuses_and_survives_corruption) {
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s", vte_test_temp_dir());
+    vte_runtime_params params = {.cache_dir = dir};
+    vte_error err = {0};
+
+    vte_runtime *rt = vte_runtime_init(&params, &err);
+    cr_assert_not_null(rt, "%s", err.message);
+    run_add_kernel(rt);
+    vte_runtime_free(rt);
+    cr_assert_eq(count_cache_entries(dir), 1, "one program built: one cache entry");
+
+    rt = vte_runtime_init(&params, &err); /* loads the binary from the cache */
+    cr_assert_not_null(rt, "%s", err.message);
+    run_add_kernel(rt);
+    vte_runtime_free(rt);
+    cr_assert_eq(count_cache_entries(dir), 1, "a cache hit writes nothing new");
+
+    corrupt_cache_entries(dir); /* a corrupt entry must fall back to building from source */
+    rt = vte_runtime_init(&params, &err);
+    cr_assert_not_null(rt, "%s", err.message);
+    run_add_kernel(rt);
+    vte_runtime_free(rt);
+}
+
+Test(program_cache, build_errors_show_the_build_log) {
+    const char *dir = vte_test_temp_dir();
+    char path[8192];
+    snprintf(path, sizeof path, "%s/broken.cl", dir);
+    FILE *f = fopen(path, "w");
+    cr_assert_not_null(f);
+    fputs("__kernel void broken(__global float *x) { x[0] = undeclared_thing; }\n", f);
+    fclose(f);
+    vte_runtime_params params = {.kernel_dir = dir, .cache_dir = ""};
+    vte_error err = {0};
+    vte_runtime *rt = vte_runtime_init(&params, &err);
+    cr_assert_not_null(rt, "%s", err.message);
+    cr_assert_null(vte_kernel_create(rt, "broken", "-DX=1", "broken", &err));
+    cr_assert_eq(err.code, VTE_ERR_OPENCL);
+    cr_assert(strstr(err.message, "kernels/broken.cl") && strstr(err.message, "CL_BUILD_PROGRAM_FAILURE") &&
+                  strstr(err.message, "undeclared_thing"),
+              "message: %s", err.message);
+    cr_assert_null(vte_kernel_create(rt, "missing", "", "k", &err));
+    cr_assert(strstr(err.message, "missing.cl") && strstr(err.message, "cannot open"), "message: %s", err.message);
+    vte_runtime_free(rt);
+}
+
+Test(gemm, self_check_passes_on_this_device) {
+    vte_runtime *rt = vte_test_runtime();
+    vte_error err = {0};
+    cr_assert_eq(vte_gemm_self_check(rt, &err), VTE_OK, "%s", err.message);
+    vte_runtime_free(rt);
+}
+
+Test(top_k, orders_by_logit_and_normalises) {
+    const float logits[6] = {0.5f, 3.0f, -1.0f, 3.0f, 2.0f, 0.0f};
+    vte_prediction top[6];
+    cr_assert_eq(vte_top_k(logits, 6, 3, top), 3);
+    cr_assert_eq(top[0].class_id, 1, "ties keep the lower id first");
+    cr_assert_eq(top[1].class_id, 3);
+    cr_assert_eq(top[2].class_id, 4);
+    double sum = 0.0;
+    for (int i = 0; i < 6; i++) sum += exp((double)logits[i]);
+    cr_assert_float_eq(top[0].prob, exp(3.0) / sum, 1e-6);
+    cr_assert_float_eq(top[2].prob, exp(2.0) / sum, 1e-6);
+    cr_assert_eq(vte_top_k(logits, 6, 10, top), 6, "k is clamped to the number of classes");
+    cr_assert_eq(top[5].class_id, 2);
+}

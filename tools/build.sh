@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# Installs missing packages, configures and builds vitexplain into build/ (or $VTE_BUILD_DIR).
+# CI=true turns warnings into errors.
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+build="${VTE_BUILD_DIR:-$root/build}"
+"$root/tools/install-deps.sh"
+werror=OFF
+if [ "${CI:-}" = "true" ]; then werror=ON; fi
+cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release -DVTE_WERROR="$werror" >/dev/null
+cmake --build "$build" -j"$(nproc)"
