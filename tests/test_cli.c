@@ -1,0 +1,162 @@
+/* The vitexplain command line, run as a user would: outputs, messages and exit status. */
+#include <criterion/criterion.h>
+#include <jansson.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+
+#include "test_support.h"
+#include "util/npy.h"
+
+typedef struct run_result {
+    int status;
+    char out[65536];
+    char err[65536];
+} run_result;
+
+static void read_file_into(const char *path, char *dst, size_t size) {
+    FILE *f = fopen(path, "rb");
+    size_t n = f ? fread(dst, 1, size - 1, f) : 0;
+    dst[n] = '\0';
+    if (f) fclose(f);
+}
+
+/* Runs `vitexplain ARGS` from the source folder with stdout and stderr captured. */
+static run_result *run_cli(const char *args) {
+    static run_result r;
+    const char *dir = vte_test_temp_dir();
+    char out_path[4200], err_path[4200], command[16384];
+    snprintf(out_path, sizeof out_path, "%s/out", dir);
+    snprintf(err_path, sizeof err_path, "%s/err", dir);
+    snprintf(command, sizeof command, "cd '%s' && '%s' %s >'%s' 2>'%s' </dev/null", VTE_SOURCE_DIR, VTE_CLI_PATH,
+             args, out_path, err_path);
+    int raw = system(command);
+    cr_assert(raw != -1 && WIFEXITED(raw), "could not run: %s", command);
+    r.status = WEXITSTATUS(raw);
+    read_file_into(out_path, r.out, sizeof r.out);
+    read_file_into(err_path, r.err, sizeof r.err);
+    return &r;
+}
+
+static float *reference_logits(const char *stem, size_t *count) {
+    char path[256];
+    snprintf(path, sizeof path, "reference/vit-tiny/%s_logits.npy", stem);
+    vte_npy npy = {0};
+    vte_error err = {0};
+    cr_assert_eq(vte_npy_read(vte_test_fixture(path), &npy, &err), VTE_OK, "%s", err.message);
+    *count = npy.count;
+    return npy.data;
+}
+
+Test(cli, classify_json_matches_pytorch_end_to_end) {
+    /* From the image file to the logits: decoding, Pillow-exact preprocessing and the forward pass. */
+    run_result *r = run_cli("classify --model tests/fixtures/models/vit-tiny --topk 3 --json images/chelsea.png "
+                            "images/rocket.jpg");
+    cr_assert_eq(r->status, 0, "exit %d, stderr: %s", r->status, r->err);
+    const char *stems[2] = {"chelsea", "rocket"};
+    char *line = strtok(r->out, "\n");
+    for (int i = 0; i < 2; i++) {
+        cr_assert_not_null(line, "missing JSON line %d in: %s", i, r->out);
+        json_error_t jerr;
+        json_t *obj = json_loads(line, 0, &jerr);
+        cr_assert_not_null(obj, "not JSON: %s (%s)", line, jerr.text);
+        const char *image = json_string_value(json_object_get(obj, "image"));
+        cr_assert(image && strstr(image, stems[i]), "image field: %s", line);
+        json_t *top = json_object_get(obj, "top");
+        cr_assert_eq(json_array_size(top), 3, "3 classes expected: %s", line);
+        size_t count = 0;
+        float *want = reference_logits(stems[i], &count);
+        double max = want[0], sum = 0;
+        for (size_t j = 1; j < count; j++) max = want[j] > max ? want[j] : max;
+        for (size_t j = 0; j < count; j++) sum += exp(want[j] - max);
+        double previous = INFINITY;
+        for (size_t k = 0; k < 3; k++) {
+            json_t *entry = json_array_get(top, k);
+            int id = (int)json_integer_value(json_object_get(entry, "id"));
+            double logit = json_real_value(json_object_get(entry, "logit"));
+            double prob = json_real_value(json_object_get(entry, "prob"));
+            cr_assert(id >= 0 && (size_t)id < count);
+            cr_assert(json_is_string(json_object_get(entry, "label")));
+            cr_assert_float_eq(logit, want[id], 2e-4, "%s class %d: logit %f, PyTorch %f", stems[i], id, logit,
+                               (double)want[id]);
+            cr_assert_float_eq(prob, exp(want[id] - max) / sum, 1e-4);
+            cr_assert_leq(logit, previous, "classes are sorted by logit");
+            previous = logit;
+        }
+        /* The best class is PyTorch's argmax. */
+        int best = 0;
+        for (size_t j = 1; j < count; j++)
+            if (want[j] > want[best]) best = (int)j;
+        cr_assert_eq(json_integer_value(json_object_get(json_array_get(top, 0), "id")), best);
+        free(want);
+        json_decref(obj);
+        line = strtok(NULL, "\n");
+    }
+}
+
+Test(cli, classify_text_output_names_labels) {
+    run_result *r = run_cli("classify --model tests/fixtures/models/vit-odd --topk 2 images/coffee.png");
+    cr_assert_eq(r->status, 0, "stderr: %s", r->err);
+    cr_assert(strstr(r->out, "images/coffee.png"), "%s", r->out);
+    cr_assert(strstr(r->out, " 1. ") && strstr(r->out, " 2. ") && !strstr(r->out, " 3. "), "%s", r->out);
+    cr_assert(strstr(r->out, "prob "), "%s", r->out);
+}
+
+Test(cli, unreadable_image_is_reported_and_the_rest_done) {
+    run_result *r = run_cli("classify --model tests/fixtures/models/vit-tiny --topk 1 images/chelsea.png "
+                            "images/no-such-image.png images/horse.png");
+    cr_assert_eq(r->status, 1, "exit 1 when some inputs failed; stderr: %s", r->err);
+    cr_assert(strstr(r->err, "images/no-such-image.png"), "stderr names the file: %s", r->err);
+    cr_assert(strstr(r->out, "images/chelsea.png") && strstr(r->out, "images/horse.png"), "others done: %s", r->out);
+}
+
+Test(cli, missing_model_is_a_setup_error) {
+    run_result *r = run_cli("classify --model /nonexistent/model images/chelsea.png");
+    cr_assert_eq(r->status, 3, "stderr: %s", r->err);
+    cr_assert(strstr(r->err, "/nonexistent/model") && strstr(r->err, "not found"), "%s", r->err);
+    cr_assert_str_eq(r->out, "");
+}
+
+Test(cli, usage_errors_exit_2) {
+    run_result *r = run_cli("classify --model tests/fixtures/models/vit-tiny");
+    cr_assert_eq(r->status, 2);
+    cr_assert(strstr(r->err, "no IMAGE given"), "%s", r->err);
+    r = run_cli("classify --topk 0 images/chelsea.png");
+    cr_assert_eq(r->status, 2);
+    cr_assert(strstr(r->err, "--topk"), "%s", r->err);
+    r = run_cli("classify --frobnicate images/chelsea.png");
+    cr_assert_eq(r->status, 2);
+    cr_assert(strstr(r->err, "unknown option '--frobnicate'"), "%s", r->err);
+    r = run_cli("frobnicate");
+    cr_assert_eq(r->status, 2);
+    r = run_cli("");
+    cr_assert_eq(r->status, 2);
+    cr_assert(strstr(r->err, "Usage: vitexplain"), "%s", r->err);
+}
+
+Test(cli, help_and_version) {
+    run_result *r = run_cli("--help");
+    cr_assert_eq(r->status, 0);
+    cr_assert(strstr(r->out, "classify") && strstr(r->out, "devices") && strstr(r->out, "Exit status"), "%s", r->out);
+    r = run_cli("classify --help");
+    cr_assert_eq(r->status, 0);
+    cr_assert(strstr(r->out, "--topk") && strstr(r->out, "--json"), "%s", r->out);
+    r = run_cli("--version");
+    cr_assert_eq(r->status, 0);
+    cr_assert(strstr(r->out, "vitexplain " VTE_VERSION_STRING), "%s", r->out);
+}
+
+Test(cli, devices_lists_the_device) {
+    run_result *r = run_cli("devices");
+    cr_assert_eq(r->status, 0, "%s", r->err);
+    cr_assert(strstr(r->out, "Platform 0") && strstr(r->out, "[0]") && strstr(r->out, "compute units"), "%s", r->out);
+    cr_assert(strstr(r->out, "* [0]"), "the default device is marked: %s", r->out);
+}
+
+Test(cli, unknown_device_is_a_setup_error) {
+    run_result *r = run_cli("classify --device no-such-device --model tests/fixtures/models/vit-tiny images/chelsea.png");
+    cr_assert_eq(r->status, 3);
+    cr_assert(strstr(r->err, "no OpenCL device matches 'no-such-device'"), "%s", r->err);
+}
