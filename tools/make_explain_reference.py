@@ -355,7 +355,7 @@ def check_finite_difference(model32, pix, c, dattn32, dlegrad32):
         worst = max(worst, rel)
         rows.append(f"{name} layer {layer} [h={h},i={i},j={j}]: autograd {ad:+.9e} fd {fd:+.9e} rel {rel:.2e}")
     # the hook with delta = 0 reproduces the unperturbed logit exactly
-    assert y_of(0, 0, 0, 0, 0.0) == float(out.logits[0, c])
+    assert y_of(0, 0, 0, 0, 0.0) == float(out.logits[0, c].detach())
     assert worst < 1e-6, rows
     return rows, worst, g32_err, gl32_err
 
@@ -490,7 +490,7 @@ def make_explain(name, stems, report):
 
 def summarize(name, allmaps, report):
     methods = CLASSLESS + PER_CLASS
-    lines = [f"[{name}] per-method map std (min / mean over image x target) and duplicates:"]
+    lines = [f"[{name}] per-method map std (min / mean over image x target):"]
     for m in methods:
         stds = [float(mp[m].std()) for *_, mp in allmaps]
         lines.append(f"  {m:17s} std min {min(stds):.3f} mean {np.mean(stds):.3f}")
