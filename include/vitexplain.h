@@ -180,6 +180,62 @@ typedef struct vte_prediction {
 /* The k best classes of one logit row, best first (k is clamped to num_labels). Returns how many. */
 int vte_top_k(const float *logits, int num_labels, int k, vte_prediction *out);
 
+/* ---------------------------------------------------------------- explanations */
+
+/* The explanation methods (algorithms.md; defaults follow the published definitions). */
+typedef enum vte_method {
+    VTE_METHOD_ROLLOUT = 0, /* Abnar & Zuidema attention rollout */
+    VTE_METHOD_GMAR_L1 = 1, /* gradient-weighted multi-head attention rollout, L1 head weights */
+    VTE_METHOD_GMAR_L2 = 2, /* ... L2 head weights */
+    VTE_METHOD_LEGRAD = 3,  /* LeGrad: per-layer gradient of the model's own readout w.r.t. that layer's attention */
+    VTE_METHOD_CHEFER = 4,  /* Chefer et al. 2021 gradient-weighted rollout */
+    VTE_METHOD_COUNT = 5
+} vte_method;
+
+#define VTE_METHOD_BIT(m) (1u << (m))
+
+/* "rollout", "gmar_l1", "gmar_l2", "legrad", "chefer"; NULL when out of range. */
+const char *vte_method_name(vte_method method);
+
+typedef enum vte_head_fusion { VTE_FUSION_MEAN = 0, VTE_FUSION_MAX = 1, VTE_FUSION_MIN = 2 } vte_head_fusion;
+
+typedef struct vte_explain_options {
+    unsigned methods;              /* bit set of VTE_METHOD_BIT(m) */
+    vte_head_fusion rollout_fusion; /* rollout head fusion (default mean) */
+    float discard_ratio;           /* rollout: zero this fraction of the lowest fused entries (CLS->CLS kept) */
+    int legrad_layers;             /* LeGrad over the last K layers; 0 = all */
+    int compat_seed;               /* 1: the formulas of the original PyTorch project (LeGrad, GMAR, rollout) */
+    int upsample;                  /* 1: also return maps upsampled to the model's input size */
+} vte_explain_options;
+
+/* Fills the published defaults: no method selected, mean fusion, no discard, all LeGrad layers. */
+void vte_explain_options_default(vte_explain_options *options);
+
+typedef struct vte_explanation vte_explanation;
+
+/* Explains n_images preprocessed images (n_images <= the session's max_batch) in one forward pass and, when a
+ * selected method needs gradients, one backward pass per target. Targets: with `classes` NULL, the top
+ * `targets_per_image` classes of each image; otherwise classes[i*targets_per_image + t] gives them (ids
+ * must be valid labels). Returns NULL with err filled on failure. */
+vte_explanation *vte_session_explain(vte_session *session, const float *pixels, int n_images, const int *classes,
+                                     int targets_per_image, const vte_explain_options *options, vte_error *err);
+void vte_explanation_free(vte_explanation *explanation);
+
+int vte_explanation_image_count(const vte_explanation *e);
+int vte_explanation_target_count(const vte_explanation *e);
+/* The grid map of one image, target and method: grid_h*grid_w floats, row-major, min-max normalised to
+ * [0, 1]; NULL when the method was not requested. */
+const float *vte_explanation_map(const vte_explanation *e, int image, int target, vte_method method);
+/* The same map bilinearly upsampled to image_height*image_width (options.upsample), else NULL. */
+const float *vte_explanation_upsampled(const vte_explanation *e, int image, int target, vte_method method);
+/* The explained class of a target, with its logit and probability. */
+vte_prediction vte_explanation_target(const vte_explanation *e, int image, int target);
+/* Time spent in each stage, milliseconds, for the whole batch. */
+typedef struct vte_stage_times {
+    double forward_ms, backward_ms, explain_ms;
+} vte_stage_times;
+vte_stage_times vte_explanation_times(const vte_explanation *e);
+
 #ifdef __cplusplus
 }
 #endif

@@ -31,7 +31,7 @@ static vte_status patch_embedding_forward(vte_session *s, int B, vte_error *err)
                    VTE_INT(B), VTE_INT(c->num_tokens), VTE_INT(D));
 }
 
-static vte_status layernorm_forward(vte_session *s, cl_mem x, size_t x_row_stride, cl_mem y, cl_mem mean,
+vte_status vte_session_layernorm_rows(vte_session *s, cl_mem x, size_t x_row_stride, cl_mem y, cl_mem mean,
                                     cl_mem rstd, cl_mem gamma, cl_mem beta, size_t rows, vte_error *err) {
     const vte_model_config *c = &s->model->config;
     size_t local = s->k.layernorm_group, global = rows * local;
@@ -51,9 +51,9 @@ static vte_status linear_forward(vte_session *s, cl_mem x, size_t rows, size_t i
                    VTE_INT(out));
 }
 
-/* Multi-head self-attention on the packed [B*T, 3D] QKV: scores and context per image as strided-batched
- * GEMMs over the heads (no permute kernels), softmax kept in attn as the layer's attention map. */
-static vte_status attention_forward(vte_session *s, const vte_layer_activations *a, int B, vte_error *err) {
+/* Multi-head self-attention on the packed [B*T, 3D] QKV: scores per image as strided-batched GEMMs over
+ * the heads (no permute kernels), softmax kept in attn as the layer's attention map. */
+static vte_status attention_probabilities(vte_session *s, const vte_layer_activations *a, int B, vte_error *err) {
     const vte_model_config *c = &s->model->config;
     const size_t T = (size_t)c->num_tokens, D = (size_t)c->hidden_size, H = (size_t)c->num_heads;
     const size_t Dh = D / H;
@@ -67,14 +67,20 @@ static vte_status attention_forward(vte_session *s, const vte_layer_activations 
         if (status) return status;
     }
     size_t local = s->k.softmax_group, rows = (size_t)B * H * T, global = rows * local;
-    vte_status status = VTE_RUN(s->rt, s->k.softmax_rows, 1, &global, &local, err, VTE_ARG(a->attn), VTE_INT(rows),
-                                VTE_INT(T), VTE_LOCAL(local * sizeof(float)));
-    if (status) return status;
+    return VTE_RUN(s->rt, s->k.softmax_rows, 1, &global, &local, err, VTE_ARG(a->attn), VTE_INT(rows), VTE_INT(T),
+                   VTE_LOCAL(local * sizeof(float)));
+}
+
+/* Ctx[:, h*Dh:(h+1)*Dh] = A_h V_h, written straight into the concatenated [T, D] layout. */
+static vte_status attention_context(vte_session *s, const vte_layer_activations *a, int B, vte_error *err) {
+    const vte_model_config *c = &s->model->config;
+    const size_t T = (size_t)c->num_tokens, D = (size_t)c->hidden_size, H = (size_t)c->num_heads;
+    const size_t Dh = D / H;
     for (int b = 0; b < B; b++) {
         size_t qkv = (size_t)b * T * 3 * D, attn = (size_t)b * H * T * T, ctx = (size_t)b * T * D;
-        /* Ctx[:, h*Dh:(h+1)*Dh] = A_h V_h, written straight into the concatenated [T, D] layout. */
-        status = vte_gemm_strided_batched(s->rt, VTE_GEMM_N, VTE_GEMM_N, T, Dh, T, 1.0f, a->attn, attn, T, T * T,
-                                          a->qkv, qkv + 2 * D, 3 * D, Dh, 0.0f, a->ctx, ctx, D, Dh, H, err);
+        vte_status status = vte_gemm_strided_batched(s->rt, VTE_GEMM_N, VTE_GEMM_N, T, Dh, T, 1.0f, a->attn, attn, T,
+                                                     T * T, a->qkv, qkv + 2 * D, 3 * D, Dh, 0.0f, a->ctx, ctx, D, Dh,
+                                                     H, err);
         if (status) return status;
     }
     return VTE_OK;
@@ -91,21 +97,18 @@ static vte_status linear_residual_forward(vte_session *s, cl_mem x, size_t rows,
                    VTE_ARG(residual), VTE_INT(rows), VTE_INT(out));
 }
 
-static vte_status block_forward(vte_session *s, int l, int B, vte_error *err) {
+/* The part of block l from its attention probabilities on: context, projection, MLP. */
+static vte_status block_forward_after_attention(vte_session *s, int l, int B, vte_error *err) {
     const vte_model_config *c = &s->model->config;
     const vte_layer_weights *w = &s->model->layers[l];
     const vte_layer_activations *a = &s->layers[l];
     const size_t rows = (size_t)B * c->num_tokens, D = (size_t)c->hidden_size, F = (size_t)c->intermediate_size;
     cl_mem input = s->hidden[l], output = s->hidden[l + 1];
     vte_status status;
-    if ((status = layernorm_forward(s, input, D, a->ln1_out, a->ln1_mean, a->ln1_rstd, w->ln_before_gamma,
-                                    w->ln_before_beta, rows, err)))
-        return status;
-    if ((status = linear_forward(s, a->ln1_out, rows, D, w->qkv_weight, w->qkv_bias, 3 * D, a->qkv, err))) return status;
-    if ((status = attention_forward(s, a, B, err))) return status;
+    if ((status = attention_context(s, a, B, err))) return status;
     if ((status = linear_residual_forward(s, a->ctx, rows, D, w->out_weight, w->out_bias, input, D, a->resid, err)))
         return status;
-    if ((status = layernorm_forward(s, a->resid, D, a->ln2_out, a->ln2_mean, a->ln2_rstd, w->ln_after_gamma,
+    if ((status = vte_session_layernorm_rows(s, a->resid, D, a->ln2_out, a->ln2_mean, a->ln2_rstd, w->ln_after_gamma,
                                     w->ln_after_beta, rows, err)))
         return status;
     /* fc1_pre keeps the pre-activation (bias included) for the GELU backward. */
@@ -119,12 +122,26 @@ static vte_status block_forward(vte_session *s, int l, int B, vte_error *err) {
     return linear_residual_forward(s, a->fc1_act, rows, F, w->fc2_weight, w->fc2_bias, a->resid, D, output, err);
 }
 
+static vte_status block_forward(vte_session *s, int l, int B, vte_error *err) {
+    const vte_model_config *c = &s->model->config;
+    const vte_layer_weights *w = &s->model->layers[l];
+    const vte_layer_activations *a = &s->layers[l];
+    const size_t rows = (size_t)B * c->num_tokens, D = (size_t)c->hidden_size;
+    vte_status status;
+    if ((status = vte_session_layernorm_rows(s, s->hidden[l], D, a->ln1_out, a->ln1_mean, a->ln1_rstd,
+                                             w->ln_before_gamma, w->ln_before_beta, rows, err)))
+        return status;
+    if ((status = linear_forward(s, a->ln1_out, rows, D, w->qkv_weight, w->qkv_bias, 3 * D, a->qkv, err))) return status;
+    if ((status = attention_probabilities(s, a, B, err))) return status;
+    return block_forward_after_attention(s, l, B, err);
+}
+
 static vte_status head_forward(vte_session *s, int B, vte_error *err) {
     const vte_model *m = s->model;
     const vte_model_config *c = &m->config;
     const size_t D = (size_t)c->hidden_size, T = (size_t)c->num_tokens;
     /* Only the CLS row of each image reaches the classifier: normalise just those rows (stride T*D). */
-    vte_status status = layernorm_forward(s, s->hidden[c->num_layers], T * D, s->final_out, s->final_mean,
+    vte_status status = vte_session_layernorm_rows(s, s->hidden[c->num_layers], T * D, s->final_out, s->final_mean,
                                           s->final_rstd, m->final_gamma, m->final_beta, (size_t)B, err);
     if (status) return status;
     return linear_forward(s, s->final_out, (size_t)B, D, m->classifier_weight, m->classifier_bias,
@@ -144,5 +161,16 @@ vte_status vte_session_forward(vte_session *s, const float *pixels, int n_images
     if (!status) status = head_forward(s, n_images, err);
     if (!status) status = vte_runtime_finish(s->rt, err);
     if (!status) s->batch = n_images;
+    return status;
+}
+
+vte_status vte_session_forward_from_attention(vte_session *s, int layer, vte_error *err) {
+    const vte_model_config *c = &s->model->config;
+    if (!s || s->batch < 1 || layer < 0 || layer >= c->num_layers)
+        return vte_error_set(err, VTE_ERR_INVALID_ARGUMENT, "forward_from_attention: no forward pass or bad layer");
+    vte_status status = block_forward_after_attention(s, layer, s->batch, err);
+    for (int l = layer + 1; l < c->num_layers && !status; l++) status = block_forward(s, l, s->batch, err);
+    if (!status) status = head_forward(s, s->batch, err);
+    if (!status) status = vte_runtime_finish(s->rt, err);
     return status;
 }

@@ -116,6 +116,7 @@ vte_session *vte_session_init(vte_model *model, int max_batch, vte_error *err) {
 void vte_session_free(vte_session *s) {
     if (!s) return;
     if (s->rt && s->rt->queue) clFinish(s->rt->queue);
+    vte_explain_plan_free(s);
     const vte_model_config *c = &s->model->config;
     if (s->layers)
         for (int l = 0; l < c->num_layers; l++) {

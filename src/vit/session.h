@@ -30,6 +30,36 @@ typedef struct vte_forward_kernels {
     size_t layernorm_group, softmax_group, elementwise_group;
 } vte_forward_kernels;
 
+/* Buffers and kernels of the backward pass and the explanation methods, planned on the first explanation
+ * of a session (a session that only classifies never pays for them). Gradients are input gradients only. */
+typedef struct vte_explain_plan {
+    int planned;
+    cl_mem classes;  /* int [B]: the target class of each image in the current backward pass */
+    cl_mem seed;     /* [B, D]: classifier row of the target, the gradient of the logit w.r.t. the final LN output */
+    cl_mem d_hidden; /* [B*T, D]: gradient w.r.t. the residual stream, walking down the layers */
+    cl_mem d_act;    /* [B*T, F] */
+    cl_mem d_ln;     /* [B*T, D] */
+    cl_mem d_ctx;    /* [B*T, D] */
+    cl_mem d_qkv;    /* [B*T, 3D] */
+    cl_mem d_scores; /* [B, H, T, T]: gradient w.r.t. the pre-softmax scores of one layer */
+    cl_mem *d_attn;  /* num_layers x [B, H, T, T]: d(target logit)/dA, the gradient GMAR and Chefer weigh by */
+    /* explanation scratch */
+    cl_mem fused;                     /* [B, T, T] one layer's fused attention */
+    cl_mem head_norms, head_weights;  /* [B, H] */
+    cl_mem row_a, row_b;              /* [B, T] the propagated CLS row */
+    cl_mem scores;                    /* [B, T-1] LeGrad accumulator */
+    cl_mem maps;                      /* [B, P] one method's grid maps */
+    cl_mem upsampled;                 /* [B, image_h*image_w] */
+    /* LeGrad's per-layer single-token backward, on the CLS rows only ([B, D] or [B, F]) */
+    cl_mem cls_mean, cls_rstd, cls_scratch, g_h, g_act, u_cls, g_ln, g_y, g_ctx;
+    cl_kernel layernorm_backward, gelu_backward, softmax_backward;
+    cl_kernel classifier_seed, attention_fuse, head_gradient_norms, head_weights_normalize, discard_lowest,
+        add_identity_normalize, cls_row_init, cls_row_step, patch_minmax, legrad_accumulate,
+        seed_legrad_accumulate, gather_rows, upsample_bilinear;
+    size_t reduce_group; /* work-group size of the per-row reductions */
+    size_t select_group; /* work-group size of discard_lowest */
+} vte_explain_plan;
+
 struct vte_session {
     vte_model *model;
     vte_runtime *rt;
@@ -43,6 +73,32 @@ struct vte_session {
     cl_mem final_out, final_mean, final_rstd;
     cl_mem logits;
     vte_forward_kernels k;
+    vte_explain_plan x;
 };
+
+/* Plans the backward and explanation buffers (once per session). */
+vte_status vte_explain_plan_init(vte_session *s, vte_error *err);
+void vte_explain_plan_free(vte_session *s);
+
+/* Backward pass for the last forward: fills x.d_attn[l] with d(logit of classes[b])/dA^l for every layer.
+ * `classes` holds one class id per image of the last forward. */
+vte_status vte_session_backward(vte_session *s, const int *classes, vte_error *err);
+
+/* Re-runs the forward pass of the last batch from layer `layer`'s attention probabilities on (as they are in
+ * its attn buffer now), for finite-difference checks of d(logit)/dA. */
+vte_status vte_session_forward_from_attention(vte_session *s, int layer, vte_error *err);
+
+/* Building blocks shared by the passes and the explanation methods (enqueue only). */
+/* LayerNorm of `rows` rows of x (row r at x + r*x_row_stride) into y [rows, D], keeping mean and rstd. */
+vte_status vte_session_layernorm_rows(vte_session *s, cl_mem x, size_t x_row_stride, cl_mem y, cl_mem mean,
+                                      cl_mem rstd, cl_mem gamma, cl_mem beta, size_t rows, vte_error *err);
+/* dx (+)= LayerNorm-backward(dy [rows, D]) with the statistics of the forward. */
+vte_status vte_session_layernorm_backward(vte_session *s, cl_mem dy, cl_mem x, size_t x_row_stride, cl_mem mean,
+                                          cl_mem rstd, cl_mem gamma, cl_mem dx, size_t dx_row_stride, int accumulate,
+                                          size_t rows, vte_error *err);
+/* d *= GELU'(u), element-wise over count values. */
+vte_status vte_session_gelu_backward(vte_session *s, cl_mem u, cl_mem d, size_t count, vte_error *err);
+/* x.seed[b] = W_cls[classes[b]] (validated). */
+vte_status vte_session_classifier_seed(vte_session *s, const int *classes, int B, vte_error *err);
 
 #endif

@@ -1,0 +1,398 @@
+/* Explanations against PyTorch references written from the specification with autograd
+ * (tools/make_explain_reference.py), the backward pass against autograd and finite differences, and
+ * properties that must hold whatever the weights.
+ *
+ * Tolerances: maps are min-max normalised to [0, 1]; float32 differences in the attention and its gradient
+ * (a few 1e-7 relative) move them by far less than MAP_ATOL. d(logit)/dA is compared at GRAD_ATOL plus
+ * GRAD_RTOL relative, float32-level for gradients of logits of a few units through 2-3 layers. */
+#include <criterion/criterion.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "explain/methods.h"
+#include "test_support.h"
+#include "util/npy.h"
+#include "vit/session.h"
+
+#define MAP_ATOL 1e-4
+#define GRAD_ATOL 2e-5
+#define GRAD_RTOL 1e-4
+
+typedef struct fixture {
+    vte_runtime *rt;
+    vte_model *model;
+    vte_session *session;
+    const vte_model_config *c;
+    char name[64];
+} fixture;
+
+static float *load_npy(const char *relative, size_t expected_count) {
+    vte_npy npy = {0};
+    vte_error err = {0};
+    cr_assert_eq(vte_npy_read(vte_test_fixture(relative), &npy, &err), VTE_OK, "%s", err.message);
+    cr_assert_eq(npy.dtype, VTE_NPY_F32, "%s: not float32", relative);
+    if (expected_count) cr_assert_eq(npy.count, expected_count, "%s: %zu values, expected %zu", relative, npy.count, expected_count);
+    return npy.data;
+}
+
+static fixture open_model(const char *name, int batch) {
+    fixture f = {0};
+    vte_error err = {0};
+    char relative[128];
+    snprintf(f.name, sizeof f.name, "%s", name);
+    snprintf(relative, sizeof relative, "models/%s", name);
+    f.rt = vte_test_runtime();
+    f.model = vte_model_load(f.rt, vte_test_fixture(relative), &err);
+    cr_assert_not_null(f.model, "%s: %s", name, err.message);
+    f.c = vte_model_get_config(f.model);
+    f.session = vte_session_init(f.model, batch, &err);
+    cr_assert_not_null(f.session, "%s", err.message);
+    return f;
+}
+
+static void close_model(fixture *f) {
+    vte_session_free(f->session);
+    vte_model_free(f->model);
+    vte_runtime_free(f->rt);
+}
+
+/* Pixels of `count` images of this model's fixtures, one after another. */
+static float *load_pixels(const fixture *f, const char *const *stems, int count) {
+    size_t n = vte_preprocess_size(f->c);
+    float *pixels = malloc((size_t)count * n * sizeof *pixels);
+    for (int i = 0; i < count; i++) {
+        char path[256];
+        snprintf(path, sizeof path, "reference/%s/%s_pixels.npy", f->name, stems[i]);
+        float *p = load_npy(path, n);
+        memcpy(pixels + (size_t)i * n, p, n * sizeof *p);
+        free(p);
+    }
+    return pixels;
+}
+
+/* The three reference targets of an image: argmax, second best, lowest logit. */
+static void load_targets(const fixture *f, const char *stem, int *targets) {
+    char path[256];
+    snprintf(path, sizeof path, "reference/%s/explain/%s_targets.npy", f->name, stem);
+    float *t = load_npy(path, 3);
+    for (int i = 0; i < 3; i++) targets[i] = (int)t[i];
+    free(t);
+}
+
+static void check_map(const fixture *f, const float *got, size_t count, const char *file) {
+    char path[256];
+    snprintf(path, sizeof path, "reference/%s/explain/%s.npy", f->name, file);
+    float *want = load_npy(path, count);
+    char what[300];
+    snprintf(what, sizeof what, "%s %s", f->name, file);
+    vte_test_assert_close(got, want, count, MAP_ATOL, 0.0, what);
+    free(want);
+}
+
+/* Explains `stems` (in one batch) for their three reference targets with `o`, and compares each method
+ * in `methods` with reference files <stem>[_c<ID>]_<suffix>. */
+static void check_methods(const char *model, const char *const *stems, int count, const vte_explain_options *o,
+                          const char *const suffixes[VTE_METHOD_COUNT]) {
+    fixture f = open_model(model, count);
+    float *pixels = load_pixels(&f, stems, count);
+    int *classes = malloc((size_t)count * 3 * sizeof *classes);
+    for (int i = 0; i < count; i++) load_targets(&f, stems[i], classes + 3 * i);
+    vte_error err = {0};
+    vte_explanation *e = vte_session_explain(f.session, pixels, count, classes, 3, o, &err);
+    cr_assert_not_null(e, "explain: %s", err.message);
+    size_t grid = (size_t)f.c->grid_h * f.c->grid_w, up = (size_t)f.c->image_height * f.c->image_width;
+    for (int i = 0; i < count; i++)
+        for (int t = 0; t < 3; t++) {
+            cr_assert_eq(vte_explanation_target(e, i, t).class_id, classes[3 * i + t]);
+            for (int m = 0; m < VTE_METHOD_COUNT; m++) {
+                if (!(o->methods & VTE_METHOD_BIT(m))) {
+                    cr_assert_null(vte_explanation_map(e, i, t, (vte_method)m));
+                    continue;
+                }
+                char file[200];
+                if (m == VTE_METHOD_ROLLOUT)
+                    snprintf(file, sizeof file, "%s_%s", stems[i], suffixes[m]);
+                else
+                    snprintf(file, sizeof file, "%s_c%d_%s", stems[i], classes[3 * i + t], suffixes[m]);
+                const float *map = vte_explanation_map(e, i, t, (vte_method)m);
+                cr_assert_not_null(map);
+                check_map(&f, map, grid, file);
+                if (o->upsample && (m == VTE_METHOD_ROLLOUT || m == VTE_METHOD_LEGRAD)) {
+                    strcat(file, "_up");
+                    check_map(&f, vte_explanation_upsampled(e, i, t, (vte_method)m), up, file);
+                }
+            }
+        }
+    vte_stage_times times = vte_explanation_times(e);
+    cr_assert_gt(times.forward_ms, 0.0);
+    cr_assert_gt(times.explain_ms, 0.0);
+    vte_explanation_free(e);
+    free(classes);
+    free(pixels);
+    close_model(&f);
+}
+
+static const char *const IMAGES[] = {"chelsea", "rocket", "horse"};
+static const char *const DEFAULT_SUFFIXES[VTE_METHOD_COUNT] = {"rollout", "gmar_l1", "gmar_l2", "legrad", "chefer"};
+
+static vte_explain_options all_methods(void) {
+    vte_explain_options o;
+    vte_explain_options_default(&o);
+    o.methods = 0x1F;
+    o.upsample = 1;
+    return o;
+}
+
+Test(explain, every_method_matches_the_reference_on_the_tiny_model) {
+    vte_explain_options o = all_methods();
+    check_methods("vit-tiny", IMAGES, 3, &o, DEFAULT_SUFFIXES);
+}
+
+Test(explain, every_method_matches_the_reference_on_the_non_square_model) {
+    vte_explain_options o = all_methods();
+    check_methods("vit-odd", IMAGES, 3, &o, DEFAULT_SUFFIXES);
+}
+
+Test(explain, seed_compatibility_formulas) {
+    vte_explain_options o;
+    vte_explain_options_default(&o);
+    o.methods = VTE_METHOD_BIT(VTE_METHOD_ROLLOUT) | VTE_METHOD_BIT(VTE_METHOD_GMAR_L1) |
+                VTE_METHOD_BIT(VTE_METHOD_GMAR_L2) | VTE_METHOD_BIT(VTE_METHOD_LEGRAD);
+    o.compat_seed = 1;
+    static const char *const suffixes[VTE_METHOD_COUNT] = {"seed_rollout", "seed_gmar_l1", "seed_gmar_l2",
+                                                           "seed_legrad", NULL};
+    check_methods("vit-tiny", IMAGES, 3, &o, suffixes);
+    check_methods("vit-odd", IMAGES, 3, &o, suffixes);
+}
+
+static void check_rollout_option(vte_head_fusion fusion, float discard, const char *suffix) {
+    vte_explain_options o;
+    vte_explain_options_default(&o);
+    o.methods = VTE_METHOD_BIT(VTE_METHOD_ROLLOUT);
+    o.rollout_fusion = fusion;
+    o.discard_ratio = discard;
+    const char *suffixes[VTE_METHOD_COUNT] = {suffix, NULL, NULL, NULL, NULL};
+    check_methods("vit-tiny", IMAGES, 3, &o, suffixes);
+    check_methods("vit-odd", IMAGES, 3, &o, suffixes);
+}
+
+Test(explain, rollout_max_fusion) { check_rollout_option(VTE_FUSION_MAX, 0.0f, "rollout_max"); }
+Test(explain, rollout_min_fusion) { check_rollout_option(VTE_FUSION_MIN, 0.0f, "rollout_min"); }
+Test(explain, rollout_discard_half) { check_rollout_option(VTE_FUSION_MEAN, 0.5f, "rollout_mean_d50"); }
+Test(explain, rollout_max_fusion_discard_90) { check_rollout_option(VTE_FUSION_MAX, 0.9f, "rollout_max_d90"); }
+
+Test(explain, legrad_last_layer_only) {
+    vte_explain_options o;
+    vte_explain_options_default(&o);
+    o.methods = VTE_METHOD_BIT(VTE_METHOD_LEGRAD);
+    o.legrad_layers = 1;
+    const char *suffixes[VTE_METHOD_COUNT] = {NULL, NULL, NULL, "legrad_k1", NULL};
+    check_methods("vit-tiny", IMAGES, 3, &o, suffixes);
+    check_methods("vit-odd", IMAGES, 3, &o, suffixes);
+}
+
+/* ---------------------------------------------------------------- backward pass */
+
+static float *read_dattn(fixture *f, int layer) {
+    size_t count = (size_t)f->c->num_heads * f->c->num_tokens * f->c->num_tokens;
+    float *host = malloc(count * sizeof *host);
+    vte_error err = {0};
+    cr_assert_eq(vte_buffer_read(f->rt, f->session->x.d_attn[layer], 0, count * sizeof *host, host, &err), VTE_OK,
+                 "%s", err.message);
+    return host;
+}
+
+static void check_backward(const char *model, const char *stem) {
+    fixture f = open_model(model, 1);
+    float *pixels = load_pixels(&f, &stem, 1);
+    int targets[3];
+    load_targets(&f, stem, targets);
+    vte_error err = {0};
+    size_t per_layer = (size_t)f.c->num_heads * f.c->num_tokens * f.c->num_tokens;
+    cr_assert_eq(vte_session_forward(f.session, pixels, 1, &err), VTE_OK, "%s", err.message);
+    for (int t = 0; t < 3; t++) {
+        cr_assert_eq(vte_session_backward(f.session, &targets[t], &err), VTE_OK, "%s", err.message);
+        char path[256];
+        snprintf(path, sizeof path, "reference/%s/explain/%s_c%d_dattn.npy", model, stem, targets[t]);
+        float *want = load_npy(path, (size_t)f.c->num_layers * per_layer);
+        for (int l = 0; l < f.c->num_layers; l++) {
+            float *got = read_dattn(&f, l);
+            char what[256];
+            snprintf(what, sizeof what, "%s %s class %d: dlogit/dA of layer %d", model, stem, targets[t], l);
+            vte_test_assert_close(got, want + (size_t)l * per_layer, per_layer, GRAD_ATOL, GRAD_RTOL, what);
+            free(got);
+        }
+        free(want);
+    }
+    free(pixels);
+    close_model(&f);
+}
+
+Test(backward, attention_gradients_match_autograd) {
+    check_backward("vit-tiny", "chelsea");
+    check_backward("vit-tiny", "horse");
+    check_backward("vit-odd", "rocket");
+    check_backward("vit-1head", "chelsea");
+}
+
+Test(backward, attention_gradients_match_finite_differences) {
+    /* Central differences of the target logit under a perturbation of single attention probabilities,
+     * on the device's own forward pass: independent of PyTorch. */
+    fixture f = open_model("vit-1head", 1);
+    const char *stem = "chelsea";
+    float *pixels = load_pixels(&f, &stem, 1);
+    vte_error err = {0};
+    const int T = f.c->num_tokens, C = f.c->num_labels;
+    const size_t per_layer = (size_t)f.c->num_heads * T * T;
+    int target = 1;
+    float *logits = malloc((size_t)C * sizeof *logits);
+    cr_assert_eq(vte_session_forward(f.session, pixels, 1, &err), VTE_OK, "%s", err.message);
+    cr_assert_eq(vte_session_backward(f.session, &target, &err), VTE_OK, "%s", err.message);
+    const float eps = 1e-2f;
+    for (int l = 0; l < f.c->num_layers; l++) {
+        float *grad = read_dattn(&f, l);
+        float *attn = malloc(per_layer * sizeof *attn);
+        cr_assert_eq(vte_session_read_attention(f.session, l, attn, &err), VTE_OK);
+        for (size_t e = 0; e < per_layer; e += 3) { /* a spread of entries, CLS row included */
+            float original = attn[e], value, y[2];
+            for (int side = 0; side < 2; side++) {
+                value = original + (side ? -eps : eps);
+                cr_assert_eq(vte_buffer_write(f.rt, f.session->layers[l].attn, e * sizeof(float), sizeof value,
+                                              &value, &err),
+                             VTE_OK);
+                cr_assert_eq(vte_session_forward_from_attention(f.session, l, &err), VTE_OK, "%s", err.message);
+                cr_assert_eq(vte_session_read_logits(f.session, logits, &err), VTE_OK);
+                y[side] = logits[target];
+            }
+            cr_assert_eq(vte_buffer_write(f.rt, f.session->layers[l].attn, e * sizeof(float), sizeof original,
+                                          &original, &err),
+                         VTE_OK);
+            double numeric = ((double)y[0] - y[1]) / (2.0 * eps);
+            /* float32 logits: the difference quotient carries ~1e-6/eps of rounding noise */
+            cr_assert(fabs(numeric - grad[e]) <= 2e-3 + 2e-3 * fabs(numeric),
+                      "layer %d entry %zu: finite difference %g, backward %g", l, e, numeric, (double)grad[e]);
+        }
+        free(attn);
+        free(grad);
+    }
+    free(logits);
+    free(pixels);
+    close_model(&f);
+}
+
+/* ---------------------------------------------------------------- properties */
+
+Test(properties, gmar_with_one_head_equals_rollout) {
+    /* With one head the GMAR weight is 1, so the weighted sum is the attention itself: GMAR == rollout. */
+    fixture f = open_model("vit-1head", 1);
+    const char *stem = "chelsea";
+    float *pixels = load_pixels(&f, &stem, 1);
+    vte_explain_options o;
+    vte_explain_options_default(&o);
+    o.methods = VTE_METHOD_BIT(VTE_METHOD_ROLLOUT) | VTE_METHOD_BIT(VTE_METHOD_GMAR_L1) |
+                VTE_METHOD_BIT(VTE_METHOD_GMAR_L2);
+    vte_error err = {0};
+    vte_explanation *e = vte_session_explain(f.session, pixels, 1, NULL, 2, &o, &err);
+    cr_assert_not_null(e, "%s", err.message);
+    size_t grid = (size_t)f.c->grid_h * f.c->grid_w;
+    for (int t = 0; t < 2; t++) {
+        const float *rollout = vte_explanation_map(e, 0, t, VTE_METHOD_ROLLOUT);
+        vte_test_assert_close(vte_explanation_map(e, 0, t, VTE_METHOD_GMAR_L1), rollout, grid, 1e-6, 0, "GMAR L1 vs rollout");
+        vte_test_assert_close(vte_explanation_map(e, 0, t, VTE_METHOD_GMAR_L2), rollout, grid, 1e-6, 0, "GMAR L2 vs rollout");
+    }
+    vte_explanation_free(e);
+    free(pixels);
+    close_model(&f);
+}
+
+Test(properties, rollout_of_identity_attention_is_flat) {
+    /* Identity attention at every layer: R = I, its CLS row has no patch mass, the map is all zeros. */
+    fixture f = open_model("vit-tiny", 1);
+    const char *stem = "rocket";
+    float *pixels = load_pixels(&f, &stem, 1);
+    vte_error err = {0};
+    cr_assert_eq(vte_session_forward(f.session, pixels, 1, &err), VTE_OK);
+    const int T = f.c->num_tokens, H = f.c->num_heads;
+    float *identity = calloc((size_t)H * T * T, sizeof *identity);
+    for (int h = 0; h < H; h++)
+        for (int i = 0; i < T; i++) identity[((size_t)h * T + i) * T + i] = 1.0f;
+    for (int l = 0; l < f.c->num_layers; l++)
+        cr_assert_eq(vte_buffer_write(f.rt, f.session->layers[l].attn, 0, (size_t)H * T * T * sizeof(float), identity,
+                                      &err),
+                     VTE_OK);
+    vte_explain_options o;
+    vte_explain_options_default(&o);
+    o.methods = VTE_METHOD_BIT(VTE_METHOD_ROLLOUT);
+    cr_assert_eq(vte_explain_plan_init(f.session, &err), VTE_OK, "%s", err.message);
+    /* Run the method on the doctored attention (no new forward pass). */
+    cr_assert_eq(vte_method_rollout(f.session, 1, &o, &err), VTE_OK, "%s", err.message);
+    size_t grid = (size_t)f.c->grid_h * f.c->grid_w;
+    float *map = malloc(grid * sizeof *map);
+    cr_assert_eq(vte_buffer_read(f.rt, f.session->x.maps, 0, grid * sizeof *map, map, &err), VTE_OK);
+    for (size_t p = 0; p < grid; p++) cr_assert_eq(map[p], 0.0f, "patch %zu: %g", p, (double)map[p]);
+    free(map);
+    free(identity);
+    free(pixels);
+    close_model(&f);
+}
+
+Test(properties, legrad_closed_form_equals_the_full_backward_for_one_layer) {
+    /* LeGrad of the last layer alone: its score is the final logit itself, so the closed form must equal
+     * the full backward's dA restricted to the CLS row (ReLU, head mean, patch columns, min-max). */
+    fixture f = open_model("vit-odd", 1);
+    const char *stem = "horse";
+    float *pixels = load_pixels(&f, &stem, 1);
+    vte_explain_options o;
+    vte_explain_options_default(&o);
+    o.methods = VTE_METHOD_BIT(VTE_METHOD_LEGRAD) | VTE_METHOD_BIT(VTE_METHOD_CHEFER); /* chefer: runs the backward */
+    o.legrad_layers = 1;
+    vte_error err = {0};
+    int target = 2;
+    vte_explanation *e = vte_session_explain(f.session, pixels, 1, &target, 1, &o, &err);
+    cr_assert_not_null(e, "%s", err.message);
+    const int T = f.c->num_tokens, H = f.c->num_heads, L = f.c->num_layers;
+    float *grad = read_dattn(&f, L - 1);
+    /* Rows other than CLS carry no gradient in the last layer. */
+    for (int h = 0; h < H; h++)
+        for (int i = 1; i < T; i++)
+            for (int j = 0; j < T; j++) cr_assert_eq(grad[((size_t)h * T + i) * T + j], 0.0f);
+    float *expect = malloc((size_t)(T - 1) * sizeof *expect);
+    float lo = INFINITY, hi = -INFINITY;
+    for (int j = 1; j < T; j++) {
+        double sum = 0;
+        for (int h = 0; h < H; h++) sum += fmax(grad[(size_t)h * T * T + j], 0.0);
+        expect[j - 1] = (float)sum;
+        lo = fminf(lo, expect[j - 1]);
+        hi = fmaxf(hi, expect[j - 1]);
+    }
+    for (int j = 0; j < T - 1; j++) expect[j] = (expect[j] - lo) / (hi - lo);
+    vte_test_assert_close(vte_explanation_map(e, 0, 0, VTE_METHOD_LEGRAD), expect, (size_t)(T - 1), 1e-5, 0,
+                          "LeGrad closed form vs full backward");
+    free(expect);
+    free(grad);
+    vte_explanation_free(e);
+    free(pixels);
+    close_model(&f);
+}
+
+Test(explain, bad_options_are_rejected) {
+    fixture f = open_model("vit-tiny", 2);
+    const char *stem = "rocket";
+    float *pixels = load_pixels(&f, &stem, 1);
+    vte_explain_options o;
+    vte_explain_options_default(&o);
+    vte_error err = {0};
+    cr_assert_null(vte_session_explain(f.session, pixels, 1, NULL, 1, &o, &err));
+    cr_assert(strstr(err.message, "no explanation method"), "%s", err.message);
+    o.methods = VTE_METHOD_BIT(VTE_METHOD_ROLLOUT);
+    int bad = 99;
+    cr_assert_null(vte_session_explain(f.session, pixels, 1, &bad, 1, &o, &err));
+    cr_assert(strstr(err.message, "class 99 is out of range"), "%s", err.message);
+    o.discard_ratio = 1.0f;
+    cr_assert_null(vte_session_explain(f.session, pixels, 1, NULL, 1, &o, &err));
+    cr_assert(strstr(err.message, "discard ratio"), "%s", err.message);
+    free(pixels);
+    close_model(&f);
+}
