@@ -1,0 +1,101 @@
+/* LayerNorm over the last dimension, forward and input-gradient backward (float32, OpenCL C 1.2).
+ * One work-group per row: global size = rows * local size, any local size (a power of two is fastest;
+ * the host picks it with vte_kernel_group_size). `scratch` is __local memory of local-size floats.
+ * Statistics follow PyTorch: biased variance, rstd = 1 / sqrt(var + eps). */
+
+/* Sum of v over the work-group; every work-item gets the result. Works for any local size: the part
+ * above the largest power of two is folded in first. Ends with a barrier so scratch can be reused. */
+float ln_group_sum(float v, __local float *scratch) {
+    const size_t lid = get_local_id(0), n = get_local_size(0);
+    size_t p = 1;
+    while (p * 2 <= n) p *= 2;
+    scratch[lid] = v;
+    barrier(CLK_LOCAL_MEM_FENCE);
+    if (lid < n - p) scratch[lid] += scratch[lid + p];
+    barrier(CLK_LOCAL_MEM_FENCE);
+    for (size_t s = p / 2; s > 0; s /= 2) {
+        if (lid < s) scratch[lid] += scratch[lid + s];
+        barrier(CLK_LOCAL_MEM_FENCE);
+    }
+    const float total = scratch[0];
+    barrier(CLK_LOCAL_MEM_FENCE);
+    return total;
+}
+
+/* layernorm_forward: for each row r < rows, with xr = x + r*x_row_stride (dim contiguous values; a
+ * stride of T*D lets the final LayerNorm read only the CLS rows):
+ *   mean[r] = sum(xr) / dim; var = sum((xr - mean)^2) / dim (two passes, for accuracy);
+ *   rstd[r] = 1 / sqrt(var + eps); y[r*dim + i] = (xr[i] - mean) * rstd * gamma[i] + beta[i].
+ * mean and rstd [rows] are kept for layernorm_backward. */
+__kernel void layernorm_forward(__global const float *x, int x_row_stride, __global float *y,
+                                __global float *mean, __global float *rstd, __global const float *gamma,
+                                __global const float *beta, int rows, int dim, float eps,
+                                __local float *scratch) {
+    const size_t row = get_group_id(0);
+    if (row >= (size_t)rows) return; /* uniform over the group */
+    const size_t lid = get_local_id(0), step = get_local_size(0);
+    __global const float *xr = x + row * (size_t)x_row_stride;
+    __global float *yr = y + row * (size_t)dim;
+
+    float sum = 0.0f;
+    for (size_t i = lid; i < (size_t)dim; i += step) sum += xr[i];
+    const float mu = ln_group_sum(sum, scratch) / (float)dim;
+
+    float sq = 0.0f;
+    for (size_t i = lid; i < (size_t)dim; i += step) {
+        const float c = xr[i] - mu;
+        sq += c * c;
+    }
+    const float var = ln_group_sum(sq, scratch) / (float)dim;
+    const float rs = 1.0f / sqrt(var + eps);
+
+    for (size_t i = lid; i < (size_t)dim; i += step) yr[i] = (xr[i] - mu) * rs * gamma[i] + beta[i];
+    if (lid == 0) {
+        mean[row] = mu;
+        rstd[row] = rs;
+    }
+}
+
+/* layernorm_backward: input gradient of layernorm_forward (no gamma/beta gradients). For each row r,
+ * with xhat = (x[r] - mean[r]) * rstd[r] and g = dy[r] * gamma:
+ *   dx[r] = rstd[r] * (g - mean(g) - xhat * mean(g * xhat)).
+ * dy is [rows, dim] contiguous; x row r starts at x + r*x_row_stride, dx row r at dx + r*dx_row_stride.
+ * accumulate == 0 writes dx, otherwise adds to it (for the residual branch). dx may be dy itself when
+ * dx_row_stride == dim. */
+__kernel void layernorm_backward(__global const float *dy, __global const float *x, int x_row_stride,
+                                 __global const float *mean, __global const float *rstd,
+                                 __global const float *gamma, __global float *dx, int dx_row_stride,
+                                 int accumulate, int rows, int dim, __local float *scratch) {
+    const size_t row = get_group_id(0);
+    if (row >= (size_t)rows) return; /* uniform over the group */
+    const size_t lid = get_local_id(0), step = get_local_size(0);
+    __global const float *dyr = dy + row * (size_t)dim;
+    __global const float *xr = x + row * (size_t)x_row_stride;
+    __global float *dxr = dx + row * (size_t)dx_row_stride;
+    const float mu = mean[row], rs = rstd[row];
+
+    float sum_g = 0.0f, sum_gx = 0.0f;
+    for (size_t i = lid; i < (size_t)dim; i += step) {
+        const float g = dyr[i] * gamma[i];
+        sum_g += g;
+        sum_gx += g * ((xr[i] - mu) * rs);
+    }
+    const float mean_g = ln_group_sum(sum_g, scratch) / (float)dim;
+    const float mean_gx = ln_group_sum(sum_gx, scratch) / (float)dim;
+
+    /* The uniform branch stays outside the loops: PoCL 3.1 miscompiles a kernel-argument branch inside a
+     * work-item-dependent loop after barriers (work-items past `dim` then store out of bounds). */
+    if (accumulate) {
+        for (size_t i = lid; i < (size_t)dim; i += step) {
+            const float g = dyr[i] * gamma[i];
+            const float xhat = (xr[i] - mu) * rs;
+            dxr[i] += rs * (g - mean_g - xhat * mean_gx);
+        }
+    } else {
+        for (size_t i = lid; i < (size_t)dim; i += step) {
+            const float g = dyr[i] * gamma[i];
+            const float xhat = (xr[i] - mu) * rs;
+            dxr[i] = rs * (g - mean_g - xhat * mean_gx);
+        }
+    }
+}

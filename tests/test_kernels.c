@@ -1,0 +1,621 @@
+/* Every kernel of kernels/{embed,elementwise,layernorm,attention}.cl against a plain C reference on random
+ * inputs whose sizes are not multiples of any work-group size. The references compute in double; the
+ * backward references are themselves checked against central finite differences of the forward
+ * references, so a wrong formula cannot hide in both the kernel and its reference.
+ *
+ * Tolerances (|got - want| <= atol + rtol*|want|), float32-level:
+ *   data movement and single float additions (im2col, embeddings, bias adds): exact (0, 0);
+ *   GELU forward/backward: atol 1e-6, rtol 1e-6 (erf/exp in float, <= a few ulp);
+ *   LayerNorm forward y: atol 1e-6, rtol 1e-5; mean, rstd: atol 1e-6, rtol 1e-5;
+ *   LayerNorm backward dx: atol 1e-6, rtol 1e-5;
+ *   softmax: atol 1e-7, rtol 1e-5; softmax backward: atol 1e-7, rtol 1e-5.
+ * Each check prints its measured maximum absolute and relative errors to stderr. */
+#include <criterion/criterion.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "runtime/runtime.h"
+#include "test_support.h"
+
+/* ---------------------------------------------------------------- helpers */
+
+static float *alloc_floats(size_t n) {
+    float *p = malloc((n ? n : 1) * sizeof(float));
+    cr_assert_not_null(p);
+    return p;
+}
+
+static double *alloc_doubles(size_t n) {
+    double *p = malloc((n ? n : 1) * sizeof(double));
+    cr_assert_not_null(p);
+    return p;
+}
+
+static cl_kernel make_kernel(vte_runtime *rt, const char *family, const char *name) {
+    vte_error err = {0};
+    cl_kernel k = vte_kernel_create(rt, family, NULL, name, &err);
+    cr_assert_not_null(k, "%s/%s: %s", family, name, err.message);
+    return k;
+}
+
+/* Every device buffer has GUARD extra floats after its n values, filled with SENTINEL, so that a kernel that
+ * writes past its rows is caught on any device (guard_intact). */
+enum { GUARD = 1024 };
+static const float SENTINEL = -7.75e30f;
+
+static cl_mem upload(vte_runtime *rt, const float *host, size_t n) {
+    vte_error err = {0};
+    float *tail = alloc_floats(GUARD);
+    for (size_t i = 0; i < GUARD; i++) tail[i] = SENTINEL;
+    cl_mem buffer = vte_buffer_create(rt, (n + GUARD) * sizeof(float), "test buffer", &err);
+    cr_assert_not_null(buffer, "%s", err.message);
+    if (n) cr_assert_eq(vte_buffer_write(rt, buffer, 0, n * sizeof(float), host, &err), VTE_OK, "%s", err.message);
+    cr_assert_eq(vte_buffer_write(rt, buffer, n * sizeof(float), GUARD * sizeof(float), tail, &err), VTE_OK, "%s",
+                 err.message);
+    free(tail);
+    return buffer;
+}
+
+/* Asserts that the GUARD floats after the first n of an upload()ed buffer are untouched. */
+static void guard_intact(vte_runtime *rt, cl_mem buffer, size_t n, const char *what) {
+    vte_error err = {0};
+    float *tail = alloc_floats(GUARD);
+    cr_assert_eq(vte_buffer_read(rt, buffer, n * sizeof(float), GUARD * sizeof(float), tail, &err), VTE_OK, "%s",
+                 err.message);
+    for (size_t i = 0; i < GUARD; i++)
+        cr_assert(tail[i] == SENTINEL, "%s: written past the end, at element n+%zu (%g)", what, i, (double)tail[i]);
+    free(tail);
+}
+
+static void download(vte_runtime *rt, cl_mem buffer, float *host, size_t n) {
+    vte_error err = {0};
+    cr_assert_eq(vte_buffer_read(rt, buffer, 0, n * sizeof(float), host, &err), VTE_OK, "%s", err.message);
+}
+
+/* Prints the measured errors, then asserts closeness. Relative errors are taken where |want| > 1e-6. */
+static void check(const char *what, const float *got, const float *want, size_t n, double atol, double rtol) {
+    double max_abs = 0.0, max_rel = 0.0;
+    for (size_t i = 0; i < n; i++) {
+        double diff = fabs((double)got[i] - (double)want[i]);
+        if (diff > max_abs || diff != diff) max_abs = diff;
+        if (fabs((double)want[i]) > 1e-6 && diff / fabs((double)want[i]) > max_rel) max_rel = diff / fabs((double)want[i]);
+    }
+    fprintf(stderr, "[test_kernels] %-44s n=%-7zu max abs %.3g  max rel %.3g  (atol %g, rtol %g)\n", what, n, max_abs,
+            max_rel, atol, rtol);
+    vte_test_assert_close(got, want, n, atol, rtol, what);
+}
+
+static void to_float(const double *src, float *dst, size_t n) {
+    for (size_t i = 0; i < n; i++) dst[i] = (float)src[i];
+}
+
+/* Row kernels: one work-group per row, a power-of-two local size from the runtime, local-size floats of
+ * scratch. Element-wise kernels: local size 64 (clamped), global rounded up. */
+static size_t row_local(vte_runtime *rt, cl_kernel k) { return vte_kernel_group_size(rt, k, 256); }
+static size_t elementwise_local(vte_runtime *rt, cl_kernel k) { return vte_kernel_group_size(rt, k, 64); }
+
+/* ---------------------------------------------------------------- double references */
+
+static double ref_gelu(double u) { return 0.5 * u * (1.0 + erf(u / sqrt(2.0))); }
+
+static double ref_gelu_grad(double u) {
+    return 0.5 * (1.0 + erf(u / sqrt(2.0))) + u * exp(-0.5 * u * u) / sqrt(2.0 * 3.14159265358979323846);
+}
+
+/* One row: two-pass biased statistics, y = (x - mean) * rstd * gamma + beta. */
+static void ref_layernorm_forward(const double *x, const double *gamma, const double *beta, int dim, double eps,
+                                  double *y, double *mean, double *rstd) {
+    double sum = 0.0;
+    for (int i = 0; i < dim; i++) sum += x[i];
+    double mu = sum / dim, sq = 0.0;
+    for (int i = 0; i < dim; i++) sq += (x[i] - mu) * (x[i] - mu);
+    double rs = 1.0 / sqrt(sq / dim + eps);
+    for (int i = 0; i < dim; i++) y[i] = (x[i] - mu) * rs * gamma[i] + beta[i];
+    *mean = mu;
+    *rstd = rs;
+}
+
+/* One row: dx = rstd * (g - mean(g) - xhat * mean(g * xhat)), g = dy * gamma. */
+static void ref_layernorm_backward(const double *dy, const double *x, double mean, double rstd,
+                                   const double *gamma, int dim, double *dx) {
+    double sum_g = 0.0, sum_gx = 0.0;
+    for (int i = 0; i < dim; i++) {
+        double g = dy[i] * gamma[i];
+        sum_g += g;
+        sum_gx += g * (x[i] - mean) * rstd;
+    }
+    for (int i = 0; i < dim; i++) {
+        double g = dy[i] * gamma[i], xhat = (x[i] - mean) * rstd;
+        dx[i] = rstd * (g - sum_g / dim - xhat * sum_gx / dim);
+    }
+}
+
+static void ref_softmax(const double *s, int cols, double *a) {
+    double m = -INFINITY, sum = 0.0;
+    for (int j = 0; j < cols; j++) m = fmax(m, s[j]);
+    for (int j = 0; j < cols; j++) sum += (a[j] = exp(s[j] - m));
+    for (int j = 0; j < cols; j++) a[j] /= sum;
+}
+
+static void ref_softmax_backward(const double *a, const double *da, int cols, double *ds) {
+    double dot = 0.0;
+    for (int j = 0; j < cols; j++) dot += a[j] * da[j];
+    for (int j = 0; j < cols; j++) ds[j] = a[j] * (da[j] - dot);
+}
+
+/* ---------------------------------------------------------------- the references against finite differences */
+
+Test(references, gelu_grad_matches_finite_differences) {
+    const double h = 1e-5;
+    double worst = 0.0;
+    for (int i = -800; i <= 800; i++) {
+        double u = i / 100.0 + 0.00371;
+        double fd = (ref_gelu(u + h) - ref_gelu(u - h)) / (2 * h);
+        double diff = fabs(fd - ref_gelu_grad(u));
+        if (diff > worst) worst = diff;
+        cr_assert(diff <= 1e-8, "gelu'(%g): analytic %.12g, finite difference %.12g", u, ref_gelu_grad(u), fd);
+    }
+    fprintf(stderr, "[test_kernels] reference gelu' vs finite differences: max abs %.3g\n", worst);
+}
+
+Test(references, layernorm_backward_matches_finite_differences) {
+    enum { DIM = 37 };
+    float xf[DIM], gf[DIM], bf[DIM], wf[DIM];
+    vte_test_fill_uniform(xf, DIM, -2.0f, 3.0f, 11);
+    vte_test_fill_uniform(gf, DIM, 0.5f, 1.5f, 12);
+    vte_test_fill_uniform(bf, DIM, -0.5f, 0.5f, 13);
+    vte_test_fill_uniform(wf, DIM, -1.0f, 1.0f, 14);
+    double x[DIM], gamma[DIM], beta[DIM], w[DIM], y[DIM], dx[DIM], mean, rstd;
+    for (int i = 0; i < DIM; i++) x[i] = xf[i], gamma[i] = gf[i], beta[i] = bf[i], w[i] = wf[i];
+    const double eps = 1e-5, h = 1e-6;
+    ref_layernorm_forward(x, gamma, beta, DIM, eps, y, &mean, &rstd);
+    ref_layernorm_backward(w, x, mean, rstd, gamma, DIM, dx); /* gradient of L = sum(w * y) */
+    double worst = 0.0;
+    for (int i = 0; i < DIM; i++) {
+        double lp = 0.0, lm = 0.0, m, r, xs = x[i];
+        x[i] = xs + h;
+        ref_layernorm_forward(x, gamma, beta, DIM, eps, y, &m, &r);
+        for (int j = 0; j < DIM; j++) lp += w[j] * y[j];
+        x[i] = xs - h;
+        ref_layernorm_forward(x, gamma, beta, DIM, eps, y, &m, &r);
+        for (int j = 0; j < DIM; j++) lm += w[j] * y[j];
+        x[i] = xs;
+        double fd = (lp - lm) / (2 * h), diff = fabs(fd - dx[i]);
+        if (diff > worst) worst = diff;
+        cr_assert(diff <= 1e-7 + 1e-6 * fabs(fd), "dx[%d]: analytic %.12g, finite difference %.12g", i, dx[i], fd);
+    }
+    fprintf(stderr, "[test_kernels] reference layernorm backward vs finite differences: max abs %.3g\n", worst);
+}
+
+Test(references, softmax_backward_matches_finite_differences) {
+    enum { COLS = 29 };
+    float sf[COLS], wf[COLS];
+    vte_test_fill_uniform(sf, COLS, -4.0f, 4.0f, 21);
+    vte_test_fill_uniform(wf, COLS, -1.0f, 1.0f, 22);
+    double s[COLS], w[COLS], a[COLS], ds[COLS];
+    for (int j = 0; j < COLS; j++) s[j] = sf[j], w[j] = wf[j];
+    ref_softmax(s, COLS, a);
+    ref_softmax_backward(a, w, COLS, ds); /* gradient of L = sum(w * softmax(s)) */
+    const double h = 1e-6;
+    double worst = 0.0;
+    for (int j = 0; j < COLS; j++) {
+        double lp = 0.0, lm = 0.0, ss = s[j];
+        s[j] = ss + h;
+        ref_softmax(s, COLS, a);
+        for (int k = 0; k < COLS; k++) lp += w[k] * a[k];
+        s[j] = ss - h;
+        ref_softmax(s, COLS, a);
+        for (int k = 0; k < COLS; k++) lm += w[k] * a[k];
+        s[j] = ss;
+        double fd = (lp - lm) / (2 * h), diff = fabs(fd - ds[j]);
+        if (diff > worst) worst = diff;
+        cr_assert(diff <= 1e-8 + 1e-6 * fabs(fd), "ds[%d]: analytic %.12g, finite difference %.12g", j, ds[j], fd);
+    }
+    fprintf(stderr, "[test_kernels] reference softmax backward vs finite differences: max abs %.3g\n", worst);
+}
+
+/* ---------------------------------------------------------------- embed.cl */
+
+static void run_im2col(int batch, int channels, int image_h, int image_w, int patch) {
+    vte_runtime *rt = vte_test_runtime();
+    vte_error err = {0};
+    const int grid_h = image_h / patch, grid_w = image_w / patch;
+    const size_t n_pixels = (size_t)batch * channels * image_h * image_w;
+    const size_t cols = (size_t)channels * patch * patch, rows = (size_t)batch * grid_h * grid_w;
+    float *pixels = alloc_floats(n_pixels), *got = alloc_floats(rows * cols), *want = alloc_floats(rows * cols);
+    vte_test_fill_uniform(pixels, n_pixels, -2.0f, 2.0f, 31);
+    for (int b = 0; b < batch; b++)
+        for (int r = 0; r < grid_h; r++)
+            for (int q = 0; q < grid_w; q++)
+                for (int c = 0; c < channels; c++)
+                    for (int u = 0; u < patch; u++)
+                        for (int v = 0; v < patch; v++) {
+                            size_t row = (size_t)b * grid_h * grid_w + (size_t)r * grid_w + q;
+                            size_t col = ((size_t)c * patch + u) * patch + v;
+                            want[row * cols + col] =
+                                pixels[(((size_t)b * channels + c) * image_h + (size_t)r * patch + u) * image_w +
+                                       (size_t)q * patch + v];
+                        }
+    cl_kernel k = make_kernel(rt, "embed", "patch_im2col");
+    for (size_t i = 0; i < rows * cols; i++) got[i] = NAN;
+    cl_mem d_pixels = upload(rt, pixels, n_pixels), d_patches = upload(rt, got, rows * cols);
+    size_t local = elementwise_local(rt, k), global = vte_round_up(rows * cols, local);
+    cr_assert_eq(VTE_RUN(rt, k, 1, &global, &local, &err, VTE_ARG(d_pixels), VTE_ARG(d_patches), VTE_INT(batch),
+                         VTE_INT(channels), VTE_INT(image_h), VTE_INT(image_w), VTE_INT(patch), VTE_INT(grid_h),
+                         VTE_INT(grid_w)),
+                 VTE_OK, "%s", err.message);
+    download(rt, d_patches, got, rows * cols);
+    guard_intact(rt, d_patches, rows * cols, "patch_im2col");
+    char what[96];
+    snprintf(what, sizeof what, "patch_im2col %dx%dx%dx%d p%d", batch, channels, image_h, image_w, patch);
+    check(what, got, want, rows * cols, 0.0, 0.0);
+    vte_buffer_release(&d_pixels);
+    vte_buffer_release(&d_patches);
+    clReleaseKernel(k);
+    vte_runtime_free(rt);
+    free(pixels), free(got), free(want);
+}
+
+Test(embed, patch_im2col_drops_partial_patches) { run_im2col(2, 3, 37, 29, 8); }
+
+Test(embed, patch_im2col_vit_geometry) { run_im2col(1, 3, 64, 48, 16); }
+
+Test(embed, embeddings_assemble) {
+    const int batch = 3, tokens = 13, dim = 773;
+    const size_t n_patch = (size_t)batch * (tokens - 1) * dim, n_hidden = (size_t)batch * tokens * dim;
+    float *patch = alloc_floats(n_patch), *bias = alloc_floats(dim), *cls = alloc_floats(dim);
+    float *pos = alloc_floats((size_t)tokens * dim), *got = alloc_floats(n_hidden), *want = alloc_floats(n_hidden);
+    vte_test_fill_uniform(patch, n_patch, -3.0f, 3.0f, 41);
+    vte_test_fill_uniform(bias, dim, -1.0f, 1.0f, 42);
+    vte_test_fill_uniform(cls, dim, -1.0f, 1.0f, 43);
+    vte_test_fill_uniform(pos, (size_t)tokens * dim, -1.0f, 1.0f, 44);
+    for (int b = 0; b < batch; b++)
+        for (int t = 0; t < tokens; t++)
+            for (int d = 0; d < dim; d++) {
+                float v = t == 0 ? cls[d] + pos[d]
+                                 : (patch[((size_t)b * (tokens - 1) + t - 1) * dim + d] + bias[d]) + pos[(size_t)t * dim + d];
+                want[((size_t)b * tokens + t) * dim + d] = v;
+            }
+    vte_runtime *rt = vte_test_runtime();
+    vte_error err = {0};
+    cl_kernel k = make_kernel(rt, "embed", "embeddings_assemble");
+    cl_mem d_patch = upload(rt, patch, n_patch), d_bias = upload(rt, bias, dim), d_cls = upload(rt, cls, dim);
+    cl_mem d_pos = upload(rt, pos, (size_t)tokens * dim), d_hidden = upload(rt, got, n_hidden);
+    size_t local = elementwise_local(rt, k), global = vte_round_up(n_hidden, local);
+    cr_assert_eq(VTE_RUN(rt, k, 1, &global, &local, &err, VTE_ARG(d_patch), VTE_ARG(d_bias), VTE_ARG(d_cls),
+                         VTE_ARG(d_pos), VTE_ARG(d_hidden), VTE_INT(batch), VTE_INT(tokens), VTE_INT(dim)),
+                 VTE_OK, "%s", err.message);
+    download(rt, d_hidden, got, n_hidden);
+    guard_intact(rt, d_hidden, n_hidden, "embeddings_assemble");
+    check("embeddings_assemble 3x13x773", got, want, n_hidden, 0.0, 0.0);
+    cl_mem all[] = {d_patch, d_bias, d_cls, d_pos, d_hidden};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) vte_buffer_release(&all[i]);
+    clReleaseKernel(k);
+    vte_runtime_free(rt);
+    free(patch), free(bias), free(cls), free(pos), free(got), free(want);
+}
+
+/* ---------------------------------------------------------------- elementwise.cl */
+
+Test(elementwise, bias_add) {
+    const int rows = 197, cols = 773;
+    const size_t n = (size_t)rows * cols;
+    float *x = alloc_floats(n), *bias = alloc_floats(cols), *want = alloc_floats(n);
+    vte_test_fill_uniform(x, n, -3.0f, 3.0f, 51);
+    vte_test_fill_uniform(bias, cols, -1.0f, 1.0f, 52);
+    for (size_t i = 0; i < n; i++) want[i] = x[i] + bias[i % cols];
+    vte_runtime *rt = vte_test_runtime();
+    vte_error err = {0};
+    cl_kernel k = make_kernel(rt, "elementwise", "bias_add");
+    cl_mem d_x = upload(rt, x, n), d_bias = upload(rt, bias, cols);
+    size_t local = elementwise_local(rt, k), global = vte_round_up(n, local);
+    cr_assert_eq(VTE_RUN(rt, k, 1, &global, &local, &err, VTE_ARG(d_x), VTE_ARG(d_bias), VTE_INT(rows), VTE_INT(cols)),
+                 VTE_OK, "%s", err.message);
+    download(rt, d_x, x, n);
+    guard_intact(rt, d_x, n, "bias_add");
+    check("bias_add 197x773", x, want, n, 0.0, 0.0);
+    vte_buffer_release(&d_x), vte_buffer_release(&d_bias);
+    clReleaseKernel(k);
+    vte_runtime_free(rt);
+    free(x), free(bias), free(want);
+}
+
+Test(elementwise, bias_gelu_forward) {
+    const int rows = 13, cols = 3077;
+    const size_t n = (size_t)rows * cols;
+    float *u = alloc_floats(n), *act = alloc_floats(n), *bias = alloc_floats(cols);
+    float *want_u = alloc_floats(n), *want_act = alloc_floats(n);
+    vte_test_fill_uniform(u, n, -6.0f, 6.0f, 61);
+    vte_test_fill_uniform(bias, cols, -1.0f, 1.0f, 62);
+    for (size_t i = 0; i < n; i++) {
+        want_u[i] = u[i] + bias[i % cols];
+        want_act[i] = (float)ref_gelu(want_u[i]);
+        act[i] = NAN;
+    }
+    vte_runtime *rt = vte_test_runtime();
+    vte_error err = {0};
+    cl_kernel k = make_kernel(rt, "elementwise", "bias_gelu_forward");
+    cl_mem d_u = upload(rt, u, n), d_act = upload(rt, act, n), d_bias = upload(rt, bias, cols);
+    size_t local = elementwise_local(rt, k), global = vte_round_up(n, local);
+    cr_assert_eq(VTE_RUN(rt, k, 1, &global, &local, &err, VTE_ARG(d_u), VTE_ARG(d_act), VTE_ARG(d_bias),
+                         VTE_INT(rows), VTE_INT(cols)),
+                 VTE_OK, "%s", err.message);
+    download(rt, d_u, u, n);
+    download(rt, d_act, act, n);
+    guard_intact(rt, d_u, n, "bias_gelu_forward u");
+    guard_intact(rt, d_act, n, "bias_gelu_forward activated");
+    check("bias_gelu_forward pre-activation", u, want_u, n, 0.0, 0.0);
+    check("bias_gelu_forward gelu 13x3077", act, want_act, n, 1e-6, 1e-6);
+    vte_buffer_release(&d_u), vte_buffer_release(&d_act), vte_buffer_release(&d_bias);
+    clReleaseKernel(k);
+    vte_runtime_free(rt);
+    free(u), free(act), free(bias), free(want_u), free(want_act);
+}
+
+Test(elementwise, bias_residual_add) {
+    const int rows = 197, cols = 37;
+    const size_t n = (size_t)rows * cols;
+    float *x = alloc_floats(n), *bias = alloc_floats(cols), *res = alloc_floats(n), *want = alloc_floats(n);
+    vte_test_fill_uniform(x, n, -3.0f, 3.0f, 71);
+    vte_test_fill_uniform(bias, cols, -1.0f, 1.0f, 72);
+    vte_test_fill_uniform(res, n, -10.0f, 10.0f, 73);
+    for (size_t i = 0; i < n; i++) want[i] = (x[i] + bias[i % cols]) + res[i];
+    vte_runtime *rt = vte_test_runtime();
+    vte_error err = {0};
+    cl_kernel k = make_kernel(rt, "elementwise", "bias_residual_add");
+    cl_mem d_x = upload(rt, x, n), d_bias = upload(rt, bias, cols), d_res = upload(rt, res, n);
+    size_t local = elementwise_local(rt, k), global = vte_round_up(n, local);
+    cr_assert_eq(VTE_RUN(rt, k, 1, &global, &local, &err, VTE_ARG(d_x), VTE_ARG(d_bias), VTE_ARG(d_res),
+                         VTE_INT(rows), VTE_INT(cols)),
+                 VTE_OK, "%s", err.message);
+    download(rt, d_x, x, n);
+    guard_intact(rt, d_x, n, "bias_residual_add");
+    check("bias_residual_add 197x37", x, want, n, 0.0, 0.0);
+    vte_buffer_release(&d_x), vte_buffer_release(&d_bias), vte_buffer_release(&d_res);
+    clReleaseKernel(k);
+    vte_runtime_free(rt);
+    free(x), free(bias), free(res), free(want);
+}
+
+Test(elementwise, gelu_backward) {
+    const int n = 197 * 37 + 5;
+    float *u = alloc_floats(n), *d = alloc_floats(n), *want = alloc_floats(n);
+    vte_test_fill_uniform(u, n, -7.0f, 7.0f, 81);
+    vte_test_fill_uniform(d, n, -2.0f, 2.0f, 82);
+    for (int i = 0; i < n; i++) want[i] = (float)((double)d[i] * ref_gelu_grad(u[i]));
+    vte_runtime *rt = vte_test_runtime();
+    vte_error err = {0};
+    cl_kernel k = make_kernel(rt, "elementwise", "gelu_backward");
+    cl_mem d_u = upload(rt, u, n), d_d = upload(rt, d, n);
+    size_t local = elementwise_local(rt, k), global = vte_round_up(n, local);
+    cr_assert_eq(VTE_RUN(rt, k, 1, &global, &local, &err, VTE_ARG(d_u), VTE_ARG(d_d), VTE_INT(n)), VTE_OK, "%s",
+                 err.message);
+    download(rt, d_d, d, n);
+    guard_intact(rt, d_d, n, "gelu_backward");
+    check("gelu_backward n=7294", d, want, n, 1e-6, 1e-6);
+    vte_buffer_release(&d_u), vte_buffer_release(&d_d);
+    clReleaseKernel(k);
+    vte_runtime_free(rt);
+    free(u), free(d), free(want);
+}
+
+Test(elementwise, add_inplace) {
+    const int n = 197 * 773;
+    float *x = alloc_floats(n), *y = alloc_floats(n), *want = alloc_floats(n);
+    vte_test_fill_uniform(x, n, -3.0f, 3.0f, 91);
+    vte_test_fill_uniform(y, n, -3.0f, 3.0f, 92);
+    for (int i = 0; i < n; i++) want[i] = x[i] + y[i];
+    vte_runtime *rt = vte_test_runtime();
+    vte_error err = {0};
+    cl_kernel k = make_kernel(rt, "elementwise", "add_inplace");
+    cl_mem d_x = upload(rt, x, n), d_y = upload(rt, y, n);
+    size_t local = elementwise_local(rt, k), global = vte_round_up(n, local);
+    cr_assert_eq(VTE_RUN(rt, k, 1, &global, &local, &err, VTE_ARG(d_x), VTE_ARG(d_y), VTE_INT(n)), VTE_OK, "%s",
+                 err.message);
+    download(rt, d_x, x, n);
+    guard_intact(rt, d_x, n, "add_inplace");
+    check("add_inplace n=152281", x, want, n, 0.0, 0.0);
+    vte_buffer_release(&d_x), vte_buffer_release(&d_y);
+    clReleaseKernel(k);
+    vte_runtime_free(rt);
+    free(x), free(y), free(want);
+}
+
+/* ---------------------------------------------------------------- layernorm.cl */
+
+/* rows rows of dim values at stride x_row_stride; values offset per row so that the mean matters. */
+static void run_layernorm_forward(int rows, int dim, int x_row_stride, float eps, unsigned seed) {
+    const size_t n_x = (size_t)(rows - 1) * x_row_stride + dim, n_y = (size_t)rows * dim;
+    float *x = alloc_floats(n_x), *gamma = alloc_floats(dim), *beta = alloc_floats(dim);
+    float *y = alloc_floats(n_y), *mean = alloc_floats(rows), *rstd = alloc_floats(rows);
+    float *want_y = alloc_floats(n_y), *want_mean = alloc_floats(rows), *want_rstd = alloc_floats(rows);
+    double *xd = alloc_doubles(dim), *gd = alloc_doubles(dim), *bd = alloc_doubles(dim), *yd = alloc_doubles(dim);
+    vte_test_fill_uniform(x, n_x, -3.0f, 3.0f, seed);
+    for (int r = 0; r < rows; r++)
+        for (int i = 0; i < dim; i++) x[(size_t)r * x_row_stride + i] += (float)(r % 7) - 3.0f;
+    vte_test_fill_uniform(gamma, dim, 0.5f, 1.5f, seed + 1);
+    vte_test_fill_uniform(beta, dim, -0.5f, 0.5f, seed + 2);
+    for (int i = 0; i < dim; i++) gd[i] = gamma[i], bd[i] = beta[i];
+    for (int r = 0; r < rows; r++) {
+        double m, s;
+        for (int i = 0; i < dim; i++) xd[i] = x[(size_t)r * x_row_stride + i];
+        ref_layernorm_forward(xd, gd, bd, dim, eps, yd, &m, &s);
+        to_float(yd, want_y + (size_t)r * dim, dim);
+        want_mean[r] = (float)m, want_rstd[r] = (float)s;
+    }
+    vte_runtime *rt = vte_test_runtime();
+    vte_error err = {0};
+    cl_kernel k = make_kernel(rt, "layernorm", "layernorm_forward");
+    cl_mem d_x = upload(rt, x, n_x), d_gamma = upload(rt, gamma, dim), d_beta = upload(rt, beta, dim);
+    cl_mem d_y = upload(rt, want_y, n_y), d_mean = upload(rt, want_mean, rows), d_rstd = upload(rt, want_rstd, rows);
+    cr_assert_eq(vte_buffer_fill_zero(rt, d_y, n_y * sizeof(float), &err), VTE_OK, "%s", err.message);
+    cr_assert_eq(vte_buffer_fill_zero(rt, d_mean, rows * sizeof(float), &err), VTE_OK, "%s", err.message);
+    cr_assert_eq(vte_buffer_fill_zero(rt, d_rstd, rows * sizeof(float), &err), VTE_OK, "%s", err.message);
+    size_t local = row_local(rt, k), global = (size_t)rows * local;
+    cr_assert_eq(VTE_RUN(rt, k, 1, &global, &local, &err, VTE_ARG(d_x), VTE_INT(x_row_stride), VTE_ARG(d_y),
+                         VTE_ARG(d_mean), VTE_ARG(d_rstd), VTE_ARG(d_gamma), VTE_ARG(d_beta), VTE_INT(rows),
+                         VTE_INT(dim), VTE_FLOAT(eps), VTE_LOCAL(local * sizeof(float))),
+                 VTE_OK, "%s", err.message);
+    download(rt, d_y, y, n_y);
+    download(rt, d_mean, mean, rows);
+    download(rt, d_rstd, rstd, rows);
+    guard_intact(rt, d_y, n_y, "layernorm_forward y");
+    guard_intact(rt, d_mean, rows, "layernorm_forward mean");
+    guard_intact(rt, d_rstd, rows, "layernorm_forward rstd");
+    char what[96];
+    snprintf(what, sizeof what, "layernorm_forward y %dx%d stride %d", rows, dim, x_row_stride);
+    check(what, y, want_y, n_y, 1e-6, 1e-5);
+    check("layernorm_forward mean", mean, want_mean, rows, 1e-6, 1e-5);
+    check("layernorm_forward rstd", rstd, want_rstd, rows, 1e-6, 1e-5);
+    cl_mem all[] = {d_x, d_gamma, d_beta, d_y, d_mean, d_rstd};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) vte_buffer_release(&all[i]);
+    clReleaseKernel(k);
+    vte_runtime_free(rt);
+    free(x), free(gamma), free(beta), free(y), free(mean), free(rstd), free(want_y), free(want_mean), free(want_rstd);
+    free(xd), free(gd), free(bd), free(yd);
+}
+
+Test(layernorm, forward_contiguous_197x37) { run_layernorm_forward(197, 37, 37, 1e-5f, 101); }
+
+Test(layernorm, forward_strided_cls_rows_13x773) { run_layernorm_forward(13, 773, 13 * 773 + 11, 1e-12f, 111); }
+
+/* dx of rows x dim at stride dx_row_stride (gaps between rows must stay untouched). */
+static void run_layernorm_backward(int rows, int dim, int x_row_stride, int dx_row_stride, int accumulate,
+                                   unsigned seed) {
+    const size_t n_x = (size_t)(rows - 1) * x_row_stride + dim, n_dy = (size_t)rows * dim;
+    const size_t n_dx = (size_t)(rows - 1) * dx_row_stride + dim;
+    const double eps = 1e-12;
+    float *x = alloc_floats(n_x), *gamma = alloc_floats(dim), *dy = alloc_floats(n_dy);
+    float *mean = alloc_floats(rows), *rstd = alloc_floats(rows), *dx = alloc_floats(n_dx), *want = alloc_floats(n_dx);
+    double *xd = alloc_doubles(dim), *gd = alloc_doubles(dim), *dyd = alloc_doubles(dim), *dxd = alloc_doubles(dim);
+    double *yd = alloc_doubles(dim), *zero = alloc_doubles(dim);
+    vte_test_fill_uniform(x, n_x, -3.0f, 3.0f, seed);
+    vte_test_fill_uniform(gamma, dim, 0.5f, 1.5f, seed + 1);
+    vte_test_fill_uniform(dy, n_dy, -1.0f, 1.0f, seed + 2);
+    vte_test_fill_uniform(dx, n_dx, -1.0f, 1.0f, seed + 3);
+    memcpy(want, dx, n_dx * sizeof(float));
+    for (int i = 0; i < dim; i++) gd[i] = gamma[i], zero[i] = 0.0;
+    for (int r = 0; r < rows; r++) {
+        double m, s;
+        for (int i = 0; i < dim; i++) xd[i] = x[(size_t)r * x_row_stride + i];
+        ref_layernorm_forward(xd, gd, zero, dim, eps, yd, &m, &s);
+        mean[r] = (float)m, rstd[r] = (float)s; /* the kernel gets float statistics: use the same ones */
+        for (int i = 0; i < dim; i++) dyd[i] = dy[(size_t)r * dim + i];
+        ref_layernorm_backward(dyd, xd, mean[r], rstd[r], gd, dim, dxd);
+        for (int i = 0; i < dim; i++) {
+            float *w = &want[(size_t)r * dx_row_stride + i];
+            *w = accumulate ? (float)((double)*w + dxd[i]) : (float)dxd[i];
+        }
+    }
+    vte_runtime *rt = vte_test_runtime();
+    vte_error err = {0};
+    cl_kernel k = make_kernel(rt, "layernorm", "layernorm_backward");
+    cl_mem d_dy = upload(rt, dy, n_dy), d_x = upload(rt, x, n_x), d_mean = upload(rt, mean, rows);
+    cl_mem d_rstd = upload(rt, rstd, rows), d_gamma = upload(rt, gamma, dim), d_dx = upload(rt, dx, n_dx);
+    size_t local = row_local(rt, k), global = (size_t)rows * local;
+    cr_assert_eq(VTE_RUN(rt, k, 1, &global, &local, &err, VTE_ARG(d_dy), VTE_ARG(d_x), VTE_INT(x_row_stride),
+                         VTE_ARG(d_mean), VTE_ARG(d_rstd), VTE_ARG(d_gamma), VTE_ARG(d_dx), VTE_INT(dx_row_stride),
+                         VTE_INT(accumulate), VTE_INT(rows), VTE_INT(dim), VTE_LOCAL(local * sizeof(float))),
+                 VTE_OK, "%s", err.message);
+    download(rt, d_dx, dx, n_dx);
+    guard_intact(rt, d_dx, n_dx, "layernorm_backward dx");
+    char what[96];
+    snprintf(what, sizeof what, "layernorm_backward %dx%d acc=%d", rows, dim, accumulate);
+    check(what, dx, want, n_dx, 1e-6, 1e-5);
+    cl_mem all[] = {d_dy, d_x, d_mean, d_rstd, d_gamma, d_dx};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) vte_buffer_release(&all[i]);
+    clReleaseKernel(k);
+    vte_runtime_free(rt);
+    free(x), free(gamma), free(dy), free(mean), free(rstd), free(dx), free(want);
+    free(xd), free(gd), free(dyd), free(dxd), free(yd), free(zero);
+}
+
+Test(layernorm, backward_write_197x37) { run_layernorm_backward(197, 37, 37, 37, 0, 121); }
+
+Test(layernorm, backward_accumulate_strided_13x773) {
+    run_layernorm_backward(13, 773, 2 * 773 + 3, 773 + 9, 1, 131);
+}
+
+Test(layernorm, backward_accumulate_strided_13x37) { run_layernorm_backward(13, 37, 41, 37, 1, 141); }
+
+/* ---------------------------------------------------------------- attention.cl */
+
+/* local == 0: the runtime's choice for 256; otherwise that local size (the kernel allows any). */
+static void run_softmax(int rows, int cols, float lo, float hi, size_t local_wanted, unsigned seed) {
+    const size_t n = (size_t)rows * cols;
+    float *x = alloc_floats(n), *want = alloc_floats(n);
+    double *sd = alloc_doubles(cols), *ad = alloc_doubles(cols);
+    vte_test_fill_uniform(x, n, lo, hi, seed);
+    for (int r = 0; r < rows; r++) {
+        for (int j = 0; j < cols; j++) sd[j] = x[(size_t)r * cols + j];
+        ref_softmax(sd, cols, ad);
+        to_float(ad, want + (size_t)r * cols, cols);
+    }
+    vte_runtime *rt = vte_test_runtime();
+    vte_error err = {0};
+    cl_kernel k = make_kernel(rt, "attention", "softmax_rows");
+    cl_mem d_x = upload(rt, x, n);
+    size_t local = local_wanted ? local_wanted : row_local(rt, k), global = (size_t)rows * local;
+    cr_assert_eq(VTE_RUN(rt, k, 1, &global, &local, &err, VTE_ARG(d_x), VTE_INT(rows), VTE_INT(cols),
+                         VTE_LOCAL(local * sizeof(float))),
+                 VTE_OK, "%s", err.message);
+    download(rt, d_x, x, n);
+    guard_intact(rt, d_x, n, "softmax_rows");
+    char what[96];
+    snprintf(what, sizeof what, "softmax_rows %dx%d [%g,%g) local %zu", rows, cols, lo, hi, local);
+    check(what, x, want, n, 1e-7, 1e-5);
+    for (int r = 0; r < rows; r++) {
+        double sum = 0.0;
+        for (int j = 0; j < cols; j++) sum += x[(size_t)r * cols + j];
+        cr_assert(fabs(sum - 1.0) <= 1e-5, "softmax row %d sums to %.9g", r, sum);
+    }
+    vte_buffer_release(&d_x);
+    clReleaseKernel(k);
+    vte_runtime_free(rt);
+    free(x), free(want), free(sd), free(ad);
+}
+
+Test(attention, softmax_197x197) { run_softmax(197, 197, -8.0f, 8.0f, 0, 141); }
+
+Test(attention, softmax_large_magnitude) { run_softmax(13, 1029, -50.0f, 50.0f, 0, 151); }
+
+Test(attention, softmax_fewer_columns_than_work_items) { run_softmax(7, 3, -50.0f, 50.0f, 0, 161); }
+
+Test(attention, softmax_any_local_size) {
+    run_softmax(5, 197, -8.0f, 8.0f, 1, 171);
+    run_softmax(5, 197, -8.0f, 8.0f, 48, 172);
+}
+
+Test(attention, softmax_backward_197x197) {
+    const int rows = 197, cols = 197;
+    const size_t n = (size_t)rows * cols;
+    float *s = alloc_floats(n), *probs = alloc_floats(n), *grad = alloc_floats(n), *want = alloc_floats(n);
+    double *sd = alloc_doubles(cols), *ad = alloc_doubles(cols), *gd = alloc_doubles(cols), *dsd = alloc_doubles(cols);
+    vte_test_fill_uniform(s, n, -8.0f, 8.0f, 181);
+    vte_test_fill_uniform(grad, n, -1.0f, 1.0f, 182);
+    for (int r = 0; r < rows; r++) {
+        for (int j = 0; j < cols; j++) sd[j] = s[(size_t)r * cols + j];
+        ref_softmax(sd, cols, ad);
+        to_float(ad, probs + (size_t)r * cols, cols);
+        for (int j = 0; j < cols; j++) ad[j] = probs[(size_t)r * cols + j], gd[j] = grad[(size_t)r * cols + j];
+        ref_softmax_backward(ad, gd, cols, dsd);
+        to_float(dsd, want + (size_t)r * cols, cols);
+    }
+    vte_runtime *rt = vte_test_runtime();
+    vte_error err = {0};
+    cl_kernel k = make_kernel(rt, "attention", "softmax_backward");
+    cl_mem d_probs = upload(rt, probs, n), d_grad = upload(rt, grad, n);
+    size_t local = row_local(rt, k), global = (size_t)rows * local;
+    cr_assert_eq(VTE_RUN(rt, k, 1, &global, &local, &err, VTE_ARG(d_probs), VTE_ARG(d_grad), VTE_INT(rows),
+                         VTE_INT(cols), VTE_LOCAL(local * sizeof(float))),
+                 VTE_OK, "%s", err.message);
+    download(rt, d_grad, grad, n);
+    guard_intact(rt, d_grad, n, "softmax_backward");
+    check("softmax_backward 197x197", grad, want, n, 1e-7, 1e-5);
+    vte_buffer_release(&d_probs), vte_buffer_release(&d_grad);
+    clReleaseKernel(k);
+    vte_runtime_free(rt);
+    free(s), free(probs), free(grad), free(want), free(sd), free(ad), free(gd), free(dsd);
+}
