@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include "test_support.h"
 #include "util/npy.h"
@@ -159,4 +160,136 @@ Test(cli, unknown_device_is_a_setup_error) {
     run_result *r = run_cli("classify --device no-such-device --model tests/fixtures/models/vit-tiny images/chelsea.png");
     cr_assert_eq(r->status, 3);
     cr_assert(strstr(r->err, "no OpenCL device matches 'no-such-device'"), "%s", r->err);
+}
+
+/* ---------------------------------------------------------------- explain */
+
+static float *read_map(const char *path, int expected_h, int expected_w) {
+    vte_npy npy = {0};
+    vte_error err = {0};
+    cr_assert_eq(vte_npy_read(path, &npy, &err), VTE_OK, "%s", err.message);
+    cr_assert_eq(npy.rank, 2, "%s: rank %d", path, npy.rank);
+    cr_assert(npy.shape[0] == expected_h && npy.shape[1] == expected_w, "%s: shape [%lld, %lld]", path,
+              (long long)npy.shape[0], (long long)npy.shape[1]);
+    return npy.data;
+}
+
+static void check_against_reference(const char *written, const char *reference) {
+    float *got = read_map(written, 4, 4);
+    char path[512];
+    snprintf(path, sizeof path, "reference/vit-tiny/explain/%s.npy", reference);
+    vte_npy want = {0};
+    vte_error err = {0};
+    cr_assert_eq(vte_npy_read(vte_test_fixture(path), &want, &err), VTE_OK, "%s", err.message);
+    vte_test_assert_close(got, want.data, 16, 1e-4, 0, written);
+    free(got);
+    free(want.data);
+}
+
+Test(cli, explain_writes_every_method_at_the_seed_paths) {
+    char out[4096];
+    snprintf(out, sizeof out, "%s", vte_test_temp_dir());
+    char args[8192];
+    snprintf(args, sizeof args,
+             "explain --model tests/fixtures/models/vit-tiny --method all --out '%s' images/chelsea.png "
+             "images/rocket.jpg",
+             out);
+    run_result *r = run_cli(args);
+    cr_assert_eq(r->status, 0, "stderr: %s", r->err);
+    /* chelsea's top class is 0, rocket's 3 (reference/vit-tiny/explain/<stem>_targets.npy) */
+    const struct { const char *file, *reference; } expected[] = {
+        {"rollout/chelsea_rollout.npy", "chelsea_rollout"},     {"gmar/l1_chelsea_gmar.npy", "chelsea_c0_gmar_l1"},
+        {"gmar/l2_chelsea_gmar.npy", "chelsea_c0_gmar_l2"},    {"legrad/chelsea_legrad.npy", "chelsea_c0_legrad"},
+        {"chefer/chelsea_chefer.npy", "chelsea_c0_chefer"},    {"rollout/rocket_rollout.npy", "rocket_rollout"},
+        {"gmar/l1_rocket_gmar.npy", "rocket_c3_gmar_l1"},      {"legrad/rocket_legrad.npy", "rocket_c3_legrad"},
+        {"chefer/rocket_chefer.npy", "rocket_c3_chefer"},
+    };
+    for (size_t i = 0; i < sizeof expected / sizeof expected[0]; i++) {
+        char path[8192];
+        snprintf(path, sizeof path, "%s/%s", out, expected[i].file);
+        check_against_reference(path, expected[i].reference);
+        cr_assert(strstr(r->out, expected[i].file), "output names %s: %s", expected[i].file, r->out);
+    }
+    cr_assert(strstr(r->out, "forward") && strstr(r->out, "backward") && strstr(r->out, "explanation"),
+              "per-stage timings: %s", r->out);
+}
+
+Test(cli, explain_topk_and_class_name_the_files_by_class) {
+    char out[4096];
+    snprintf(out, sizeof out, "%s", vte_test_temp_dir());
+    char args[8192], path[8192];
+    snprintf(args, sizeof args,
+             "explain --model tests/fixtures/models/vit-tiny --method gmar --norm l2 --topk 2 --out '%s' "
+             "images/chelsea.png",
+             out);
+    run_result *r = run_cli(args);
+    cr_assert_eq(r->status, 0, "stderr: %s", r->err);
+    snprintf(path, sizeof path, "%s/gmar/l2_chelsea_c0_gmar.npy", out);
+    check_against_reference(path, "chelsea_c0_gmar_l2");
+    snprintf(path, sizeof path, "%s/gmar/l2_chelsea_c3_gmar.npy", out);
+    check_against_reference(path, "chelsea_c3_gmar_l2");
+    snprintf(path, sizeof path, "%s/gmar/l1_chelsea_c0_gmar.npy", out);
+    cr_assert_neq(access(path, F_OK), 0, "--norm l2 writes no L1 map");
+
+    /* --class by label, any case: vit-tiny's class 6 is "espresso" */
+    snprintf(args, sizeof args,
+             "explain --model tests/fixtures/models/vit-tiny --method legrad,chefer --class ESPRESSO --out '%s' "
+             "images/chelsea.png",
+             out);
+    r = run_cli(args);
+    cr_assert_eq(r->status, 0, "stderr: %s", r->err);
+    snprintf(path, sizeof path, "%s/legrad/chelsea_c6_legrad.npy", out);
+    check_against_reference(path, "chelsea_c6_legrad");
+    snprintf(path, sizeof path, "%s/chefer/chelsea_c6_chefer.npy", out);
+    check_against_reference(path, "chelsea_c6_chefer");
+}
+
+Test(cli, explain_compat_seed_and_rollout_options) {
+    char out[4096];
+    snprintf(out, sizeof out, "%s", vte_test_temp_dir());
+    char args[8192], path[8192];
+    snprintf(args, sizeof args,
+             "explain --model tests/fixtures/models/vit-tiny --method rollout --head-fusion max --discard-ratio 0.9 "
+             "--out '%s' images/horse.png",
+             out);
+    run_result *r = run_cli(args);
+    cr_assert_eq(r->status, 0, "stderr: %s", r->err);
+    snprintf(path, sizeof path, "%s/rollout/horse_rollout.npy", out);
+    check_against_reference(path, "horse_rollout_max_d90");
+    snprintf(args, sizeof args,
+             "explain --model tests/fixtures/models/vit-tiny --method legrad --compat seed --out '%s' images/horse.png",
+             out);
+    r = run_cli(args);
+    cr_assert_eq(r->status, 0, "stderr: %s", r->err);
+    snprintf(path, sizeof path, "%s/legrad/horse_legrad.npy", out);
+    check_against_reference(path, "horse_c0_seed_legrad");
+}
+
+Test(cli, explain_errors) {
+    run_result *r = run_cli("explain --model tests/fixtures/models/vit-tiny images/chelsea.png");
+    cr_assert_eq(r->status, 2);
+    cr_assert(strstr(r->err, "no --method"), "%s", r->err);
+    r = run_cli("explain --method saliency images/chelsea.png");
+    cr_assert_eq(r->status, 2);
+    cr_assert(strstr(r->err, "unknown method 'saliency'"), "%s", r->err);
+    r = run_cli("explain --method rollout --topk 2 --class 1 images/chelsea.png");
+    cr_assert_eq(r->status, 2);
+    char out[4096];
+    snprintf(out, sizeof out, "%s", vte_test_temp_dir());
+    char args[8192];
+    snprintf(args, sizeof args,
+             "explain --model tests/fixtures/models/vit-tiny --method rollout --class 'flying saucer' --out '%s' "
+             "images/chelsea.png",
+             out);
+    r = run_cli(args);
+    cr_assert_eq(r->status, 2);
+    cr_assert(strstr(r->err, "unknown class 'flying saucer'"), "%s", r->err);
+    /* An output folder that cannot be created: a regular file stands in its way. */
+    snprintf(args, sizeof args,
+             "explain --model tests/fixtures/models/vit-tiny --method rollout --out images/chelsea.png/out "
+             "images/chelsea.png");
+    r = run_cli(args);
+    cr_assert_eq(r->status, 3);
+    cr_assert(strstr(r->err, "cannot create output folder images/chelsea.png/out"), "%s", r->err);
+    cr_assert_str_eq(r->out, "", "nothing done before the error");
 }

@@ -34,17 +34,6 @@ typedef struct classify_options {
     int image_count;
 } classify_options;
 
-static int parse_int(const char *text, const char *option, int min, int *out) {
-    char *end = NULL;
-    long value = strtol(text, &end, 10);
-    if (!*text || *end || value < min || value > 1000000) {
-        cli_error("classify: %s needs an integer >= %d, got '%s'", option, min, text);
-        return 0;
-    }
-    *out = (int)value;
-    return 1;
-}
-
 /* Returns -1 to continue, else an exit status. */
 static int parse_options(int argc, char **argv, classify_options *o) {
     o->topk = 5;
@@ -68,7 +57,8 @@ static int parse_options(int argc, char **argv, classify_options *o) {
             const char *value = argv[++i];
             if (strcmp(arg, "--model") == 0) o->model_dir = value;
             else if (strcmp(arg, "--device") == 0) o->device = value;
-            else if (!parse_int(value, arg, 1, strcmp(arg, "--topk") == 0 ? &o->topk : &o->batch)) return EXIT_USAGE;
+            else if (!cli_parse_int("classify", arg, value, 1, 100000, strcmp(arg, "--topk") == 0 ? &o->topk : &o->batch))
+                return EXIT_USAGE;
         } else if (arg[0] == '-' && arg[1] != '\0') {
             cli_error("classify: unknown option '%s' (see `vitexplain classify --help`)", arg);
             return EXIT_USAGE;
@@ -133,8 +123,7 @@ int cli_classify(int argc, char **argv) {
         exit_status = EXIT_SETUP;
         goto done;
     }
-    size_t image_floats = vte_preprocess_size(config);
-    pixels = malloc((size_t)batch * image_floats * sizeof *pixels);
+    pixels = malloc((size_t)batch * vte_preprocess_size(config) * sizeof *pixels);
     logits = malloc((size_t)batch * (size_t)config->num_labels * sizeof *logits);
     top = malloc((size_t)o.topk * sizeof *top);
     batch_paths = malloc((size_t)batch * sizeof *batch_paths);
@@ -143,23 +132,10 @@ int cli_classify(int argc, char **argv) {
         exit_status = EXIT_SETUP;
         goto done;
     }
-    int next = 0;
+    int next = 0, failures = 0;
     while (next < o.image_count) {
-        int filled = 0;
-        /* Fill a batch with images that decode; report and skip the others. */
-        while (filled < batch && next < o.image_count) {
-            const char *path = o.images[next++];
-            vte_image image = {0};
-            if (vte_image_load(path, &image, &err) != VTE_OK ||
-                vte_preprocess(vte_model_get_preprocess(model), config, &image,
-                               pixels + (size_t)filled * image_floats, &err) != VTE_OK) {
-                cli_error("%s", err.message);
-                exit_status = EXIT_SOME_FAILED;
-            } else {
-                batch_paths[filled++] = path;
-            }
-            vte_image_free(&image);
-        }
+        int filled = cli_load_batch(model, o.images, o.image_count, &next, batch, pixels, batch_paths, &failures);
+        if (failures) exit_status = EXIT_SOME_FAILED;
         if (filled == 0) continue;
         if (vte_session_forward(session, pixels, filled, &err) != VTE_OK ||
             vte_session_read_logits(session, logits, &err) != VTE_OK) {

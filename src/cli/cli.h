@@ -16,6 +16,7 @@ enum {
 
 int cli_devices(int argc, char **argv);
 int cli_classify(int argc, char **argv);
+int cli_explain(int argc, char **argv);
 
 /* Prints "vitexplain: <message>" on stderr. */
 void cli_error(const char *fmt, ...)
@@ -26,5 +27,21 @@ void cli_error(const char *fmt, ...)
 
 /* The model directory: --model, else $VITEXPLAIN_MODEL, else DEFAULT_MODEL_DIR. */
 const char *cli_model_dir(const char *option);
+
+/* Parses an integer option value in [min, max]; reports "<command>: <option> ..." and returns 0 if invalid. */
+int cli_parse_int(const char *command, const char *option, const char *text, int min, int max, int *out);
+int cli_parse_float(const char *command, const char *option, const char *text, double min, double max, double *out);
+
+/* The file name without folders and extension: "a/b/cat.png" -> "cat". */
+void cli_stem(const char *path, char *stem, size_t size);
+
+/* mkdir -p; 0 on success, else -1 with errno set. */
+int cli_make_dirs(const char *path);
+
+/* Loads and preprocesses images from paths[*next] on until `capacity` of them decoded (or the list ends):
+ * pixels of the i-th good one at pixels + i*preprocess_size, its path in good[i]. Each failure is reported on
+ * stderr and counted in *failures. Returns how many were loaded. */
+int cli_load_batch(const vte_model *model, char **paths, int count, int *next, int capacity, float *pixels,
+                   const char **good, int *failures);
 
 #endif

@@ -14,6 +14,9 @@ static void print_usage(FILE *out) {
             "\n"
             "Commands:\n"
             "  classify [--model DIR] [--topk K] [--json] IMAGE...   print the top-K classes of each image\n"
+            "  explain --method M [--class C | --topk K] [--out DIR] IMAGE...\n"
+            "                                                        explanation maps (rollout, gmar, legrad,\n"
+            "                                                        chefer) as .npy files under results/\n"
             "  devices                                               list OpenCL platforms and devices\n"
             "\n"
             "Options for every command:\n"
@@ -65,6 +68,7 @@ int main(int argc, char **argv) {
     }
     if (strcmp(command, "devices") == 0) return cli_devices(argc - 1, argv + 1);
     if (strcmp(command, "classify") == 0) return cli_classify(argc - 1, argv + 1);
+    if (strcmp(command, "explain") == 0) return cli_explain(argc - 1, argv + 1);
     cli_error("unknown command '%s' (see `vitexplain --help`)", command);
     return EXIT_USAGE;
 }
