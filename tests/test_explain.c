@@ -82,7 +82,7 @@ static void load_targets(const fixture *f, const char *stem, int *targets) {
 }
 
 static void check_map(const fixture *f, const float *got, size_t count, const char *file) {
-    char path[256];
+    char path[512];
     snprintf(path, sizeof path, "reference/%s/explain/%s.npy", f->name, file);
     float *want = load_npy(path, count);
     char what[300];

@@ -7,5 +7,5 @@ build="${VTE_BUILD_DIR:-$root/build}"
 "$root/tools/install-deps.sh"
 werror=OFF
 if [ "${CI:-}" = "true" ]; then werror=ON; fi
-cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release -DVTE_WERROR="$werror" >/dev/null
+cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release -DVTE_WERROR="$werror" -DVTE_BUILD_TESTS=ON >/dev/null
 cmake --build "$build" -j"$(nproc)"
