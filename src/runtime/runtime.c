@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "runtime/gemm.h"
 
@@ -113,6 +114,8 @@ vte_runtime *vte_runtime_init(const vte_runtime_params *params, vte_error *err) 
     }
     rt->info = devices[chosen];
     free(devices);
+    const char *profile = getenv("VITEXPLAIN_PROFILE");
+    rt->profiling = profile && *profile && strcmp(profile, "0") != 0;
     if (kernel_dir && *kernel_dir) snprintf(rt->kernel_dir, sizeof rt->kernel_dir, "%s", kernel_dir);
     if (vte_cache_dir_resolve(params->cache_dir, rt->cache_dir, sizeof rt->cache_dir, err) != VTE_OK) goto fail;
     if (vte_device_handles(chosen, &rt->platform, &rt->device, err) != VTE_OK) goto fail;
@@ -141,6 +144,7 @@ void vte_runtime_free(vte_runtime *rt) {
     if (rt->queue) clFinish(rt->queue);
     vte_gemm_release(rt);
     vte_programs_release(rt);
+    free(rt->profile);
     if (rt->queue) clReleaseCommandQueue(rt->queue);
     if (rt->context) clReleaseContext(rt->context);
     free(rt);
@@ -203,9 +207,38 @@ static void kernel_name(cl_kernel kernel, char *name, size_t size) {
     name[size - 1] = '\0';
 }
 
+#define PROFILE_CAPACITY 128
+
+double vte_profile_begin(vte_runtime *rt) {
+    if (!rt->profiling) return 0.0;
+    clFinish(rt->queue);
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return t.tv_sec * 1e3 + t.tv_nsec / 1e6;
+}
+
+void vte_profile_end(vte_runtime *rt, const char *name, double start) {
+    if (!rt->profiling) return;
+    clFinish(rt->queue);
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    double elapsed = t.tv_sec * 1e3 + t.tv_nsec / 1e6 - start;
+    if (!rt->profile && !(rt->profile = calloc(PROFILE_CAPACITY, sizeof *rt->profile))) return;
+    size_t i = 0;
+    while (i < rt->profile_count && strcmp(rt->profile[i].name, name) != 0) i++;
+    if (i == rt->profile_count) {
+        if (i == PROFILE_CAPACITY) return;
+        snprintf(rt->profile[i].name, sizeof rt->profile[i].name, "%s", name);
+        rt->profile_count++;
+    }
+    rt->profile[i].ms += elapsed;
+    rt->profile[i].calls++;
+}
+
 vte_status vte_kernel_run(vte_runtime *rt, cl_kernel kernel, cl_uint dims, const size_t *global,
                           const size_t *local, size_t arg_count, const vte_arg *args, vte_error *err) {
     char name[128];
+    double start = vte_profile_begin(rt);
     for (size_t i = 0; i < arg_count; i++) {
         cl_int status = clSetKernelArg(kernel, (cl_uint)i, args[i].size, args[i].value);
         if (status != CL_SUCCESS) {
@@ -219,6 +252,10 @@ vte_status vte_kernel_run(vte_runtime *rt, cl_kernel kernel, cl_uint dims, const
         kernel_name(kernel, name, sizeof name);
         vte_cl_fail(err, status, "clEnqueueNDRangeKernel", __FILE__, __LINE__);
         return vte_error_prefix(err, "kernel %s (global %zu, local %zu)", name, global[0], local ? local[0] : 0);
+    }
+    if (rt->profiling) {
+        kernel_name(kernel, name, sizeof name);
+        vte_profile_end(rt, name, start);
     }
     return VTE_OK;
 }

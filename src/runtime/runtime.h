@@ -23,7 +23,23 @@ struct vte_runtime {
     vte_program_entry *programs; /* programs built in this process, by (family, options) */
     size_t program_count, program_capacity;
     struct vte_gemm_state *gemm; /* owned by gemm.c */
+    /* $VITEXPLAIN_PROFILE=1: every kernel and GEMM is followed by clFinish and timed (slows the passes) */
+    int profiling;
+    struct vte_profile_entry *profile;
+    size_t profile_count;
 };
+
+/* Per-operation device time collected while profiling. */
+typedef struct vte_profile_entry {
+    char name[96];
+    double ms;
+    long calls;
+} vte_profile_entry;
+
+/* Profiling hooks: begin returns a start time (after draining the queue), end adds the elapsed time to
+ * `name`. Both do nothing unless rt->profiling. */
+double vte_profile_begin(vte_runtime *rt);
+void vte_profile_end(vte_runtime *rt, const char *name, double start);
 
 /* "CL_OUT_OF_RESOURCES" for -5, and so on; "CL_UNKNOWN_ERROR" otherwise. */
 const char *vte_cl_error_name(cl_int status);

@@ -1,0 +1,121 @@
+/* Explanation benchmark: time per image of each method at a batch size, next to the forward pass alone.
+ *
+ *   vitexplain-bench-explain --model DIR [--batch N] [--iterations K] [--device SPEC]
+ *
+ * Every method runs through vte_session_explain (one forward, a backward pass when the method needs one,
+ * the method's reductions); the forward-only line runs vte_session_forward. One untimed warm-up per
+ * configuration absorbs kernel compilation. Inputs are random pixels. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "vitexplain.h"
+
+static double now_ms(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return t.tv_sec * 1e3 + t.tv_nsec / 1e6;
+}
+
+static int compare_doubles(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static double median(double *v, int n) {
+    qsort(v, (size_t)n, sizeof *v, compare_doubles);
+    return v[n / 2];
+}
+
+int main(int argc, char **argv) {
+    const char *model_dir = NULL, *device = NULL;
+    int batch = 1, iterations = 3;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--model") == 0 && i + 1 < argc) model_dir = argv[++i];
+        else if (strcmp(argv[i], "--device") == 0 && i + 1 < argc) device = argv[++i];
+        else if (strcmp(argv[i], "--batch") == 0 && i + 1 < argc) batch = atoi(argv[++i]);
+        else if (strcmp(argv[i], "--iterations") == 0 && i + 1 < argc) iterations = atoi(argv[++i]);
+        else model_dir = NULL, i = argc;
+    }
+    if (!model_dir || batch < 1 || iterations < 1) {
+        fprintf(stderr, "usage: %s --model DIR [--batch N] [--iterations K] [--device SPEC]\n", argv[0]);
+        return 2;
+    }
+    vte_error err = {0};
+    vte_runtime_params params = {.device = device};
+    vte_runtime *rt = vte_runtime_init(&params, &err);
+    vte_model *model = rt ? vte_model_load(rt, model_dir, &err) : NULL;
+    vte_session *session = model ? vte_session_init(model, batch, &err) : NULL;
+    if (!session) {
+        fprintf(stderr, "%s\n", err.message);
+        return 3;
+    }
+    const vte_model_config *c = vte_model_get_config(model);
+    size_t floats = (size_t)batch * vte_preprocess_size(c);
+    float *pixels = malloc(floats * sizeof *pixels);
+    unsigned seed = 7;
+    for (size_t i = 0; i < floats; i++) {
+        seed = seed * 1664525u + 1013904223u;
+        pixels[i] = (float)((seed >> 8) & 0xFFFF) / 32768.0f - 1.0f;
+    }
+    double *t = malloc((size_t)iterations * sizeof *t);
+    printf("device %s, model %s, batch %d, median of %d runs, ms per image\n", vte_runtime_device(rt)->name, model_dir,
+           batch, iterations);
+    /* forward alone */
+    vte_session_forward(session, pixels, batch, &err);
+    for (int i = 0; i < iterations; i++) {
+        double s = now_ms();
+        if (vte_session_forward(session, pixels, batch, &err)) {
+            fprintf(stderr, "%s\n", err.message);
+            return 3;
+        }
+        t[i] = now_ms() - s;
+    }
+    double forward = median(t, iterations) / batch;
+    printf("%-10s total %9.1f\n", "forward", forward);
+    struct {
+        const char *name;
+        unsigned methods;
+    } configs[] = {
+        {"rollout", VTE_METHOD_BIT(VTE_METHOD_ROLLOUT)},
+        {"gmar", VTE_METHOD_BIT(VTE_METHOD_GMAR_L1) | VTE_METHOD_BIT(VTE_METHOD_GMAR_L2)},
+        {"legrad", VTE_METHOD_BIT(VTE_METHOD_LEGRAD)},
+        {"chefer", VTE_METHOD_BIT(VTE_METHOD_CHEFER)},
+        {"all", 0x1F},
+    };
+    double *tf = malloc((size_t)iterations * sizeof *tf), *tb = malloc((size_t)iterations * sizeof *tb),
+           *te = malloc((size_t)iterations * sizeof *te);
+    for (size_t k = 0; k < sizeof configs / sizeof configs[0]; k++) {
+        vte_explain_options o;
+        vte_explain_options_default(&o);
+        o.methods = configs[k].methods;
+        vte_explanation_free(vte_session_explain(session, pixels, batch, NULL, 1, &o, &err)); /* warm-up */
+        for (int i = 0; i < iterations; i++) {
+            double s = now_ms();
+            vte_explanation *e = vte_session_explain(session, pixels, batch, NULL, 1, &o, &err);
+            if (!e) {
+                fprintf(stderr, "%s\n", err.message);
+                return 3;
+            }
+            t[i] = now_ms() - s;
+            vte_stage_times st = vte_explanation_times(e);
+            tf[i] = st.forward_ms;
+            tb[i] = st.backward_ms;
+            te[i] = st.explain_ms;
+            vte_explanation_free(e);
+        }
+        printf("%-10s total %9.1f   (forward %8.1f, backward %8.1f, explanation %7.1f)\n", configs[k].name,
+               median(t, iterations) / batch, median(tf, iterations) / batch, median(tb, iterations) / batch,
+               median(te, iterations) / batch);
+    }
+    free(tf);
+    free(tb);
+    free(te);
+    free(t);
+    free(pixels);
+    vte_session_free(session);
+    vte_model_free(model);
+    vte_runtime_free(rt);
+    return 0;
+}
