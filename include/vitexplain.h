@@ -228,6 +228,9 @@ int vte_explanation_target_count(const vte_explanation *e);
 const float *vte_explanation_map(const vte_explanation *e, int image, int target, vte_method method);
 /* The same map bilinearly upsampled to image_height*image_width (options.upsample), else NULL. */
 const float *vte_explanation_upsampled(const vte_explanation *e, int image, int target, vte_method method);
+/* The best classes of an image, best first (at most VTE_EXPLANATION_MAX_PREDICTIONS); returns how many. */
+#define VTE_EXPLANATION_MAX_PREDICTIONS 10
+int vte_explanation_predictions(const vte_explanation *e, int image, vte_prediction *out, int k);
 /* The explained class of a target, with its logit and probability. */
 vte_prediction vte_explanation_target(const vte_explanation *e, int image, int target);
 /* Time spent in each stage, milliseconds, for the whole batch. */

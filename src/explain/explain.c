@@ -10,6 +10,8 @@ struct vte_explanation {
     int images, targets, grid, pixels; /* pixels: image_height * image_width of the model input */
     unsigned methods;
     vte_prediction *target_info; /* [images * targets] */
+    vte_prediction *top;         /* [images * top_count], best first */
+    int top_count;
     float *maps;                 /* [images][targets][VTE_METHOD_COUNT][grid] */
     float *upsampled;            /* [images][targets][VTE_METHOD_COUNT][pixels] or NULL */
     vte_stage_times times;
@@ -70,9 +72,11 @@ static vte_explanation *result_alloc(const vte_model_config *c, int images, int 
     e->methods = o->methods;
     size_t slots = (size_t)images * targets * VTE_METHOD_COUNT;
     e->target_info = calloc((size_t)images * targets, sizeof *e->target_info);
+    e->top_count = c->num_labels < VTE_EXPLANATION_MAX_PREDICTIONS ? c->num_labels : VTE_EXPLANATION_MAX_PREDICTIONS;
+    e->top = calloc((size_t)images * e->top_count, sizeof *e->top);
     e->maps = calloc(slots * e->grid, sizeof *e->maps);
     if (o->upsample) e->upsampled = calloc(slots * e->pixels, sizeof *e->upsampled);
-    if (!e->target_info || !e->maps || (o->upsample && !e->upsampled)) {
+    if (!e->target_info || !e->top || !e->maps || (o->upsample && !e->upsampled)) {
         vte_explanation_free(e);
         return NULL;
     }
@@ -176,6 +180,7 @@ vte_explanation *vte_session_explain(vte_session *s, const float *pixels, int n_
     for (int i = 0; i < n_images; i++) {
         const float *row = logits + (size_t)i * c->num_labels;
         vte_top_k(row, c->num_labels, c->num_labels, ranked);
+        memcpy(e->top + (size_t)i * e->top_count, ranked, (size_t)e->top_count * sizeof *ranked);
         for (int t = 0; t < targets_per_image; t++) {
             vte_prediction *p = &e->target_info[(size_t)i * targets_per_image + t];
             if (!classes) {
@@ -207,6 +212,7 @@ fail:
 void vte_explanation_free(vte_explanation *e) {
     if (!e) return;
     free(e->target_info);
+    free(e->top);
     free(e->maps);
     free(e->upsampled);
     free(e);
@@ -228,6 +234,13 @@ const float *vte_explanation_map(const vte_explanation *e, int image, int target
 const float *vte_explanation_upsampled(const vte_explanation *e, int image, int target, vte_method m) {
     if (!valid_slot(e, image, target, m) || !e->upsampled) return NULL;
     return e->upsampled + (((size_t)image * e->targets + target) * VTE_METHOD_COUNT + m) * e->pixels;
+}
+
+int vte_explanation_predictions(const vte_explanation *e, int image, vte_prediction *out, int k) {
+    if (!e || !out || image < 0 || image >= e->images || k < 1) return 0;
+    if (k > e->top_count) k = e->top_count;
+    memcpy(out, e->top + (size_t)image * e->top_count, (size_t)k * sizeof *out);
+    return k;
 }
 
 vte_prediction vte_explanation_target(const vte_explanation *e, int image, int target) {

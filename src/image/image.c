@@ -4,7 +4,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
+#include <fcntl.h>
+#include <unistd.h>
 
 #include "image/imageio.h"
 #include "util/error.h"
@@ -67,6 +70,38 @@ static vte_status check_file(const char *path, vte_error *err) {
     return VTE_OK;
 }
 
+/* libjpeg (and so OpenCV) decodes a truncated JPEG without complaint, filling the missing part with gray;
+ * Pillow refuses it ("image file is truncated"). A complete JPEG has its end-of-image marker (FF D9) after
+ * the start of its last scan (FF DA); markers cannot occur inside entropy-coded data (FF is stuffed as FF 00),
+ * and an EXIF thumbnail's own FF D9 comes before the main image's scans. */
+static vte_status check_jpeg_complete(const char *path, vte_error *err) {
+    int fd = open(path, O_RDONLY);
+    if (fd < 0) return VTE_OK; /* check_file already vouched for it; let the decoder report problems */
+    struct stat st;
+    if (fstat(fd, &st) != 0 || st.st_size < 4) {
+        close(fd);
+        return VTE_OK;
+    }
+    size_t size = (size_t)st.st_size;
+    const unsigned char *data = mmap(NULL, size, PROT_READ, MAP_PRIVATE, fd, 0);
+    close(fd);
+    if (data == MAP_FAILED) return VTE_OK;
+    vte_status status = VTE_OK;
+    if (data[0] == 0xFF && data[1] == 0xD8 && data[2] == 0xFF) {
+        size_t last_eoi = 0, last_sos = 0;
+        for (size_t i = size - 1; i > 0 && (!last_eoi || !last_sos); i--) {
+            if (data[i - 1] != 0xFF) continue;
+            if (data[i] == 0xD9 && !last_eoi) last_eoi = i;
+            if (data[i] == 0xDA && !last_sos) last_sos = i;
+        }
+        if (!last_eoi || last_eoi < last_sos)
+            status = vte_error_set(err, VTE_ERR_FORMAT, "%s: truncated JPEG (no end-of-image marker after the image data)",
+                                   path);
+    }
+    munmap((void *)data, size);
+    return status;
+}
+
 vte_status vte_image_load(const char *path, vte_image *image, vte_error *err) {
     if (image) {
         image->width = image->height = 0;
@@ -75,6 +110,7 @@ vte_status vte_image_load(const char *path, vte_image *image, vte_error *err) {
     if (!path || !image) return vte_error_set(err, VTE_ERR_INVALID_ARGUMENT, "vte_image_load: NULL argument");
     if (!*path) return vte_error_set(err, VTE_ERR_INVALID_ARGUMENT, "vte_image_load: empty path");
     vte_status st = check_file(path, err);
+    if (st == VTE_OK) st = check_jpeg_complete(path, err);
     if (st != VTE_OK) return st;
     vte_cv_pixels px;
     st = vte_cv_read(path, &px, err);
