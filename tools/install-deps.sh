@@ -11,6 +11,7 @@ packages=(
   libopencv-dev                                              # image decoding, colour maps, windows
   libjansson-dev                                             # JSON (config.json, safetensors headers)
   libcriterion-dev                                           # tests
+  xvfb                                                       # virtual X server for the `live` window tests
 )
 
 missing=()

@@ -17,6 +17,7 @@ enum {
 int cli_devices(int argc, char **argv);
 int cli_classify(int argc, char **argv);
 int cli_explain(int argc, char **argv);
+int cli_live(int argc, char **argv);
 
 /* Prints "vitexplain: <message>" on stderr. */
 void cli_error(const char *fmt, ...)

@@ -17,6 +17,9 @@ static void print_usage(FILE *out) {
             "  explain --method M [--class C | --topk K] [--out DIR] IMAGE...\n"
             "                                                        explanation maps (rollout, gmar, legrad,\n"
             "                                                        chefer) as .npy files under results/\n"
+            "  live [--camera N | --video FILE | FOLDER] [--method M]\n"
+            "                                                        a window with each frame of a camera, video\n"
+            "                                                        or image folder and its explanation, live\n"
             "  devices                                               list OpenCL platforms and devices\n"
             "\n"
             "Options for every command:\n"
@@ -69,6 +72,7 @@ int main(int argc, char **argv) {
     if (strcmp(command, "devices") == 0) return cli_devices(argc - 1, argv + 1);
     if (strcmp(command, "classify") == 0) return cli_classify(argc - 1, argv + 1);
     if (strcmp(command, "explain") == 0) return cli_explain(argc - 1, argv + 1);
+    if (strcmp(command, "live") == 0) return cli_live(argc - 1, argv + 1);
     cli_error("unknown command '%s' (see `vitexplain --help`)", command);
     return EXIT_USAGE;
 }
