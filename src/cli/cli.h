@@ -19,6 +19,34 @@ int cli_classify(int argc, char **argv);
 int cli_explain(int argc, char **argv);
 int cli_live(int argc, char **argv);
 
+/* One explain run: what `vitexplain explain` parses and the seed's interactive mode fills in. */
+#define CLI_MAX_CLASSES 64
+typedef struct cli_explain_job {
+    const char *model_dir, *device, *out_dir, *summary_path;
+    int batch, topk;
+    const char *class_args[CLI_MAX_CLASSES];
+    int class_count;
+    vte_explain_options methods;
+    float alpha;     /* heat-map opacity */
+    int pictures;    /* overlay PNGs (default on) */
+    int save_raw;    /* .npy maps too */
+    int grid;        /* one side-by-side picture per image */
+    int recursive, quiet;
+    int seed_output; /* print "Processing: <file> → <label>" as the original project did */
+} cli_explain_job;
+
+void cli_explain_job_default(cli_explain_job *job);
+/* Adds methods from "rollout,gmar,..." ("all" for every one); GMAR with norms 1 (L1), 2 (L2) or 3 (both).
+ * Returns 0 after reporting an unknown name. */
+int cli_explain_set_methods(cli_explain_job *job, const char *list, int norms);
+/* Explains the images of files and folders; returns the exit status. */
+int cli_explain_run(const cli_explain_job *job, char **inputs, int input_count);
+/* `vitexplain` with no arguments: the original project's prompts on a terminal, else the usage. */
+int cli_interactive(void);
+/* `vitexplain --method M [explain options] [INPUT...]`: the original project's job without the prompts
+ * (inputs default to images/, its output lines). */
+int cli_seed(int argc, char **argv);
+
 /* Prints "vitexplain: <message>" on stderr. */
 void cli_error(const char *fmt, ...)
 #if defined(__GNUC__)

@@ -3,20 +3,26 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli/cli.h"
 
 static void print_usage(FILE *out) {
     fprintf(out,
             "Usage: vitexplain COMMAND [OPTIONS] [ARGS]\n"
+            "       vitexplain                      on a terminal: ask for a method, explain images/ into results/\n"
+            "       vitexplain --method M [OPTIONS] the same without asking (explain's options; inputs default to\n"
+            "                                       images/)\n"
             "\n"
-            "Runs a Hugging Face ViTForImageClassification model on an OpenCL device.\n"
+            "Shows what a Vision Transformer (a Hugging Face ViTForImageClassification model) looks at, on an\n"
+            "OpenCL device.\n"
             "\n"
             "Commands:\n"
             "  classify [--model DIR] [--topk K] [--json] IMAGE...   print the top-K classes of each image\n"
-            "  explain --method M [--class C | --topk K] [--out DIR] IMAGE...\n"
-            "                                                        explanation maps (rollout, gmar, legrad,\n"
-            "                                                        chefer) as .npy files under results/\n"
+            "  explain --method M [--class C | --topk K] [--out DIR] [--grid] [--summary FILE] INPUT...\n"
+            "                                                        heat-map overlays of rollout, gmar, legrad,\n"
+            "                                                        chefer for image files and folders, saved\n"
+            "                                                        under results/\n"
             "  live [--camera N | --video FILE | FOLDER] [--method M]\n"
             "                                                        a window with each frame of a camera, video\n"
             "                                                        or image folder and its explanation, live\n"
@@ -35,8 +41,9 @@ static void print_usage(FILE *out) {
             "  VITEXPLAIN_CACHE_DIR   compiled-kernel cache (default ~/.cache/vitexplain; empty: off)\n"
             "  VITEXPLAIN_KERNEL_DIR  load kernels/*.cl from this folder instead of the built-in copies\n"
             "\n"
-            "Exit status: 0 success; 1 some inputs failed (the others were done); 2 usage error;\n"
-            "3 set-up error (no device, unreadable model, failed device self-check).\n",
+            "Exit status: 0 success; 1 some inputs failed (the others were done); 2 usage error (also: no\n"
+            "arguments and no terminal to ask on); 3 set-up error (no device, unreadable model, failed device\n"
+            "self-check, output folder not writable, no display for `live`).\n",
             DEFAULT_MODEL_DIR);
 }
 
@@ -57,6 +64,8 @@ const char *cli_model_dir(const char *option) {
 
 int main(int argc, char **argv) {
     if (argc < 2) {
+        /* The original project's way: ask on a terminal; never wait for an answer that cannot come. */
+        if (isatty(STDIN_FILENO)) return cli_interactive();
         print_usage(stderr);
         return EXIT_USAGE;
     }
@@ -73,6 +82,8 @@ int main(int argc, char **argv) {
     if (strcmp(command, "classify") == 0) return cli_classify(argc - 1, argv + 1);
     if (strcmp(command, "explain") == 0) return cli_explain(argc - 1, argv + 1);
     if (strcmp(command, "live") == 0) return cli_live(argc - 1, argv + 1);
+    if (command[0] == '-' && command[1] == '-' && strcmp(command, "--device") != 0)
+        return cli_seed(argc, argv); /* vitexplain --method M ...: the original project's job, no prompts */
     cli_error("unknown command '%s' (see `vitexplain --help`)", command);
     return EXIT_USAGE;
 }

@@ -394,14 +394,15 @@ extern "C" vte_cv_window *vte_cv_window_open(const char *title, vte_error *err) 
     }
     if (!vte_cv_display_available()) {
         vte_error_set(err, VTE_ERR_UNSUPPORTED,
-                      "no display to open window \"%s\" on (DISPLAY%s, WAYLAND_DISPLAY%s); use --no-display, or set "
+                      "no display to open window \"%s\" on (DISPLAY%s, WAYLAND_DISPLAY%s); set "
                       "QT_QPA_PLATFORM=offscreen to run the preview without showing it",
                       title, env_set("DISPLAY") ? " is set but its X server does not answer" : " is not set",
                       env_set("WAYLAND_DISPLAY") ? " names no socket" : " is not set");
         return NULL;
     }
     // Qt 5 tries xcb first unless told otherwise; when only Wayland answers, say so before Qt starts.
-    if (!env_set("QT_QPA_PLATFORM") && !x_display_answers()) setenv("QT_QPA_PLATFORM", "wayland", 0);
+    if (!env_set("QT_QPA_PLATFORM") && !x_display_answers() && wayland_display_exists())
+        setenv("QT_QPA_PLATFORM", "wayland", 0);
     vte_cv_window *window = NULL;
     try {
         cv_init_once();

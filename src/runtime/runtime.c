@@ -260,6 +260,8 @@ vte_status vte_kernel_run(vte_runtime *rt, cl_kernel kernel, cl_uint dims, const
     return VTE_OK;
 }
 
+size_t vte_runtime_reduction_group(const vte_runtime *rt) { return rt->info.type == VTE_DEVICE_CPU ? 16 : 256; }
+
 size_t vte_kernel_group_size(vte_runtime *rt, cl_kernel kernel, size_t wanted) {
     size_t kernel_max = 0;
     size_t limit = rt->info.max_work_group_size;

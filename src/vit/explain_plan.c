@@ -36,12 +36,13 @@ static vte_status create_kernels(vte_session *s, vte_error *err) {
     for (size_t i = 0; i < sizeof wanted / sizeof wanted[0]; i++)
         if (!(*wanted[i].slot = vte_kernel_create(rt, wanted[i].family, "", wanted[i].name, err))) return err->code;
     /* One group size for every per-row reduction: the smallest any of them allows. */
-    size_t group = vte_kernel_group_size(rt, x->layernorm_backward, 256);
-    size_t limit = vte_kernel_group_size(rt, x->softmax_backward, 256);
+    const size_t preferred = vte_runtime_reduction_group(rt);
+    size_t group = vte_kernel_group_size(rt, x->layernorm_backward, preferred);
+    size_t limit = vte_kernel_group_size(rt, x->softmax_backward, preferred);
     if (limit < group) group = limit;
-    limit = vte_kernel_group_size(rt, x->head_gradient_norms, 256);
+    limit = vte_kernel_group_size(rt, x->head_gradient_norms, preferred);
     if (limit < group) group = limit;
-    limit = vte_kernel_group_size(rt, x->patch_minmax, 256);
+    limit = vte_kernel_group_size(rt, x->patch_minmax, preferred);
     if (limit < group) group = limit;
     x->reduce_group = group;
     x->select_group = vte_kernel_group_size(rt, x->discard_lowest, 256);

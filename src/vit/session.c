@@ -26,8 +26,8 @@ static vte_status create_kernels(vte_session *s, vte_error *err) {
         *wanted[i].slot = vte_kernel_create(rt, wanted[i].family, "", wanted[i].name, err);
         if (!*wanted[i].slot) return err->code;
     }
-    k->layernorm_group = vte_kernel_group_size(rt, k->layernorm_forward, 256);
-    k->softmax_group = vte_kernel_group_size(rt, k->softmax_rows, 256);
+    k->layernorm_group = vte_kernel_group_size(rt, k->layernorm_forward, vte_runtime_reduction_group(rt));
+    k->softmax_group = vte_kernel_group_size(rt, k->softmax_rows, vte_runtime_reduction_group(rt));
     k->elementwise_group = vte_kernel_group_size(rt, k->bias_residual_add, 64);
     return VTE_OK;
 }

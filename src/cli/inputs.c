@@ -1,0 +1,110 @@
+#define _XOPEN_SOURCE 700 /* realpath */
+/* Expanding the command line's inputs: files as given, folders to their images (.jpg, .jpeg, .png in any
+ * case, sorted by name; with --recursive, sub-folders too). */
+#include <dirent.h>
+#include <limits.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+
+#include "cli/inputs.h"
+
+static int push(cli_inputs *list, const char *path) {
+    if (list->count == list->capacity) {
+        size_t capacity = list->capacity ? list->capacity * 2 : 64;
+        char **grown = realloc(list->paths, capacity * sizeof *grown);
+        if (!grown) return 0;
+        list->paths = grown;
+        list->capacity = capacity;
+    }
+    size_t n = strlen(path) + 1;
+    if (!(list->paths[list->count] = malloc(n))) return 0;
+    memcpy(list->paths[list->count++], path, n);
+    return 1;
+}
+
+int cli_is_image_name(const char *name) {
+    const char *dot = strrchr(name, '.');
+    return dot && (strcasecmp(dot, ".jpg") == 0 || strcasecmp(dot, ".jpeg") == 0 || strcasecmp(dot, ".png") == 0);
+}
+
+static int compare_names(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+/* Adds the images of `dir` (sorted), and with `recursive` those of its sub-folders after them, except the
+ * folder `skip` (the output folder: a run must not explain its own pictures). */
+static int add_folder(cli_inputs *list, const char *dir, int recursive, const char *skip) {
+    DIR *d = opendir(dir);
+    if (!d) {
+        fprintf(stderr, "vitexplain: %s: cannot read folder: %s\n", dir, strerror(errno));
+        return -1;
+    }
+    char **names = NULL;
+    size_t count = 0, capacity = 0;
+    struct dirent *entry;
+    int ok = 1;
+    while ((entry = readdir(d))) {
+        if (entry->d_name[0] == '.') continue; /* hidden files, ".", ".." and our own temporaries */
+        if (count == capacity) {
+            capacity = capacity ? capacity * 2 : 64;
+            char **grown = realloc(names, capacity * sizeof *grown);
+            if (!grown) {
+                ok = 0;
+                break;
+            }
+            names = grown;
+        }
+        if (!(names[count] = strdup(entry->d_name))) {
+            ok = 0;
+            break;
+        }
+        count++;
+    }
+    closedir(d);
+    if (count) qsort(names, count, sizeof *names, compare_names);
+    char path[4096];
+    /* Files first, then sub-folders, each in name order. */
+    for (int pass = 0; pass < 2 && ok; pass++)
+        for (size_t i = 0; i < count && ok; i++) {
+            snprintf(path, sizeof path, "%s%s%s", dir, dir[strlen(dir) - 1] == '/' ? "" : "/", names[i]);
+            struct stat info;
+            if (stat(path, &info) != 0) continue;
+            if (pass == 0 && !S_ISDIR(info.st_mode) && cli_is_image_name(names[i])) ok = push(list, path);
+            if (pass == 1 && S_ISDIR(info.st_mode) && recursive) {
+                char resolved[PATH_MAX];
+                if (skip && realpath(path, resolved) && strcmp(resolved, skip) == 0) continue;
+                ok = add_folder(list, path, 1, skip) >= 0;
+            }
+        }
+    for (size_t i = 0; i < count; i++) free(names[i]);
+    free(names);
+    return ok ? 0 : -1;
+}
+
+int cli_collect_inputs(char **args, int count, int recursive, const char *output_dir, cli_inputs *list) {
+    memset(list, 0, sizeof *list);
+    int problems = 0;
+    char skip[PATH_MAX];
+    const char *skip_dir = output_dir && realpath(output_dir, skip) ? skip : NULL;
+    for (int i = 0; i < count; i++) {
+        struct stat info;
+        if (stat(args[i], &info) == 0 && S_ISDIR(info.st_mode)) {
+            size_t before = list->count;
+            if (add_folder(list, args[i], recursive, skip_dir) < 0) problems++;
+            else if (list->count == before)
+                fprintf(stderr, "vitexplain: %s: no .jpg, .jpeg or .png images in this folder%s\n", args[i],
+                        recursive ? " or below" : " (use --recursive for sub-folders)");
+        } else if (!push(list, args[i])) { /* a file, or a path that does not exist: reported when loaded */
+            problems++;
+        }
+    }
+    return problems;
+}
+
+void cli_inputs_free(cli_inputs *list) {
+    for (size_t i = 0; i < list->count; i++) free(list->paths[i]);
+    free(list->paths);
+    memset(list, 0, sizeof *list);
+}

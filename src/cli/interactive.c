@@ -1,0 +1,60 @@
+/* The original PyTorch project's way to run: `python main.py` asked for a method, explained every picture
+ * in images/ and saved the overlays under results/. `vitexplain` with no arguments does the same on a
+ * terminal. */
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+
+/* Reads one answer, trimmed; 0 at end of input. */
+static int ask(const char *question, char *answer, size_t size) {
+    printf("%s", question);
+    fflush(stdout);
+    if (!fgets(answer, (int)size, stdin)) return 0;
+    char *start = answer;
+    while (*start == ' ' || *start == '\t') start++;
+    size_t n = strlen(start);
+    while (n && (start[n - 1] == '\n' || start[n - 1] == '\r' || start[n - 1] == ' ' || start[n - 1] == '\t')) n--;
+    memmove(answer, start, n);
+    answer[n] = '\0';
+    return 1;
+}
+
+int cli_interactive(void) {
+    char method[64], norm[64];
+    for (;;) {
+        if (!ask("Which method? (legrad/gmar/rollout): ", method, sizeof method)) {
+            printf("\n");
+            return EXIT_USAGE;
+        }
+        if (strcasecmp(method, "legrad") == 0 || strcasecmp(method, "gmar") == 0 ||
+            strcasecmp(method, "rollout") == 0 || strcasecmp(method, "chefer") == 0 || strcasecmp(method, "all") == 0)
+            break;
+        printf("Unknown method '%s': type legrad, gmar or rollout (or chefer, or all).\n", method);
+    }
+    int norms = 3;
+    if (strcasecmp(method, "gmar") == 0 || strcasecmp(method, "all") == 0) {
+        for (;;) {
+            if (!ask("Which norm? (l1/l2): ", norm, sizeof norm)) {
+                printf("\n");
+                return EXIT_USAGE;
+            }
+            if (strcasecmp(norm, "l1") == 0) norms = 1;
+            else if (strcasecmp(norm, "l2") == 0) norms = 2;
+            else if (strcasecmp(norm, "both") == 0) norms = 3;
+            else {
+                printf("Unknown norm '%s': type l1 or l2.\n", norm);
+                continue;
+            }
+            break;
+        }
+    }
+    cli_explain_job job;
+    cli_explain_job_default(&job);
+    job.seed_output = 1;
+    if (!cli_explain_set_methods(&job, method, norms)) return EXIT_USAGE;
+    char *inputs[1] = {"images"};
+    return cli_explain_run(&job, inputs, 1);
+}
