@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
-# The README's main command: installs missing packages, builds, and runs vitexplain on the sample images
-# in images/.
+# The README's main command: installs missing packages, builds, and explains the sample images in images/
+# with every method, saving the pictures under results/ (as the original project's `python main.py` did).
+# Extra arguments go to `vitexplain explain` (e.g. --method gmar --norm l2, --grid, --topk 3).
 #
-# Model: weights/vit-base-patch16-224 when present (get it with
-#   tools/fetch-model.sh google/vit-base-patch16-224 weights/vit-base-patch16-224), or $VITEXPLAIN_MODEL;
-# otherwise the small random test model tests/fixtures/models/vit-tiny, whose predictions are
-# meaningless (it shows that the pipeline runs, not what a trained ViT sees).
+# Model: $VITEXPLAIN_MODEL, else weights/vit-base-patch16-224 when present (get it with
+#   tools/fetch-model.sh google/vit-base-patch16-224 weights/vit-base-patch16-224);
+# otherwise the small random test model tests/fixtures/models/vit-tiny, whose classes are made up (the
+# pictures then show that the pipeline works, not what a trained ViT sees).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 build="${VTE_BUILD_DIR:-$root/build}"
@@ -17,6 +18,6 @@ if [ ! -f "$model/model.safetensors" ]; then
   echo "run.sh: (its classes are made up; see the README to fetch google/vit-base-patch16-224)" >&2
   model=tests/fixtures/models/vit-tiny
 fi
-shopt -s nullglob nocaseglob
-images=(images/*.jpg images/*.jpeg images/*.png)
-exec "$build/vitexplain" classify --model "$model" --topk 3 "$@" "${images[@]}"
+args=("$@")
+if [ ${#args[@]} -eq 0 ]; then args=(--method all --grid); fi
+exec "$build/vitexplain" explain --model "$model" "${args[@]}" images/
