@@ -12,7 +12,7 @@
  *   add_identity_normalize: atol 1e-7, rtol 1e-6;  cls_row_step: atol 1e-6, rtol 1e-5;
  *   patch_minmax: atol 1e-6, rtol 1e-6;  legrad_accumulate: atol 1e-5, rtol 1e-5;
  *   seed_legrad_accumulate: atol 1e-7, rtol 1e-5;
- *   upsample_bilinear: atol 3e-7 against the formula evaluated here (float index arithmetic as PyTorch,
+ *   upsample_bilinear: atol 2e-6 against the formula evaluated here (float index arithmetic as PyTorch,
  *   double blend), and atol 5e-7 against hard-coded torch values. The torch values were produced once
  *   with torch 2.15 (CPU) by
  *     g = [[((y*7 + x*11 + y*x) % 17) / 16 for x in range(in_w)] for y in range(in_h)]  (float32)
@@ -741,7 +741,9 @@ static void run_upsample(int in_h, int in_w, int out_h, int out_w, const torch_s
     download(rt, d_out, got, n_out);
     char what[96];
     snprintf(what, sizeof what, "upsample_bilinear %dx%d->%dx%d vs formula", in_h, in_w, out_h, out_w);
-    check(what, got, want, n_out, 3e-7, 0.0);
+    /* OpenCL lets a device divide in single precision with up to 2.5 ulp of error (NVIDIA's driver does; PoCL
+     * rounds correctly), which moves the source coordinate by an ulp: measured up to 1.0e-6 on an H100. */
+    check(what, got, want, n_out, 2e-6, 0.0);
     float *picked = alloc_floats(sample_count), *torch_values = alloc_floats(sample_count);
     for (size_t s = 0; s < sample_count; s++) {
         picked[s] = got[(size_t)samples[s].y * out_w + samples[s].x];
