@@ -78,15 +78,61 @@ vte_status report_exception(vte_error *err, const char *what_call, const char *p
 
 } // namespace
 
+// The codec libraries under OpenCV print their own diagnostics on stderr ("libpng warning: iCCP: known
+// incorrect sRGB profile" for two of the sample photos), which OpenCV cannot silence. While a file is decoded,
+// stderr goes to a temporary file; what the codec said becomes part of the error when decoding fails and is
+// dropped otherwise. (Output of other threads to stderr during a decode would be caught too.)
+static cv::Mat read_quietly(const char *path, std::string &diagnostics) {
+    std::fflush(stderr);
+    std::FILE *capture = std::tmpfile();
+    int saved = capture ? dup(STDERR_FILENO) : -1;
+    if (saved >= 0 && dup2(fileno(capture), STDERR_FILENO) < 0) {
+        close(saved);
+        saved = -1;
+    }
+    cv::Mat m;
+    try {
+        m = cv::imread(path, cv::IMREAD_UNCHANGED);
+    } catch (...) {
+        if (saved >= 0) {
+            std::fflush(stderr);
+            dup2(saved, STDERR_FILENO);
+            close(saved);
+        }
+        if (capture) std::fclose(capture);
+        throw;
+    }
+    if (saved >= 0) {
+        std::fflush(stderr);
+        dup2(saved, STDERR_FILENO);
+        close(saved);
+    }
+    if (capture) {
+        char text[512];
+        std::rewind(capture);
+        size_t n = std::fread(text, 1, sizeof text - 1, capture);
+        text[n] = '\0';
+        std::fclose(capture);
+        diagnostics = text;
+        while (!diagnostics.empty() && (diagnostics.back() == '\n' || diagnostics.back() == '\r'))
+            diagnostics.pop_back();
+        for (char &c : diagnostics)
+            if (c == '\n') c = ';';
+    }
+    return m;
+}
+
 extern "C" vte_status vte_cv_read(const char *path, vte_cv_pixels *out, vte_error *err) {
     if (!path || !out) return vte_error_set(err, VTE_ERR_INVALID_ARGUMENT, "vte_cv_read: NULL argument");
     std::memset(out, 0, sizeof *out);
     try {
         cv_init_once();
-        cv::Mat m = cv::imread(path, cv::IMREAD_UNCHANGED);
+        std::string diagnostics;
+        cv::Mat m = read_quietly(path, diagnostics);
         if (m.empty() || m.dims != 2 || m.rows <= 0 || m.cols <= 0)
             return vte_error_set(err, VTE_ERR_FORMAT,
-                                 "%s: cannot decode image (not a supported image format or corrupt)", path);
+                                 "%s: cannot decode image (not a supported image format or corrupt)%s%s", path,
+                                 diagnostics.empty() ? "" : ": ", diagnostics.c_str());
         const int depth = m.depth();
         const int channels = m.channels();
         if (depth != CV_8U && depth != CV_16U)
