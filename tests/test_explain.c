@@ -396,3 +396,9 @@ Test(explain, bad_options_are_rejected) {
     free(pixels);
     close_model(&f);
 }
+
+Test(backward, clblast_gemm_path_gradients_match_autograd) {
+    setenv("VITEXPLAIN_GEMM", "clblast", 1); /* the path GPUs take (CPUs use the host BLAS by default) */
+    check_backward("vit-odd", "rocket");
+    check_backward("vit-tiny", "chelsea");
+}

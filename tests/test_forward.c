@@ -208,3 +208,9 @@ Test(model, labels_are_found_case_insensitively) {
     cr_assert_null(vte_model_label(l.model, l.config->num_labels));
     unload(&l);
 }
+
+Test(forward, clblast_gemm_path_matches_pytorch) {
+    /* On a CPU the GEMMs take the host BLAS by default; GPUs take CLBlast. Check CLBlast here too. */
+    setenv("VITEXPLAIN_GEMM", "clblast", 1);
+    check_model("vit-odd", "vit-odd", "vit-odd", STEMS, STEM_COUNT, 3, 1);
+}

@@ -170,6 +170,20 @@ Test(gemm, self_check_passes_on_this_device) {
     vte_runtime_free(rt);
 }
 
+Test(gemm, backend_choice) {
+    vte_runtime *rt = vte_test_runtime();
+    vte_error err = {0};
+    /* PoCL's CPU device keeps buffers in host memory: its GEMMs take the host BLAS unless told otherwise. */
+    if (rt->info.type == VTE_DEVICE_CPU && strstr(rt->info.platform_name, "Portable Computing Language"))
+        cr_assert_str_eq(vte_gemm_backend(rt), "host BLAS (OpenBLAS)");
+    vte_runtime_free(rt);
+    setenv("VITEXPLAIN_GEMM", "clblast", 1);
+    rt = vte_test_runtime();
+    cr_assert_str_eq(vte_gemm_backend(rt), "CLBlast");
+    cr_assert_eq(vte_gemm_self_check(rt, &err), VTE_OK, "CLBlast self-check: %s", err.message);
+    vte_runtime_free(rt);
+}
+
 Test(top_k, orders_by_logit_and_normalises) {
     const float logits[6] = {0.5f, 3.0f, -1.0f, 3.0f, 2.0f, 0.0f};
     vte_prediction top[6];

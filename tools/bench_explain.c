@@ -10,6 +10,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "runtime/gemm.h"
 #include "vitexplain.h"
 
 static double now_ms(void) {
@@ -60,8 +61,8 @@ int main(int argc, char **argv) {
         pixels[i] = (float)((seed >> 8) & 0xFFFF) / 32768.0f - 1.0f;
     }
     double *t = malloc((size_t)iterations * sizeof *t);
-    printf("device %s, model %s, batch %d, median of %d runs, ms per image\n", vte_runtime_device(rt)->name, model_dir,
-           batch, iterations);
+    printf("device %s (GEMM: %s), model %s, batch %d, median of %d runs, ms per image\n", vte_runtime_device(rt)->name,
+           vte_gemm_backend(rt), model_dir, batch, iterations);
     /* forward alone */
     vte_session_forward(session, pixels, batch, &err);
     for (int i = 0; i < iterations; i++) {

@@ -11,6 +11,7 @@
 #include <sys/resource.h>
 #include <time.h>
 
+#include "runtime/gemm.h"
 #include "runtime/runtime.h"
 #include "vitexplain.h"
 
@@ -92,7 +93,7 @@ int main(int argc, char **argv) {
     getrusage(RUSAGE_SELF, &usage);
     double peak_mib = usage.ru_maxrss / 1024.0;
     const vte_device_info *d = vte_runtime_device(rt);
-    printf("device              %s\n", d->name);
+    printf("device              %s (GEMM: %s)\n", d->name, vte_gemm_backend(rt));
     printf("model               %s (%d layers, hidden %d, %d tokens)\n", model_dir, c->num_layers, c->hidden_size,
            c->num_tokens);
     printf("runtime init        %8.1f ms\n", t_runtime - t0);

@@ -8,8 +8,9 @@ packages=(
   build-essential cmake pkg-config
   ocl-icd-opencl-dev opencl-headers pocl-opencl-icd clinfo   # OpenCL loader, headers, CPU driver
   libclblast-dev                                             # GEMM
-  libopencv-dev                                              # image decoding, colour maps, windows
+  libopencv-dev zlib1g-dev                                   # image decoding, colour maps, windows; PNG text
   libjansson-dev                                             # JSON (config.json, safetensors headers)
+  libopenblas-dev                                            # GEMM on CPU devices
   libcriterion-dev                                           # tests
   xvfb                                                       # virtual X server for the `live` window tests
 )

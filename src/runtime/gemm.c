@@ -1,4 +1,6 @@
-/* GEMM through CLBlast (the Debian 1.5.3 C API). */
+/* GEMM: through CLBlast (the Debian 1.5.3 C API) on every device, or through the host's BLAS on CPU devices
+ * whose buffers live in host memory (gemm_host.c). $VITEXPLAIN_GEMM=clblast|host chooses; by default a PoCL CPU
+ * device uses the host path. The self-check runs on whichever path is chosen. */
 #include "runtime/gemm.h"
 
 #include <clblast_c.h>
@@ -7,7 +9,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+int vte_gemm_host_usable(const vte_runtime *rt);
+vte_status vte_gemm_host(vte_runtime *rt, vte_gemm_op op_a, vte_gemm_op op_b, size_t m, size_t n, size_t k,
+                         float alpha, cl_mem a, size_t a_offset, size_t lda, size_t a_stride, cl_mem b,
+                         size_t b_offset, size_t ldb, size_t b_stride, float beta, cl_mem c, size_t c_offset,
+                         size_t ldc, size_t c_stride, size_t batch, vte_error *err);
+
 struct vte_gemm_state {
+    int host;          /* 1: the host-BLAS path (CPU devices), 0: CLBlast */
     cl_mem temp;       /* CLBlast's scratch for the indirect GEMM path, grown by vte_gemm_reserve */
     size_t temp_bytes;
     int self_checked;  /* 0: not yet; 1: passed; -1: failed */
@@ -69,9 +78,13 @@ static const gemm_tuning TUNINGS[] = {
      {0, 1, 32, 2, 4, 4, 32, 8, 8, 128, 0, 0, 0, 0, 8, 16}},
 };
 
+static struct vte_gemm_state *state_of(vte_runtime *rt);
+
 static vte_status apply_tuning(vte_runtime *rt, vte_error *err) {
     const char *choice = getenv("VITEXPLAIN_GEMM_TUNING");
     if (choice && strcmp(choice, "default") == 0) return VTE_OK;
+    struct vte_gemm_state *state = state_of(rt);
+    if (state && state->host) return VTE_OK;
     for (size_t i = 0; i < sizeof TUNINGS / sizeof TUNINGS[0]; i++) {
         const gemm_tuning *t = &TUNINGS[i];
         if (rt->info.type != t->type || !strstr(rt->info.platform_name, t->platform_match)) continue;
@@ -91,8 +104,16 @@ static vte_status apply_tuning(vte_runtime *rt, vte_error *err) {
 }
 
 static struct vte_gemm_state *state_of(vte_runtime *rt) {
-    if (!rt->gemm) rt->gemm = calloc(1, sizeof *rt->gemm);
+    if (!rt->gemm && (rt->gemm = calloc(1, sizeof *rt->gemm))) {
+        const char *choice = getenv("VITEXPLAIN_GEMM");
+        rt->gemm->host = vte_gemm_host_usable(rt) && !(choice && strcmp(choice, "clblast") == 0);
+    }
     return rt->gemm;
+}
+
+const char *vte_gemm_backend(vte_runtime *rt) {
+    struct vte_gemm_state *state = state_of(rt);
+    return state && state->host ? "host BLAS (OpenBLAS)" : "CLBlast";
 }
 
 static CLBlastTranspose op(vte_gemm_op o) { return o == VTE_GEMM_T ? CLBlastTransposeYes : CLBlastTransposeNo; }
@@ -101,6 +122,7 @@ vte_status vte_gemm_reserve(vte_runtime *rt, vte_gemm_op op_a, vte_gemm_op op_b,
                             size_t lda, size_t ldb, size_t ldc, vte_error *err) {
     struct vte_gemm_state *state = state_of(rt);
     if (!state) return vte_error_set(err, VTE_ERR_OUT_OF_MEMORY, "out of memory");
+    if (state->host) return VTE_OK; /* the host BLAS needs no device scratch */
     size_t bytes = 0;
     CLBlastStatusCode status = CLBlastSGemmTempBufferSize(CLBlastLayoutRowMajor, op(op_a), op(op_b), m, n, k, 0, lda,
                                                           0, ldb, 0, ldc, &rt->queue, &bytes);
@@ -120,6 +142,16 @@ vte_status vte_gemm(vte_runtime *rt, vte_gemm_op op_a, vte_gemm_op op_b, size_t 
     struct vte_gemm_state *state = state_of(rt);
     CLBlastStatusCode status;
     double start = vte_profile_begin(rt);
+    if (state && state->host) {
+        vte_status result = vte_gemm_host(rt, op_a, op_b, m, n, k, alpha, a, a_offset, lda, 0, b, b_offset, ldb, 0, beta,
+                                          c, c_offset, ldc, 0, 1, err);
+        if (result == VTE_OK && rt->profiling) {
+            char name[96];
+            snprintf(name, sizeof name, "gemm %zux%zux%zu %c%c (host)", m, n, k, op_a ? 'T' : 'N', op_b ? 'T' : 'N');
+            vte_profile_end(rt, name, start);
+        }
+        return result;
+    }
     if (state && state->temp) {
         status = CLBlastSgemmWithTempBuffer(CLBlastLayoutRowMajor, op(op_a), op(op_b), m, n, k, alpha, a, a_offset,
                                             lda, b, b_offset, ldb, beta, c, c_offset, ldc, &rt->queue, NULL,
@@ -144,6 +176,18 @@ vte_status vte_gemm_strided_batched(vte_runtime *rt, vte_gemm_op op_a, vte_gemm_
                                     size_t b_offset, size_t ldb, size_t b_stride, float beta, cl_mem c,
                                     size_t c_offset, size_t ldc, size_t c_stride, size_t batch, vte_error *err) {
     double start = vte_profile_begin(rt);
+    struct vte_gemm_state *state = state_of(rt);
+    if (state && state->host) {
+        vte_status result = vte_gemm_host(rt, op_a, op_b, m, n, k, alpha, a, a_offset, lda, a_stride, b, b_offset, ldb,
+                                          b_stride, beta, c, c_offset, ldc, c_stride, batch, err);
+        if (result == VTE_OK && rt->profiling) {
+            char name[96];
+            snprintf(name, sizeof name, "gemm batched %zux%zux%zu x%zu %c%c (host)", m, n, k, batch, op_a ? 'T' : 'N',
+                     op_b ? 'T' : 'N');
+            vte_profile_end(rt, name, start);
+        }
+        return result;
+    }
     CLBlastStatusCode status = CLBlastSgemmStridedBatched(
         CLBlastLayoutRowMajor, op(op_a), op(op_b), m, n, k, alpha, a, a_offset, lda, a_stride, b, b_offset, ldb,
         b_stride, beta, c, c_offset, ldc, c_stride, batch, &rt->queue, NULL);

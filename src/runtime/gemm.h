@@ -1,5 +1,6 @@
 /* The one place that multiplies matrices. Every GEMM of the forward and backward passes goes through these
- * two calls, so a device-specific path can replace CLBlast per shape without touching the model code.
+ * two calls, so a device-specific path can replace CLBlast without touching the model code: CPU devices take
+ * the host BLAS (gemm_host.c).
  * All matrices are row-major; offsets, leading dimensions and strides are in elements. */
 #ifndef VTE_RUNTIME_GEMM_H
 #define VTE_RUNTIME_GEMM_H
@@ -30,5 +31,8 @@ vte_status vte_gemm_reserve(vte_runtime *rt, vte_gemm_op op_a, vte_gemm_op op_b,
 vte_status vte_gemm_self_check(vte_runtime *rt, vte_error *err);
 
 void vte_gemm_release(vte_runtime *rt);
+
+/* "CLBlast" or "host BLAS (OpenBLAS)": the path this runtime's GEMMs take. */
+const char *vte_gemm_backend(vte_runtime *rt);
 
 #endif
