@@ -3,43 +3,6 @@
  * size (a power of two is fastest; the host picks it with vte_kernel_group_size). `scratch` is __local
  * memory of local-size floats. */
 
-/* Sum of v over the work-group; every work-item gets the result. Works for any local size. Ends with a
- * barrier so scratch can be reused. */
-float att_group_sum(float v, __local float *scratch) {
-    const size_t lid = get_local_id(0), n = get_local_size(0);
-    size_t p = 1;
-    while (p * 2 <= n) p *= 2;
-    scratch[lid] = v;
-    barrier(CLK_LOCAL_MEM_FENCE);
-    if (lid < n - p) scratch[lid] += scratch[lid + p];
-    barrier(CLK_LOCAL_MEM_FENCE);
-    for (size_t s = p / 2; s > 0; s /= 2) {
-        if (lid < s) scratch[lid] += scratch[lid + s];
-        barrier(CLK_LOCAL_MEM_FENCE);
-    }
-    const float total = scratch[0];
-    barrier(CLK_LOCAL_MEM_FENCE);
-    return total;
-}
-
-/* Maximum of v over the work-group, as att_group_sum. */
-float att_group_max(float v, __local float *scratch) {
-    const size_t lid = get_local_id(0), n = get_local_size(0);
-    size_t p = 1;
-    while (p * 2 <= n) p *= 2;
-    scratch[lid] = v;
-    barrier(CLK_LOCAL_MEM_FENCE);
-    if (lid < n - p) scratch[lid] = fmax(scratch[lid], scratch[lid + p]);
-    barrier(CLK_LOCAL_MEM_FENCE);
-    for (size_t s = p / 2; s > 0; s /= 2) {
-        if (lid < s) scratch[lid] = fmax(scratch[lid], scratch[lid + s]);
-        barrier(CLK_LOCAL_MEM_FENCE);
-    }
-    const float best = scratch[0];
-    barrier(CLK_LOCAL_MEM_FENCE);
-    return best;
-}
-
 /* softmax_rows: in place, x[r, :] = exp(x[r, :] - max) / sum(exp(x[r, :] - max)) for each r < rows
  * (numerically stable: the row maximum is subtracted first). */
 __kernel void softmax_rows(__global float *x, int rows, int cols, __local float *scratch) {
@@ -50,7 +13,7 @@ __kernel void softmax_rows(__global float *x, int rows, int cols, __local float 
 
     float m = -INFINITY;
     for (size_t j = lid; j < (size_t)cols; j += step) m = fmax(m, xr[j]);
-    m = att_group_max(m, scratch);
+    m = group_max(m, scratch);
 
     float sum = 0.0f;
     for (size_t j = lid; j < (size_t)cols; j += step) {
@@ -58,7 +21,7 @@ __kernel void softmax_rows(__global float *x, int rows, int cols, __local float 
         xr[j] = e;
         sum += e;
     }
-    sum = att_group_sum(sum, scratch);
+    sum = group_sum(sum, scratch);
 
     for (size_t j = lid; j < (size_t)cols; j += step) xr[j] = xr[j] / sum;
 }
@@ -76,7 +39,7 @@ __kernel void softmax_backward(__global const float *probs, __global float *grad
 
     float dot = 0.0f;
     for (size_t j = lid; j < (size_t)cols; j += step) dot += pr[j] * gr[j];
-    dot = att_group_sum(dot, scratch);
+    dot = group_sum(dot, scratch);
 
     for (size_t j = lid; j < (size_t)cols; j += step) gr[j] = pr[j] * (gr[j] - dot);
 }

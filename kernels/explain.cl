@@ -11,60 +11,6 @@
  * Floating-point contraction is off so that a*b + c is rounded twice on every device, as written. */
 #pragma OPENCL FP_CONTRACT OFF
 
-/* Sum, minimum and maximum of v over the work-group; every work-item gets the result. Any local size
- * works: the part above the largest power of two is folded in first. They end with a barrier so scratch
- * can be reused at once. */
-float ex_group_sum(float v, __local float *scratch) {
-    const size_t lid = get_local_id(0), n = get_local_size(0);
-    size_t p = 1;
-    while (p * 2 <= n) p *= 2;
-    scratch[lid] = v;
-    barrier(CLK_LOCAL_MEM_FENCE);
-    if (lid < n - p) scratch[lid] += scratch[lid + p];
-    barrier(CLK_LOCAL_MEM_FENCE);
-    for (size_t s = p / 2; s > 0; s /= 2) {
-        if (lid < s) scratch[lid] += scratch[lid + s];
-        barrier(CLK_LOCAL_MEM_FENCE);
-    }
-    const float total = scratch[0];
-    barrier(CLK_LOCAL_MEM_FENCE);
-    return total;
-}
-
-float ex_group_min(float v, __local float *scratch) {
-    const size_t lid = get_local_id(0), n = get_local_size(0);
-    size_t p = 1;
-    while (p * 2 <= n) p *= 2;
-    scratch[lid] = v;
-    barrier(CLK_LOCAL_MEM_FENCE);
-    if (lid < n - p) scratch[lid] = fmin(scratch[lid], scratch[lid + p]);
-    barrier(CLK_LOCAL_MEM_FENCE);
-    for (size_t s = p / 2; s > 0; s /= 2) {
-        if (lid < s) scratch[lid] = fmin(scratch[lid], scratch[lid + s]);
-        barrier(CLK_LOCAL_MEM_FENCE);
-    }
-    const float best = scratch[0];
-    barrier(CLK_LOCAL_MEM_FENCE);
-    return best;
-}
-
-float ex_group_max(float v, __local float *scratch) {
-    const size_t lid = get_local_id(0), n = get_local_size(0);
-    size_t p = 1;
-    while (p * 2 <= n) p *= 2;
-    scratch[lid] = v;
-    barrier(CLK_LOCAL_MEM_FENCE);
-    if (lid < n - p) scratch[lid] = fmax(scratch[lid], scratch[lid + p]);
-    barrier(CLK_LOCAL_MEM_FENCE);
-    for (size_t s = p / 2; s > 0; s /= 2) {
-        if (lid < s) scratch[lid] = fmax(scratch[lid], scratch[lid + s]);
-        barrier(CLK_LOCAL_MEM_FENCE);
-    }
-    const float best = scratch[0];
-    barrier(CLK_LOCAL_MEM_FENCE);
-    return best;
-}
-
 /* attention_fuse: fused[b,i,j] [B,T,T] from attn/grad [B,H,T,T] and head_weights w [B,H], one work-item
  * per (b,i,j). mode 0: mean_h A; 1: max_h A; 2: min_h A; 3: sum_h w[b,h]*A (GMAR weighted sum);
  * 4: (1/H) sum_h w[b,h]*A (reference GMAR weighted mean); 5: (1/H) sum_h max(G*A, 0) (Chefer 2021);
@@ -116,7 +62,7 @@ __kernel void head_gradient_norms(__global const float *grad, __global float *no
         carry = (next - acc) - term;
         acc = next;
     }
-    const float total = ex_group_sum(acc, scratch);
+    const float total = group_sum(acc, scratch);
     if (lid == 0) norms[slice] = p == 1 ? total : sqrt(total);
 }
 
@@ -279,8 +225,8 @@ __kernel void patch_minmax(__global const float *values, int row_stride, int off
         lo = fmin(lo, x[p]);
         hi = fmax(hi, x[p]);
     }
-    lo = ex_group_min(lo, scratch);
-    hi = ex_group_max(hi, scratch);
+    lo = group_min(lo, scratch);
+    hi = group_max(hi, scratch);
     const float range = hi - lo;
     for (size_t p = lid; p < (size_t)count; p += step) y[p] = range == 0.0f ? 0.0f : (x[p] - lo) / (range + eps);
 }

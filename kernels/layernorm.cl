@@ -3,25 +3,6 @@
  * the host picks it with vte_kernel_group_size). `scratch` is __local memory of local-size floats.
  * Statistics follow PyTorch: biased variance, rstd = 1 / sqrt(var + eps). */
 
-/* Sum of v over the work-group; every work-item gets the result. Works for any local size: the part
- * above the largest power of two is folded in first. Ends with a barrier so scratch can be reused. */
-float ln_group_sum(float v, __local float *scratch) {
-    const size_t lid = get_local_id(0), n = get_local_size(0);
-    size_t p = 1;
-    while (p * 2 <= n) p *= 2;
-    scratch[lid] = v;
-    barrier(CLK_LOCAL_MEM_FENCE);
-    if (lid < n - p) scratch[lid] += scratch[lid + p];
-    barrier(CLK_LOCAL_MEM_FENCE);
-    for (size_t s = p / 2; s > 0; s /= 2) {
-        if (lid < s) scratch[lid] += scratch[lid + s];
-        barrier(CLK_LOCAL_MEM_FENCE);
-    }
-    const float total = scratch[0];
-    barrier(CLK_LOCAL_MEM_FENCE);
-    return total;
-}
-
 /* layernorm_forward: for each row r < rows, with xr = x + r*x_row_stride (dim contiguous values; a
  * stride of T*D lets the final LayerNorm read only the CLS rows):
  *   mean[r] = sum(xr) / dim; var = sum((xr - mean)^2) / dim (two passes, for accuracy);
@@ -39,14 +20,14 @@ __kernel void layernorm_forward(__global const float *x, int x_row_stride, __glo
 
     float sum = 0.0f;
     for (size_t i = lid; i < (size_t)dim; i += step) sum += xr[i];
-    const float mu = ln_group_sum(sum, scratch) / (float)dim;
+    const float mu = group_sum(sum, scratch) / (float)dim;
 
     float sq = 0.0f;
     for (size_t i = lid; i < (size_t)dim; i += step) {
         const float c = xr[i] - mu;
         sq += c * c;
     }
-    const float var = ln_group_sum(sq, scratch) / (float)dim;
+    const float var = group_sum(sq, scratch) / (float)dim;
     const float rs = 1.0f / sqrt(var + eps);
 
     for (size_t i = lid; i < (size_t)dim; i += step) yr[i] = (xr[i] - mu) * rs * gamma[i] + beta[i];
@@ -80,8 +61,8 @@ __kernel void layernorm_backward(__global const float *dy, __global const float 
         sum_g += g;
         sum_gx += g * ((xr[i] - mu) * rs);
     }
-    const float mean_g = ln_group_sum(sum_g, scratch) / (float)dim;
-    const float mean_gx = ln_group_sum(sum_gx, scratch) / (float)dim;
+    const float mean_g = group_sum(sum_g, scratch) / (float)dim;
+    const float mean_gx = group_sum(sum_gx, scratch) / (float)dim;
 
     /* The uniform branch stays outside the loops: PoCL 3.1 miscompiles a kernel-argument branch inside a
      * work-item-dependent loop after barriers (work-items past `dim` then store out of bounds). */

@@ -18,41 +18,14 @@
 
 #define MODEL "tests/fixtures/models/vit-tiny"
 
-typedef struct run_result {
-    int status;
-    char out[65536];
-    char err[65536];
-} run_result;
+typedef vte_test_run run_result;
 
-static void read_file_into(const char *path, char *dst, size_t size) {
-    FILE *f = fopen(path, "rb");
-    size_t n = f ? fread(dst, 1, size - 1, f) : 0;
-    dst[n] = '\0';
-    if (f) fclose(f);
-}
-
-/* Runs a shell command line in `dir` with stdin from `input` (a shell redirection source), output captured. */
 static run_result *run_shell(const char *dir, const char *line, const char *input) {
-    static run_result r;
-    char logs[4096], out_path[4200], err_path[4200], command[40000];
-    snprintf(logs, sizeof logs, "%s", vte_test_temp_dir());
-    snprintf(out_path, sizeof out_path, "%s/out", logs);
-    snprintf(err_path, sizeof err_path, "%s/err", logs);
-    snprintf(command, sizeof command, "cd '%s' && ( %s ) >'%s' 2>'%s' <%s", dir, line, out_path, err_path, input);
-    int raw = system(command);
-    cr_assert(raw != -1 && WIFEXITED(raw), "could not run: %s", command);
-    r.status = WEXITSTATUS(raw);
-    read_file_into(out_path, r.out, sizeof r.out);
-    read_file_into(err_path, r.err, sizeof r.err);
-    return &r;
+    return vte_test_shell(dir, line, input);
 }
 
 /* Runs `vitexplain ARGS` in `dir` without a terminal. */
-static run_result *run_in(const char *dir, const char *args) {
-    char line[20000];
-    snprintf(line, sizeof line, "'%s' %s", VTE_CLI_PATH, args);
-    return run_shell(dir, line, "/dev/null");
-}
+static run_result *run_in(const char *dir, const char *args) { return vte_test_cli(dir, "", args); }
 
 static int exists(const char *dir, const char *relative) {
     char path[8192];
@@ -80,7 +53,7 @@ static void assert_no_temporaries(const char *dir) {
     cr_assert_eq(system(command), 0);
     char found[8300];
     snprintf(found, sizeof found, "%s/.found", dir);
-    read_file_into(found, listing, sizeof listing);
+    vte_test_read_file(found, listing, sizeof listing);
     remove(found);
     cr_assert_str_eq(listing, "", "temporary files left behind:\n%s", listing);
 }
@@ -311,7 +284,7 @@ Test(batch, csv_summary_recursive_folders_and_name_collisions) {
     cr_assert(exists(dir, "r2/legrad/cat_legrad.png") && exists(dir, "r2/legrad/cat_2_legrad.png"), "%s", r->out);
     char csv[8192];
     snprintf(path, sizeof path, "%s/s.csv", dir);
-    read_file_into(path, csv, sizeof csv);
+    vte_test_read_file(path, csv, sizeof csv);
     cr_assert(strncmp(csv, "image,status,error,top1_id,top1_label,top1_prob", 47) == 0, "header: %s", csv);
     int lines = 0;
     for (char *p = csv; *p; p++) lines += *p == '\n';

@@ -11,35 +11,10 @@
 #include "test_support.h"
 #include "util/npy.h"
 
-typedef struct run_result {
-    int status;
-    char out[65536];
-    char err[65536];
-} run_result;
-
-static void read_file_into(const char *path, char *dst, size_t size) {
-    FILE *f = fopen(path, "rb");
-    size_t n = f ? fread(dst, 1, size - 1, f) : 0;
-    dst[n] = '\0';
-    if (f) fclose(f);
-}
+typedef vte_test_run run_result;
 
 /* Runs `vitexplain ARGS` from the source folder with stdout and stderr captured. */
-static run_result *run_cli(const char *args) {
-    static run_result r;
-    const char *dir = vte_test_temp_dir();
-    char out_path[4200], err_path[4200], command[16384];
-    snprintf(out_path, sizeof out_path, "%s/out", dir);
-    snprintf(err_path, sizeof err_path, "%s/err", dir);
-    snprintf(command, sizeof command, "cd '%s' && '%s' %s >'%s' 2>'%s' </dev/null", VTE_SOURCE_DIR, VTE_CLI_PATH,
-             args, out_path, err_path);
-    int raw = system(command);
-    cr_assert(raw != -1 && WIFEXITED(raw), "could not run: %s", command);
-    r.status = WEXITSTATUS(raw);
-    read_file_into(out_path, r.out, sizeof r.out);
-    read_file_into(err_path, r.err, sizeof r.err);
-    return &r;
-}
+static run_result *run_cli(const char *args) { return vte_test_cli(VTE_SOURCE_DIR, "", args); }
 
 static float *reference_logits(const char *stem, size_t *count) {
     char path[256];

@@ -21,36 +21,18 @@
 
 #define MODEL "tests/fixtures/models/vit-tiny"
 
-typedef struct run_result {
-    int status; /* exit status, or 128 + signal when the command was killed */
-    char out[65536];
-    char err[65536];
-} run_result;
-
-static void read_file_into(const char *path, char *dst, size_t size) {
-    FILE *f = fopen(path, "rb");
-    size_t n = f ? fread(dst, 1, size - 1, f) : 0;
-    dst[n] = '\0';
-    if (f) fclose(f);
-}
+typedef vte_test_run run_result;
 
 /* Runs `env ENV vitexplain live ARGS` from the source folder with stdout and stderr captured; ENV is a list of
  * `env` arguments (-u NAME, NAME=value). A core dump or a signal fails the test. */
 static run_result *run_live(const char *env, const char *args) {
-    static run_result r;
-    const char *dir = vte_test_temp_dir();
-    char out_path[4200], err_path[4200], command[16384];
-    snprintf(out_path, sizeof out_path, "%s/out", dir);
-    snprintf(err_path, sizeof err_path, "%s/err", dir);
-    snprintf(command, sizeof command, "cd '%s' && ulimit -c 0 && env %s '%s' live %s >'%s' 2>'%s' </dev/null",
-             VTE_SOURCE_DIR, env, VTE_CLI_PATH, args, out_path, err_path);
-    int raw = system(command);
-    cr_assert(raw != -1 && WIFEXITED(raw), "could not run: %s", command);
-    r.status = WEXITSTATUS(raw);
-    read_file_into(out_path, r.out, sizeof r.out);
-    read_file_into(err_path, r.err, sizeof r.err);
-    cr_assert(r.status < 128, "killed by signal %d (no abort or crash allowed); stderr: %s", r.status - 128, r.err);
-    return &r;
+    size_t size = strlen(args) + 8;
+    char *live_args = malloc(size);
+    cr_assert_not_null(live_args);
+    snprintf(live_args, size, "live %s", args);
+    run_result *r = vte_test_cli(VTE_SOURCE_DIR, env, live_args);
+    free(live_args);
+    return r;
 }
 
 /* Environments of the child: no display at all; only Xvfb through xcb; Qt's offscreen platform. */

@@ -89,12 +89,16 @@ void vte_programs_release(vte_runtime *rt) {
     rt->program_count = rt->program_capacity = 0;
 }
 
-/* Loads the source of `family` into a malloc'ed NUL-terminated buffer. */
-static vte_status load_source(vte_runtime *rt, const char *family, char **source, size_t *length, vte_error *err) {
+/* Loads the text of kernels/<family>.cl into a malloc'ed NUL-terminated buffer: from $VITEXPLAIN_KERNEL_DIR
+ * when set (a file missing there falls back to the embedded copy only with `embedded_fallback`), else the
+ * embedded copy. */
+static vte_status load_file_text(vte_runtime *rt, const char *family, int embedded_fallback, char **source,
+                                 size_t *length, vte_error *err) {
     if (rt->kernel_dir[0]) {
         char path[4200];
         snprintf(path, sizeof path, "%s/%s.cl", rt->kernel_dir, family);
         FILE *f = fopen(path, "rb");
+        if (!f && embedded_fallback && errno == ENOENT) goto embedded;
         if (!f)
             return vte_error_set(err, VTE_ERR_IO, "%s: cannot open kernel source (VITEXPLAIN_KERNEL_DIR): %s", path,
                                  strerror(errno));
@@ -113,6 +117,7 @@ static vte_status load_source(vte_runtime *rt, const char *family, char **source
         *length = (size_t)n;
         return VTE_OK;
     }
+embedded:
     for (size_t i = 0; i < vte_embedded_source_count; i++) {
         if (strcmp(vte_embedded_sources[i].family, family) == 0) {
             *length = vte_embedded_sources[i].length;
@@ -124,6 +129,34 @@ static vte_status load_source(vte_runtime *rt, const char *family, char **source
         }
     }
     return vte_error_set(err, VTE_ERR_INVALID_ARGUMENT, "no kernel source named '%s' is embedded", family);
+}
+
+/* The shared helpers every program is built with (work-group reductions). */
+#define SHARED_FAMILY "reduce"
+
+/* The source a program is built from: kernels/reduce.cl, then kernels/<family>.cl from its first line (a
+ * #line directive keeps build-log line numbers those of the family's own file). */
+static vte_status load_source(vte_runtime *rt, const char *family, char **source, size_t *length, vte_error *err) {
+    char *shared = NULL, *own = NULL;
+    size_t shared_length = 0, own_length = 0;
+    vte_status status = load_file_text(rt, SHARED_FAMILY, 1, &shared, &shared_length, err);
+    if (status == VTE_OK) status = load_file_text(rt, family, 0, &own, &own_length, err);
+    if (status == VTE_OK) {
+        char line[300];
+        int line_length = snprintf(line, sizeof line, "\n#line 1 \"%s.cl\"\n", family);
+        *length = shared_length + (size_t)line_length + own_length;
+        *source = malloc(*length + 1);
+        if (!*source) {
+            status = vte_error_set(err, VTE_ERR_OUT_OF_MEMORY, "out of memory loading kernel source");
+        } else {
+            memcpy(*source, shared, shared_length);
+            memcpy(*source + shared_length, line, (size_t)line_length);
+            memcpy(*source + shared_length + line_length, own, own_length + 1);
+        }
+    }
+    free(shared);
+    free(own);
+    return status;
 }
 
 static vte_status build_failure(vte_runtime *rt, cl_program program, cl_int status, const char *family,

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 const char *vte_test_fixture(const char *relative) {
@@ -70,4 +71,41 @@ const char *vte_test_write_temp(const char *name, const void *data, size_t bytes
     cr_assert_eq(fwrite(data, 1, bytes, f), bytes);
     fclose(f);
     return path;
+}
+
+void vte_test_read_file(const char *path, char *dst, size_t size) {
+    FILE *f = fopen(path, "rb");
+    size_t n = f ? fread(dst, 1, size - 1, f) : 0;
+    dst[n] = '\0';
+    if (f) fclose(f);
+}
+
+vte_test_run *vte_test_shell(const char *dir, const char *line, const char *input) {
+    static vte_test_run r;
+    char logs[4096], out_path[4200], err_path[4200];
+    snprintf(logs, sizeof logs, "%s", vte_test_temp_dir());
+    snprintf(out_path, sizeof out_path, "%s/out", logs);
+    snprintf(err_path, sizeof err_path, "%s/err", logs);
+    size_t size = strlen(dir) + strlen(line) + strlen(input) + 2 * sizeof out_path + 64;
+    char *command = malloc(size);
+    cr_assert_not_null(command);
+    snprintf(command, size, "cd '%s' && ulimit -c 0 && ( %s ) >'%s' 2>'%s' <%s", dir, line, out_path, err_path, input);
+    int raw = system(command);
+    cr_assert(raw != -1 && WIFEXITED(raw), "could not run: %s", command);
+    free(command);
+    r.status = WEXITSTATUS(raw);
+    vte_test_read_file(out_path, r.out, sizeof r.out);
+    vte_test_read_file(err_path, r.err, sizeof r.err);
+    cr_assert(r.status < 128, "killed by signal %d (no abort or crash allowed); stderr: %s", r.status - 128, r.err);
+    return &r;
+}
+
+vte_test_run *vte_test_cli(const char *dir, const char *env, const char *args) {
+    size_t size = strlen(env) + strlen(args) + strlen(VTE_CLI_PATH) + 32;
+    char *line = malloc(size);
+    cr_assert_not_null(line);
+    snprintf(line, size, "env %s '%s' %s", env, VTE_CLI_PATH, args);
+    vte_test_run *r = vte_test_shell(dir, line, "/dev/null");
+    free(line);
+    return r;
 }

@@ -26,4 +26,22 @@ const char *vte_test_write_temp(const char *name, const void *data, size_t bytes
 /* A fresh empty temporary directory (static buffer). */
 const char *vte_test_temp_dir(void);
 
+/* Reads up to size-1 bytes of a file into dst, NUL-terminated ("" when it cannot be read). */
+void vte_test_read_file(const char *path, char *dst, size_t size);
+
+/* A command run through the shell, its exit status and captured output. */
+typedef struct vte_test_run {
+    int status;
+    char out[65536];
+    char err[65536];
+} vte_test_run;
+
+/* Runs `line` with /bin/sh in `dir`, stdin from `input` (a file name for <), no core dumps; fails the test when
+ * it cannot run or is killed by a signal. Returns a static result, overwritten by the next call. */
+vte_test_run *vte_test_shell(const char *dir, const char *line, const char *input);
+
+/* Runs `env ENV vitexplain ARGS` in `dir` without a terminal (stdin /dev/null); ENV may be "" or a list of env
+ * arguments (-u NAME, NAME=value). */
+vte_test_run *vte_test_cli(const char *dir, const char *env, const char *args);
+
 #endif
