@@ -221,16 +221,20 @@ static float pseudo_random(unsigned *seed) {
     return (float)((*seed >> 8) & 0xFFFF) / 32768.0f - 1.0f;
 }
 
-static vte_status compare(const float *got, const double *want, size_t count, size_t k, const char *what,
-                          vte_error *err) {
+static vte_status compare(vte_runtime *rt, const float *got, const double *want, size_t count, size_t k,
+                          const char *what, vte_error *err) {
+    int host = rt->gemm && rt->gemm->host;
     for (size_t i = 0; i < count; i++) {
         /* |a|,|b| <= 1: the float32 rounding error of a length-k dot product is well below k * 2^-20. */
         double tolerance = 1e-5 + (double)k * 1e-6;
         if (!(fabs(got[i] - want[i]) <= tolerance))
             return vte_error_set(err, VTE_ERR_SELF_CHECK,
-                                 "GEMM self-check failed on this device (%s): element %zu is %g, expected %g; the "
-                                 "OpenCL driver or CLBlast computes wrong results here, choose another --device",
-                                 what, i, (double)got[i], want[i]);
+                                 "GEMM self-check failed on this device (%s through %s): element %zu is %g, expected "
+                                 "%g; %s",
+                                 what, vte_gemm_backend(rt), i, (double)got[i], want[i],
+                                 host ? "the host BLAS computes wrong results here: set VITEXPLAIN_GEMM=clblast"
+                                      : "the OpenCL driver or CLBlast computes wrong results here: choose another "
+                                        "--device");
     }
     return VTE_OK;
 }
@@ -282,8 +286,8 @@ static vte_status run_self_check(vte_runtime *rt, vte_error *err) {
     for (size_t i = 0; i < BATCH; i++)
         reference_gemm(VTE_GEMM_N, VTE_GEMM_T, BM, BN, BK, hba + i * BM * BK, BK, hbb + i * BN * BK, BK,
                        want + c_count + i * BM * BN, BN);
-    if ((status = compare(hc, want, c_count, K, "Sgemm 37x29x53, B transposed", err))) goto done;
-    status = compare(hbc, want + c_count, bc_count, BK, "SgemmStridedBatched 3x17x19x11", err);
+    if ((status = compare(rt, hc, want, c_count, K, "GEMM 37x29x53, B transposed", err))) goto done;
+    status = compare(rt, hbc, want + c_count, bc_count, BK, "strided-batched GEMM 3x17x19x11", err);
 done:
     vte_buffer_release(&a);
     vte_buffer_release(&b);
