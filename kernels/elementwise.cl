@@ -28,20 +28,25 @@ float gelu_cdf(float x) {
     return x >= 0.0f ? 1.0f - half_erfc : half_erfc;
 }
 
+/* The bias kernels are 2-D: dimension 0 is the column (guarded: the host rounds it up to the local size),
+ * dimension 1 the row, so no work-item divides to find its column (a 64-bit modulo per element cost more
+ * than the addition itself on PoCL). */
+
 /* bias_add: x [rows, cols] += bias [cols] broadcast over rows. */
 __kernel void bias_add(__global float *x, __global const float *bias, int rows, int cols) {
-    const size_t i = get_global_id(0);
-    if (i >= (size_t)rows * (size_t)cols) return;
-    x[i] += bias[i % (size_t)cols];
+    const size_t c = get_global_id(0), r = get_global_id(1);
+    if (c >= (size_t)cols || r >= (size_t)rows) return;
+    x[r * (size_t)cols + c] += bias[c];
 }
 
 /* bias_gelu_forward: u [rows, cols] += bias [cols] (u keeps the pre-activation for the backward pass);
  * activated [rows, cols] = gelu(u) = u * 0.5 * (1 + erf(u / sqrt(2))). */
 __kernel void bias_gelu_forward(__global float *u, __global float *activated, __global const float *bias,
                                 int rows, int cols) {
-    const size_t i = get_global_id(0);
-    if (i >= (size_t)rows * (size_t)cols) return;
-    const float x = u[i] + bias[i % (size_t)cols];
+    const size_t c = get_global_id(0), r = get_global_id(1);
+    if (c >= (size_t)cols || r >= (size_t)rows) return;
+    const size_t i = r * (size_t)cols + c;
+    const float x = u[i] + bias[c];
     u[i] = x;
     activated[i] = x * gelu_cdf(x);
 }
@@ -50,9 +55,10 @@ __kernel void bias_gelu_forward(__global float *u, __global float *activated, __
  * plus its bias, then the residual stream, in PyTorch's order). residual may not alias x. */
 __kernel void bias_residual_add(__global float *x, __global const float *bias, __global const float *residual,
                                 int rows, int cols) {
-    const size_t i = get_global_id(0);
-    if (i >= (size_t)rows * (size_t)cols) return;
-    x[i] = (x[i] + bias[i % (size_t)cols]) + residual[i];
+    const size_t c = get_global_id(0), r = get_global_id(1);
+    if (c >= (size_t)cols || r >= (size_t)rows) return;
+    const size_t i = r * (size_t)cols + c;
+    x[i] = (x[i] + bias[c]) + residual[i];
 }
 
 /* gelu_backward: d [n] *= gelu'(u) = Phi(u) + u * phi(u), with Phi(u) = 0.5 * (1 + erf(u / sqrt(2))) and

@@ -310,8 +310,8 @@ Test(elementwise, bias_add) {
     vte_error err = {0};
     cl_kernel k = make_kernel(rt, "elementwise", "bias_add");
     cl_mem d_x = upload(rt, x, n), d_bias = upload(rt, bias, cols);
-    size_t local = elementwise_local(rt, k), global = vte_round_up(n, local);
-    cr_assert_eq(VTE_RUN(rt, k, 1, &global, &local, &err, VTE_ARG(d_x), VTE_ARG(d_bias), VTE_INT(rows), VTE_INT(cols)),
+    size_t local[2] = {elementwise_local(rt, k), 1}, global[2] = {vte_round_up((size_t)cols, local[0]), (size_t)rows};
+    cr_assert_eq(VTE_RUN(rt, k, 2, global, local, &err, VTE_ARG(d_x), VTE_ARG(d_bias), VTE_INT(rows), VTE_INT(cols)),
                  VTE_OK, "%s", err.message);
     download(rt, d_x, x, n);
     guard_intact(rt, d_x, n, "bias_add");
@@ -338,8 +338,8 @@ Test(elementwise, bias_gelu_forward) {
     vte_error err = {0};
     cl_kernel k = make_kernel(rt, "elementwise", "bias_gelu_forward");
     cl_mem d_u = upload(rt, u, n), d_act = upload(rt, act, n), d_bias = upload(rt, bias, cols);
-    size_t local = elementwise_local(rt, k), global = vte_round_up(n, local);
-    cr_assert_eq(VTE_RUN(rt, k, 1, &global, &local, &err, VTE_ARG(d_u), VTE_ARG(d_act), VTE_ARG(d_bias),
+    size_t local[2] = {elementwise_local(rt, k), 1}, global[2] = {vte_round_up((size_t)cols, local[0]), (size_t)rows};
+    cr_assert_eq(VTE_RUN(rt, k, 2, global, local, &err, VTE_ARG(d_u), VTE_ARG(d_act), VTE_ARG(d_bias),
                          VTE_INT(rows), VTE_INT(cols)),
                  VTE_OK, "%s", err.message);
     download(rt, d_u, u, n);
@@ -366,8 +366,8 @@ Test(elementwise, bias_residual_add) {
     vte_error err = {0};
     cl_kernel k = make_kernel(rt, "elementwise", "bias_residual_add");
     cl_mem d_x = upload(rt, x, n), d_bias = upload(rt, bias, cols), d_res = upload(rt, res, n);
-    size_t local = elementwise_local(rt, k), global = vte_round_up(n, local);
-    cr_assert_eq(VTE_RUN(rt, k, 1, &global, &local, &err, VTE_ARG(d_x), VTE_ARG(d_bias), VTE_ARG(d_res),
+    size_t local[2] = {elementwise_local(rt, k), 1}, global[2] = {vte_round_up((size_t)cols, local[0]), (size_t)rows};
+    cr_assert_eq(VTE_RUN(rt, k, 2, global, local, &err, VTE_ARG(d_x), VTE_ARG(d_bias), VTE_ARG(d_res),
                          VTE_INT(rows), VTE_INT(cols)),
                  VTE_OK, "%s", err.message);
     download(rt, d_x, x, n);

@@ -46,8 +46,8 @@ static vte_status linear_forward(vte_session *s, cl_mem x, size_t rows, size_t i
     vte_status status =
         vte_gemm(s->rt, VTE_GEMM_N, VTE_GEMM_N, rows, out, in, 1.0f, x, 0, in, weight, 0, out, 0.0f, y, 0, out, err);
     if (status) return status;
-    size_t global = elementwise_global(s, rows * out), local = s->k.elementwise_group;
-    return VTE_RUN(s->rt, s->k.bias_add, 1, &global, &local, err, VTE_ARG(y), VTE_ARG(bias), VTE_INT(rows),
+    size_t global[2] = {elementwise_global(s, out), rows}, local[2] = {s->k.elementwise_group, 1};
+    return VTE_RUN(s->rt, s->k.bias_add, 2, global, local, err, VTE_ARG(y), VTE_ARG(bias), VTE_INT(rows),
                    VTE_INT(out));
 }
 
@@ -92,8 +92,8 @@ static vte_status linear_residual_forward(vte_session *s, cl_mem x, size_t rows,
     vte_status status =
         vte_gemm(s->rt, VTE_GEMM_N, VTE_GEMM_N, rows, out, in, 1.0f, x, 0, in, weight, 0, out, 0.0f, y, 0, out, err);
     if (status) return status;
-    size_t global = elementwise_global(s, rows * out), local = s->k.elementwise_group;
-    return VTE_RUN(s->rt, s->k.bias_residual_add, 1, &global, &local, err, VTE_ARG(y), VTE_ARG(bias),
+    size_t global[2] = {elementwise_global(s, out), rows}, local[2] = {s->k.elementwise_group, 1};
+    return VTE_RUN(s->rt, s->k.bias_residual_add, 2, global, local, err, VTE_ARG(y), VTE_ARG(bias),
                    VTE_ARG(residual), VTE_INT(rows), VTE_INT(out));
 }
 
@@ -115,8 +115,8 @@ static vte_status block_forward_after_attention(vte_session *s, int l, int B, vt
     if ((status = vte_gemm(s->rt, VTE_GEMM_N, VTE_GEMM_N, rows, F, D, 1.0f, a->ln2_out, 0, D, w->fc1_weight, 0, F, 0.0f,
                            a->fc1_pre, 0, F, err)))
         return status;
-    size_t global = elementwise_global(s, rows * F), local = s->k.elementwise_group;
-    if ((status = VTE_RUN(s->rt, s->k.bias_gelu_forward, 1, &global, &local, err, VTE_ARG(a->fc1_pre),
+    size_t global[2] = {elementwise_global(s, F), rows}, local[2] = {s->k.elementwise_group, 1};
+    if ((status = VTE_RUN(s->rt, s->k.bias_gelu_forward, 2, global, local, err, VTE_ARG(a->fc1_pre),
                           VTE_ARG(a->fc1_act), VTE_ARG(w->fc1_bias), VTE_INT(rows), VTE_INT(F))))
         return status;
     return linear_residual_forward(s, a->fc1_act, rows, F, w->fc2_weight, w->fc2_bias, a->resid, D, output, err);
