@@ -356,3 +356,34 @@ Test(seed, method_option_runs_the_seed_job_without_asking) {
     cr_assert(strstr(r->out, "Processing: images/chelsea.png \u2192 tabby cat"), "%s", r->out);
     cr_assert(exists(dir, "results/rollout/chelsea_rollout.png") && exists(dir, "results/rollout/Rocket_rollout.png"));
 }
+
+Test(batch, progress_bar_on_a_terminal_and_plain_lines_otherwise) {
+    char dir[4096], line[16384];
+    make_seed_folder(dir, sizeof dir);
+    /* On a terminal (script(1) gives one): a bar redrawn in place with the count, the rate and the time left. */
+    snprintf(line, sizeof line,
+             "timeout 120 script -q -e -c \"'%s' explain --model '%s/" MODEL "' --method rollout --batch 1 images\" "
+             "/dev/null",
+             VTE_CLI_PATH, VTE_SOURCE_DIR);
+    run_result *r = run_shell(dir, line, "/dev/null");
+    cr_assert_eq(r->status, 0, "%s %s", r->out, r->err);
+    cr_assert(strstr(r->out, "\r\033[K[") && strstr(r->out, "1/2 images") && strstr(r->out, "2/2 images") &&
+                  strstr(r->out, "images/s") && strstr(r->out, "left"),
+              "terminal progress: %s", r->out);
+    /* Without one: plain lines, one per batch. */
+    char args[8192];
+    snprintf(args, sizeof args, "explain --model '%s/" MODEL "' --method rollout --batch 1 --out r2 images", VTE_SOURCE_DIR);
+    r = run_in(dir, args);
+    cr_assert_eq(r->status, 0, "%s", r->err);
+    cr_assert(strstr(r->err, "progress: 1/2 images") && strstr(r->err, "progress: 2/2 images"), "%s", r->err);
+    cr_assert(!strchr(r->err, '\r'), "no carriage returns without a terminal");
+}
+
+Test(seed, options_before_the_method_also_run_the_seed_job) {
+    char dir[4096], args[8192];
+    make_seed_folder(dir, sizeof dir);
+    snprintf(args, sizeof args, "--device cpu --model '%s/" MODEL "' --method legrad", VTE_SOURCE_DIR);
+    run_result *r = run_in(dir, args);
+    cr_assert_eq(r->status, 0, "stderr: %s", r->err);
+    cr_assert(exists(dir, "results/legrad/chelsea_legrad.png"));
+}

@@ -82,7 +82,7 @@ int main(int argc, char **argv) {
     if (strcmp(command, "classify") == 0) return cli_classify(argc - 1, argv + 1);
     if (strcmp(command, "explain") == 0) return cli_explain(argc - 1, argv + 1);
     if (strcmp(command, "live") == 0) return cli_live(argc - 1, argv + 1);
-    if (command[0] == '-' && command[1] == '-' && strcmp(command, "--device") != 0)
+    if (command[0] == '-' && command[1] == '-')
         return cli_seed(argc, argv); /* vitexplain --method M ...: the original project's job, no prompts */
     cli_error("unknown command '%s' (see `vitexplain --help`)", command);
     return EXIT_USAGE;
