@@ -98,7 +98,7 @@ Test(cli, missing_model_is_a_setup_error) {
 Test(cli, usage_errors_exit_2) {
     run_result *r = run_cli("classify --model tests/fixtures/models/vit-tiny");
     cr_assert_eq(r->status, 2);
-    cr_assert(strstr(r->err, "no IMAGE given"), "%s", r->err);
+    cr_assert(strstr(r->err, "no INPUT given"), "%s", r->err);
     r = run_cli("classify --topk 0 images/chelsea.png");
     cr_assert_eq(r->status, 2);
     cr_assert(strstr(r->err, "--topk"), "%s", r->err);
@@ -267,4 +267,13 @@ Test(cli, explain_errors) {
     cr_assert_eq(r->status, 3);
     cr_assert(strstr(r->err, "cannot create output folder images/chelsea.png/out/rollout"), "%s", r->err);
     cr_assert_str_eq(r->out, "", "nothing done before the error");
+}
+
+Test(cli, classify_takes_folders) {
+    run_result *r = run_cli("classify --model tests/fixtures/models/vit-tiny --topk 1 --json images");
+    cr_assert_eq(r->status, 0, "stderr: %s", r->err);
+    int lines = 0;
+    for (const char *p = r->out; *p; p++) lines += *p == '\n';
+    cr_assert_eq(lines, 5, "one line per sample image: %s", r->out);
+    cr_assert(strstr(r->out, "\"images/astronaut.png\"") && strstr(r->out, "\"images/rocket.jpg\""), "%s", r->out);
 }

@@ -5,11 +5,13 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "cli/inputs.h"
 
 static void print_help(void) {
-    printf("Usage: vitexplain classify [--model DIR] [--topk K] [--json] [--batch N] [--device SPEC] IMAGE...\n"
+    printf("Usage: vitexplain classify [--model DIR] [--topk K] [--json] [--batch N] [--device SPEC] INPUT...\n"
            "\n"
-           "Prints the K most likely classes of each image with their logits and probabilities.\n"
+           "Prints the K most likely classes of each image with their logits and probabilities. An INPUT is an\n"
+           "image file or a folder of .jpg, .jpeg and .png files (--recursive: sub-folders too).\n"
            "\n"
            "  --model DIR    Hugging Face ViTForImageClassification folder (config.json, model.safetensors,\n"
            "                 optional preprocessor_config.json); default $VITEXPLAIN_MODEL, else %s\n"
@@ -17,6 +19,7 @@ static void print_help(void) {
            "  --json         one JSON object per line and image:\n"
            "                 {\"image\": PATH, \"top\": [{\"id\", \"label\", \"logit\", \"prob\"}, ...]}\n"
            "  --batch N      images per forward pass on the device (default 8)\n"
+           "  --recursive    descend into sub-folders of folder inputs\n"
            "  --device SPEC  OpenCL device (see `vitexplain devices`)\n"
            "\n"
            "An image that cannot be read is reported on stderr and skipped.\n"
@@ -30,6 +33,7 @@ typedef struct classify_options {
     int topk;
     int batch;
     int json;
+    int recursive;
     char **images;
     int image_count;
 } classify_options;
@@ -48,6 +52,8 @@ static int parse_options(int argc, char **argv, classify_options *o) {
             return EXIT_OK;
         } else if (strcmp(arg, "--json") == 0) {
             o->json = 1;
+        } else if (strcmp(arg, "--recursive") == 0) {
+            o->recursive = 1;
         } else if (strcmp(arg, "--model") == 0 || strcmp(arg, "--topk") == 0 || strcmp(arg, "--batch") == 0 ||
                    strcmp(arg, "--device") == 0) {
             if (!has_value) {
@@ -67,7 +73,7 @@ static int parse_options(int argc, char **argv, classify_options *o) {
         }
     }
     if (o->image_count == 0) {
-        cli_error("classify: no IMAGE given (see `vitexplain classify --help`)");
+        cli_error("classify: no INPUT given (see `vitexplain classify --help`)");
         return EXIT_USAGE;
     }
     return -1;
@@ -110,6 +116,13 @@ int cli_classify(int argc, char **argv) {
     vte_prediction *top = NULL;
     const char **batch_paths = NULL;
     const char *model_dir = cli_model_dir(o.model_dir);
+    cli_inputs inputs = {0};
+    if (cli_collect_inputs(o.images, o.image_count, o.recursive, NULL, &inputs)) exit_status = EXIT_SOME_FAILED;
+    if (inputs.count == 0) {
+        cli_error("classify: no images to classify");
+        if (exit_status == EXIT_OK) exit_status = EXIT_USAGE;
+        goto done;
+    }
 
     if (!(rt = vte_runtime_init(&params, &err)) || !(model = vte_model_load(rt, model_dir, &err))) {
         cli_error("%s", err.message);
@@ -117,7 +130,7 @@ int cli_classify(int argc, char **argv) {
         goto done;
     }
     const vte_model_config *config = vte_model_get_config(model);
-    int batch = o.batch < o.image_count ? o.batch : o.image_count;
+    int batch = o.batch < (int)inputs.count ? o.batch : (int)inputs.count;
     if (!(session = vte_session_init(model, batch, &err))) {
         cli_error("%s", err.message);
         exit_status = EXIT_SETUP;
@@ -133,8 +146,8 @@ int cli_classify(int argc, char **argv) {
         goto done;
     }
     int next = 0, failures = 0;
-    while (next < o.image_count) {
-        int filled = cli_load_batch(model, o.images, o.image_count, &next, batch, pixels, batch_paths, &failures);
+    while (next < (int)inputs.count) {
+        int filled = cli_load_batch(model, inputs.paths, (int)inputs.count, &next, batch, pixels, batch_paths, &failures);
         if (failures) exit_status = EXIT_SOME_FAILED;
         if (filled == 0) continue;
         if (vte_session_forward(session, pixels, filled, &err) != VTE_OK ||
@@ -157,6 +170,7 @@ done:
     vte_session_free(session);
     vte_model_free(model);
     vte_runtime_free(rt);
+    cli_inputs_free(&inputs);
     free(o.images);
     return exit_status;
 }

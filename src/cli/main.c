@@ -18,7 +18,7 @@ static void print_usage(FILE *out) {
             "OpenCL device.\n"
             "\n"
             "Commands:\n"
-            "  classify [--model DIR] [--topk K] [--json] IMAGE...   print the top-K classes of each image\n"
+            "  classify [--model DIR] [--topk K] [--json] INPUT...   print the top-K classes of each image\n"
             "  explain --method M [--class C | --topk K] [--out DIR] [--grid] [--summary FILE] INPUT...\n"
             "                                                        heat-map overlays of rollout, gmar, legrad,\n"
             "                                                        chefer for image files and folders, saved\n"
