@@ -6,8 +6,8 @@
  *   - Handles are opaque: vte_runtime (one device, its context, queue and program cache), vte_model
  *     (config, labels and weights on one runtime's device), vte_session (a model with a batch size and its
  *     device memory, planned once).
- *   - Threads: a runtime and everything made from it (models, sessions) belong to one thread at a time; use
- *     one runtime per thread to work in parallel (the devices and CLBlast are shared safely).
+ *   - Threads: call the library from one thread at a time. (Debian's CLBlast 1.5.3 can fail when two threads
+ *     run GEMMs at once, even on separate runtimes; batches are the way to use a device fully.)
  *   - Constructors are *_init / *_load and return NULL on failure; other calls return VTE_OK (0) or a
  *     vte_status code. Either way a failure fills the caller's vte_error (which may be NULL) with a message
  *     that names the file, device call or argument concerned. The library never prints and never exits.
