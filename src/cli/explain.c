@@ -539,9 +539,11 @@ int cli_explain_run(const cli_explain_job *job, char **input_args, int input_cou
                 if (job->seed_output)
                     printf("Processing: %s \u2192 %s\n", batch_paths[i], vte_model_label(model, p.class_id));
                 else
-                    printf("%s \u2192 %s (class %d, %.2f): %d file%s\n", batch_paths[i],
-                           vte_model_label(model, p.class_id), p.class_id, (double)p.prob, r->file_count,
-                           r->file_count == 1 ? "" : "s");
+                    printf("%s \u2192 %s (class %d, %.2f): %d file%s; forward %.1f ms, backward %.1f ms, "
+                           "explanation %.1f ms (its share of a batch of %d)\n",
+                           batch_paths[i], vte_model_label(model, p.class_id), p.class_id, (double)p.prob,
+                           r->file_count, r->file_count == 1 ? "" : "s", r->forward_ms, r->backward_ms, r->explain_ms,
+                           filled);
                 fflush(stdout);
             }
             if (r == &scratch) free(scratch.files);
