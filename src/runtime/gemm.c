@@ -80,26 +80,51 @@ static const gemm_tuning TUNINGS[] = {
 
 static struct vte_gemm_state *state_of(vte_runtime *rt);
 
+/* $VITEXPLAIN_GEMM_TUNING="MIN_INDIRECT:GEMMK,KREG,...,VWN" (17 numbers, XGEMM_PARAMETERS order) tries a
+ * parameter set on the current device, for measuring new table entries. */
+static int parse_tuning(const char *text, gemm_tuning *t) {
+    char *end = NULL;
+    unsigned long value = strtoul(text, &end, 10);
+    if (end == text || *end != ':') return 0;
+    t->min_indirect_size = value;
+    for (int i = 0; i < 16; i++) {
+        text = end + 1;
+        value = strtoul(text, &end, 10);
+        if (end == text || (i < 15 ? *end != ',' : *end != '\0')) return 0;
+        t->xgemm[i] = value;
+    }
+    return 1;
+}
+
 static vte_status apply_tuning(vte_runtime *rt, vte_error *err) {
     const char *choice = getenv("VITEXPLAIN_GEMM_TUNING");
-    if (choice && strcmp(choice, "default") == 0) return VTE_OK;
     struct vte_gemm_state *state = state_of(rt);
-    if (state && state->host) return VTE_OK;
-    for (size_t i = 0; i < sizeof TUNINGS / sizeof TUNINGS[0]; i++) {
-        const gemm_tuning *t = &TUNINGS[i];
-        if (rt->info.type != t->type || !strstr(rt->info.platform_name, t->platform_match)) continue;
-        const char *routine_names[1] = {"XGEMM_MIN_INDIRECT_SIZE"};
-        size_t routine_values[1] = {t->min_indirect_size};
-        CLBlastStatusCode status = CLBlastOverrideParameters(rt->device, "GemmRoutine", CLBlastPrecisionSingle, 1,
-                                                             routine_names, routine_values);
-        if (status == CLBlastSuccess)
-            status = CLBlastOverrideParameters(rt->device, "Xgemm", CLBlastPrecisionSingle, 16,
-                                               (const char **)XGEMM_PARAMETERS, t->xgemm);
-        if (status != CLBlastSuccess)
-            return vte_error_set(err, VTE_ERR_CLBLAST, "CLBlastOverrideParameters (%s GEMM tuning) failed: %s (%d)",
-                                 t->description, clblast_status_name(status), (int)status);
-        break;
+    if ((choice && strcmp(choice, "default") == 0) || (state && state->host)) return VTE_OK;
+    gemm_tuning custom = {"", rt->info.type, "VITEXPLAIN_GEMM_TUNING", 0, {0}};
+    const gemm_tuning *t = NULL;
+    if (choice && *choice) {
+        if (!parse_tuning(choice, &custom))
+            return vte_error_set(err, VTE_ERR_INVALID_ARGUMENT,
+                                 "VITEXPLAIN_GEMM_TUNING must be \"default\" or MIN_INDIRECT:GEMMK,KREG,KWG,KWI,MDIMA,"
+                                 "MDIMC,MWG,NDIMB,NDIMC,NWG,SA,SB,STRM,STRN,VWM,VWN, got \"%s\"",
+                                 choice);
+        t = &custom;
+    } else {
+        for (size_t i = 0; i < sizeof TUNINGS / sizeof TUNINGS[0] && !t; i++)
+            if (rt->info.type == TUNINGS[i].type && strstr(rt->info.platform_name, TUNINGS[i].platform_match))
+                t = &TUNINGS[i];
     }
+    if (!t) return VTE_OK;
+    const char *routine_names[1] = {"XGEMM_MIN_INDIRECT_SIZE"};
+    size_t routine_values[1] = {t->min_indirect_size};
+    CLBlastStatusCode status = CLBlastOverrideParameters(rt->device, "GemmRoutine", CLBlastPrecisionSingle, 1,
+                                                         routine_names, routine_values);
+    if (status == CLBlastSuccess)
+        status = CLBlastOverrideParameters(rt->device, "Xgemm", CLBlastPrecisionSingle, 16,
+                                           (const char **)XGEMM_PARAMETERS, t->xgemm);
+    if (status != CLBlastSuccess)
+        return vte_error_set(err, VTE_ERR_CLBLAST, "CLBlastOverrideParameters (%s GEMM tuning) failed: %s (%d)",
+                             t->description, clblast_status_name(status), (int)status);
     return VTE_OK;
 }
 
