@@ -387,3 +387,41 @@ Test(seed, options_before_the_method_also_run_the_seed_job) {
     cr_assert_eq(r->status, 0, "stderr: %s", r->err);
     cr_assert(exists(dir, "results/legrad/chelsea_legrad.png"));
 }
+
+Test(batch, ctrl_c_finishes_the_batch_in_hand_and_stops) {
+    char dir[4000], line[16384];
+    snprintf(dir, sizeof dir, "%s", vte_test_temp_dir());
+    /* 300 inputs: far more than can be done before the interrupt arrives. */
+    snprintf(line, sizeof line,
+             "mkdir in && for i in $(seq 100 399); do ln -s '%s/images/chelsea.png' in/cat$i.png; done", VTE_SOURCE_DIR);
+    cr_assert_eq(run_shell(dir, line, "/dev/null")->status, 0);
+    /* Start the run, wait for its first picture, then send SIGINT as Ctrl-C would. */
+    snprintf(line, sizeof line,
+             "'%s' explain --model '%s/" MODEL "' --method rollout --batch 1 --out out --summary s.json in & pid=$!; "
+             "for t in $(seq 300); do [ -e out/rollout/cat100_rollout.png ] && break; sleep 0.05; done; "
+             "kill -INT $pid; wait $pid; echo \"exit status $?\"",
+             VTE_CLI_PATH, VTE_SOURCE_DIR);
+    run_result *r = run_shell(dir, line, "/dev/null"); /* (130 is reported through stdout: the runner refuses >= 128) */
+    cr_assert(strstr(r->out, "exit status 130"), "exit 130 after an interrupt; stdout: %s; stderr: %s", r->out, r->err);
+    cr_assert(strstr(r->err, "interrupted after"), "%s", r->err);
+    /* Fewer than all were done, every picture written is whole, and the summary lists exactly those. */
+    char path[8192];
+    int pictures = 0;
+    for (int i = 100; i < 400; i++) {
+        snprintf(path, sizeof path, "%s/out/rollout/cat%d_rollout.png", dir, i);
+        if (access(path, F_OK) != 0) continue;
+        pictures++;
+        vte_image image = load(path);
+        cr_assert(image.width == 451 && image.height == 300, "%s is whole", path);
+        vte_image_free(&image);
+    }
+    cr_assert(pictures >= 1 && pictures < 300, "%d pictures", pictures);
+    snprintf(path, sizeof path, "%s/out", dir);
+    assert_no_temporaries(path);
+    snprintf(path, sizeof path, "%s/s.json", dir);
+    json_error_t jerr;
+    json_t *root = json_load_file(path, 0, &jerr);
+    cr_assert_not_null(root, "summary written on interrupt: %s", jerr.text);
+    cr_assert_eq((int)json_array_size(json_object_get(root, "images")), pictures);
+    json_decref(root);
+}

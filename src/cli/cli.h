@@ -9,7 +9,8 @@ enum {
     EXIT_OK = 0,          /* everything asked for was done */
     EXIT_SOME_FAILED = 1, /* the run went on, but some inputs failed (each was reported on stderr) */
     EXIT_USAGE = 2,       /* bad command line */
-    EXIT_SETUP = 3        /* nothing could be done: no device, unreadable model, device self-check failed */
+    EXIT_SETUP = 3,       /* nothing could be done: no device, unreadable model, device self-check failed */
+    EXIT_INTERRUPTED = 130 /* stopped by Ctrl-C or SIGTERM after finishing the batch in hand */
 };
 
 #define DEFAULT_MODEL_DIR "weights/vit-base-patch16-224"

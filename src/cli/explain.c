@@ -2,6 +2,7 @@
  * image files and folders, in batches on the device, with progress and an optional summary file. The
  * seed's interactive mode (interactive.c) runs the same job. */
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -60,8 +61,10 @@ static void print_help(void) {
         "Pictures are written to a temporary name and renamed, so an interrupted run leaves no partial file.\n"
         "An image that cannot be read is reported with its reason and skipped; the run goes on.\n"
         "Progress goes to stderr: a bar on a terminal, plain lines otherwise.\n"
+        "Ctrl-C finishes the batch in hand, writes its pictures and the summary, and stops (a second Ctrl-C\n"
+        "stops at once).\n"
         "Exit status: 0 all images explained; 1 some images failed (the others were done); 2 usage error;\n"
-        "3 set-up error (no device, unreadable model, output folder not writable).\n",
+        "3 set-up error (no device, unreadable model, output folder not writable); 130 interrupted.\n",
         DEFAULT_MODEL_DIR);
 }
 
@@ -405,6 +408,28 @@ static int write_outputs(run_state *st, const vte_explanation *e, int i, const c
 
 /* ---------------------------------------------------------------- the run */
 
+/* Ctrl-C (or SIGTERM) during a run: finish the batch on the device, write its pictures, the summary, and stop;
+ * a second Ctrl-C ends the program at once (no file is ever half-written: pictures are renamed into place). */
+static volatile sig_atomic_t interrupted = 0;
+
+static void on_interrupt(int signal_number) {
+    if (interrupted) {
+        struct sigaction fallback = {0};
+        fallback.sa_handler = SIG_DFL;
+        sigaction(signal_number, &fallback, NULL);
+        raise(signal_number);
+    }
+    interrupted = 1;
+}
+
+static void catch_interrupts(void) {
+    struct sigaction action = {0};
+    action.sa_handler = on_interrupt;
+    sigemptyset(&action.sa_mask);
+    sigaction(SIGINT, &action, NULL);
+    sigaction(SIGTERM, &action, NULL);
+}
+
 static int resolve_classes(const vte_model *model, const cli_explain_job *job, int *ids) {
     int labels = vte_model_get_config(model)->num_labels;
     for (int i = 0; i < job->class_count; i++) {
@@ -483,7 +508,8 @@ int cli_explain_run(const cli_explain_job *job, char **input_args, int input_cou
     cli_progress_start(&st.progress, inputs.count, job->quiet);
     double total_forward = 0, total_backward = 0, total_explain = 0;
     size_t next = 0, explained = 0;
-    while (next < inputs.count) {
+    catch_interrupts();
+    while (next < inputs.count && !interrupted) {
         /* Fill a batch with images that decode; report and record the others. */
         int filled = 0, failed_here = 0;
         while (filled < batch && next < inputs.count) {
@@ -553,6 +579,11 @@ int cli_explain_run(const cli_explain_job *job, char **input_args, int input_cou
         cli_progress_advance(&st.progress, (size_t)(filled + failed_here), (size_t)failed_here);
     }
     cli_progress_finish(&st.progress);
+    if (interrupted) {
+        cli_error("explain: interrupted after %zu of %zu images; the pictures written so far are complete",
+                  st.progress.done, inputs.count);
+        exit_status = EXIT_INTERRUPTED;
+    }
     if (!job->quiet) {
         double seconds = (cli_now_ms() - st.progress.start_ms) / 1000.0;
         printf("%s %zu image%s explained, %d failed, in %.1f s (device: forward %.0f ms, backward %.0f ms, "
@@ -560,7 +591,7 @@ int cli_explain_run(const cli_explain_job *job, char **input_args, int input_cou
                job->seed_output ? "All images done:" : "Done:", explained, explained == 1 ? "" : "s", st.failures,
                seconds, total_forward, total_backward, total_explain, job->out_dir);
     }
-    if (st.failures) exit_status = EXIT_SOME_FAILED;
+    if (st.failures && exit_status == EXIT_OK) exit_status = EXIT_SOME_FAILED;
 done:
     if (job->summary_path && model && cli_summary_write(&st.summary, model, job->topk > 5 ? job->topk : 5,
                                                         job->summary_path) != 0 && exit_status == EXIT_OK)
