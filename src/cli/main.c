@@ -43,7 +43,8 @@ static void print_usage(FILE *out) {
             "\n"
             "Exit status: 0 success; 1 some inputs failed (the others were done); 2 usage error (also: no\n"
             "arguments and no terminal to ask on); 3 set-up error (no device, unreadable model, failed device\n"
-            "self-check, output folder not writable, no display for `live`).\n",
+            "self-check, output folder not writable, no display for `live`); 130 `explain` interrupted by Ctrl-C\n"
+            "(the pictures written are complete).\n",
             DEFAULT_MODEL_DIR);
 }
 
