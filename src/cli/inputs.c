@@ -95,7 +95,7 @@ int cli_collect_inputs(char **args, int count, int recursive, const char *output
             if (add_folder(list, args[i], recursive, skip_dir) < 0) problems++;
             else if (list->count == before)
                 fprintf(stderr, "vitexplain: %s: no .jpg, .jpeg or .png images in this folder%s\n", args[i],
-                        recursive ? " or below" : " (use --recursive for sub-folders)");
+                        recursive ? " or below" : "");
         } else if (!push(list, args[i])) { /* a file, or a path that does not exist: reported when loaded */
             problems++;
         }

@@ -1,7 +1,6 @@
 /* vitexplain live: a window with the current frame of a camera, a video or a folder of images and its
  * explanation overlay, re-explained one frame at a time on the device, with the frame rate, the per-stage
  * times and the settings drawn on it; keys change the method, the class, the blend and save overlays. */
-#include <dirent.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
@@ -13,6 +12,8 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "cli/inputs.h"
+#include "cli/progress.h"
 #include "image/imageio.h"
 #include "render/render.h"
 
@@ -187,12 +188,6 @@ static int parse_options(int argc, char **argv, live_options *o) {
 
 /* ---------------------------------------------------------------- small helpers */
 
-static double now_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec * 1e-6;
-}
-
 static vte_method method_of(int family, int norm) {
     switch (family) {
     case FAMILY_ROLLOUT: return VTE_METHOD_ROLLOUT;
@@ -236,23 +231,9 @@ static void display_size(int width, int height, int *out_w, int *out_h) {
     if (*out_h < 1) *out_h = 1;
 }
 
-static int has_image_extension(const char *name) {
-    const char *dot = strrchr(name, '.');
-    return dot && dot != name &&
-           (strcasecmp(dot, ".jpg") == 0 || strcasecmp(dot, ".jpeg") == 0 || strcasecmp(dot, ".png") == 0);
-}
-
-static int compare_names(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
-
-static void free_list(char **files, int count) {
-    for (int i = 0; i < count; i++) free(files[i]);
-    free(files);
-}
-
-/* The sorted image files of a folder; returns an exit status (EXIT_OK with *count > 0 on success). */
-static int list_folder(const char *folder, char ***files_out, int *count_out) {
-    *files_out = NULL;
-    *count_out = 0;
+/* The sorted image files of a folder (as explain reads folders); returns an exit status (EXIT_OK with
+ * images on success). */
+static int list_folder(const char *folder, cli_inputs *images) {
     struct stat st;
     if (stat(folder, &st) != 0) {
         cli_error("live: cannot open folder %s: %s", folder, strerror(errno));
@@ -262,36 +243,8 @@ static int list_folder(const char *folder, char ***files_out, int *count_out) {
         cli_error("live: %s is not a folder (FOLDER is a folder of images; use --video FILE for a video)", folder);
         return EXIT_USAGE;
     }
-    DIR *dir = opendir(folder);
-    if (!dir) {
-        cli_error("live: cannot open folder %s: %s", folder, strerror(errno));
-        return EXIT_SETUP;
-    }
-    char **files = NULL;
-    int count = 0, capacity = 0;
-    for (struct dirent *entry; (entry = readdir(dir));) {
-        if (entry->d_name[0] == '.' || !has_image_extension(entry->d_name)) continue;
-        if (count == capacity) {
-            capacity = capacity ? capacity * 2 : 16;
-            char **grown = realloc(files, (size_t)capacity * sizeof *files);
-            if (!grown) break;
-            files = grown;
-        }
-        size_t length = strlen(folder), size = length + strlen(entry->d_name) + 2;
-        while (length > 1 && folder[length - 1] == '/') length--; /* "images/" -> "images/x.png" */
-        if (!(files[count] = malloc(size))) break;
-        snprintf(files[count], size, "%.*s/%s", (int)length, folder, entry->d_name);
-        count++;
-    }
-    closedir(dir);
-    if (count == 0) {
-        free(files);
-        cli_error("live: no .jpg, .jpeg or .png images in folder %s", folder);
-        return EXIT_SETUP;
-    }
-    qsort(files, (size_t)count, sizeof *files, compare_names);
-    *files_out = files;
-    *count_out = count;
+    char *args[1] = {(char *)folder};
+    if (cli_collect_inputs(args, 1, 0, NULL, images) != 0 || images->count == 0) return EXIT_SETUP;
     return EXIT_OK;
 }
 
@@ -300,8 +253,8 @@ static int list_folder(const char *folder, char ***files_out, int *count_out) {
 typedef struct frame_source {
     int kind;
     vte_cv_capture *capture;
-    char **files;
-    int file_count, file_index, failures_in_a_row;
+    cli_inputs images; /* FOLDER source */
+    int file_index, failures_in_a_row;
     double fps;       /* video: its frame rate (0: unknown) */
     int ended;        /* video or camera: no more frames; the last one stays */
     long frame_number; /* frames read from the capture */
@@ -318,20 +271,20 @@ static const char *base_name(const char *path) {
 static int source_next(frame_source *src, vte_image *frame) {
     vte_error err = {0};
     if (src->kind == SOURCE_FOLDER) {
-        while (src->failures_in_a_row < src->file_count) {
-            const char *path = src->files[src->file_index];
+        while (src->failures_in_a_row < (int)src->images.count) {
+            const char *path = src->images.paths[src->file_index];
             vte_image image = {0};
             if (vte_image_load(path, &image, &err) == VTE_OK) {
                 vte_image_free(frame);
                 *frame = image;
                 src->failures_in_a_row = 0;
-                snprintf(src->label, sizeof src->label, "image %d/%d: %s", src->file_index + 1, src->file_count,
+                snprintf(src->label, sizeof src->label, "image %d/%d: %s", src->file_index + 1, (int)src->images.count,
                          base_name(path));
                 return 1;
             }
             cli_error("live: %s", err.message);
             src->failures_in_a_row++;
-            src->file_index = (src->file_index + 1) % src->file_count;
+            src->file_index = (src->file_index + 1) % (int)src->images.count;
         }
         cli_error("live: none of the images in the folder can be read");
         return -1;
@@ -565,7 +518,7 @@ int cli_live(int argc, char **argv) {
 
     /* Sources that can be checked without a display first, so that their errors name them. */
     if (src.kind == SOURCE_FOLDER) {
-        if ((status = list_folder(o.folder, &src.files, &src.file_count)) != EXIT_OK) goto done;
+        if ((status = list_folder(o.folder, &src.images)) != EXIT_OK) goto done;
     } else if (src.kind == SOURCE_VIDEO) {
         struct stat info;
         if (stat(o.video, &info) != 0) {
@@ -644,13 +597,13 @@ int cli_live(int argc, char **argv) {
     int need_render = 0;
     double paused_at_ms = 0;
     while (!st.quit) {
-        double iteration_start = now_ms();
+        double iteration_start = cli_now_ms();
         if (!st.paused) {
             /* A new frame: the next of a video or camera, or the folder's next image when due. */
             int fresh = 0;
             if (src.kind == SOURCE_FOLDER) {
                 if (st.next_image || image_shown_ms >= IMAGE_SECONDS * 1000.0) {
-                    src.file_index = (src.file_index + 1) % src.file_count;
+                    src.file_index = (src.file_index + 1) % (int)src.images.count;
                     st.next_image = 0;
                     image_shown_ms = 0;
                     fresh = -2; /* load it */
@@ -699,7 +652,7 @@ int cli_live(int argc, char **argv) {
             }
             need_render = 0;
             if (!st.paused) {
-                double now = now_ms();
+                double now = cli_now_ms();
                 if (st.last_show_ms > 0) {
                     double interval = now - st.last_show_ms;
                     st.interval_ema_ms = st.interval_ema_ms > 0 ? 0.8 * st.interval_ema_ms + 0.2 * interval : interval;
@@ -716,7 +669,7 @@ int cli_live(int argc, char **argv) {
         int delay = 1;
         if (st.paused) delay = 30;
         else if (src.kind == SOURCE_VIDEO && !src.ended && src.fps > 0 && src.fps <= 1000) {
-            double left = 1000.0 / src.fps - (now_ms() - iteration_start);
+            double left = 1000.0 / src.fps - (cli_now_ms() - iteration_start);
             delay = left > 1 ? (int)left : 1;
         }
         int key = vte_cv_window_wait_key(window, delay);
@@ -732,9 +685,9 @@ int cli_live(int argc, char **argv) {
                               before_norm != st.norm || before_rank != st.rank))
                 need_render = 1;
             /* A pause counts neither as a frame interval nor in the summary's frame rate. */
-            if (st.paused && !before_paused) paused_at_ms = now_ms();
+            if (st.paused && !before_paused) paused_at_ms = cli_now_ms();
             if (!st.paused && before_paused && st.last_show_ms > 0) {
-                double paused_for = now_ms() - paused_at_ms;
+                double paused_for = cli_now_ms() - paused_at_ms;
                 st.last_show_ms += paused_for;
                 st.first_show_ms += paused_for;
             }
@@ -777,7 +730,7 @@ done:
     fflush(stdout);
     vte_cv_window_close(window);
     if (src.capture) vte_cv_capture_close(src.capture);
-    free_list(src.files, src.file_count);
+    cli_inputs_free(&src.images);
     vte_image_free(&st.frame);
     vte_image_free(&st.display);
     vte_image_free(&st.overlay);
