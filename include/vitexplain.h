@@ -198,6 +198,8 @@ typedef enum vte_method {
 
 /* "rollout", "gmar_l1", "gmar_l2", "legrad", "chefer"; NULL when out of range. */
 const char *vte_method_name(vte_method method);
+/* For people: "Rollout", "GMAR L1", "GMAR L2", "LeGrad", "Chefer"; NULL when out of range. */
+const char *vte_method_title(vte_method method);
 
 typedef enum vte_head_fusion { VTE_FUSION_MEAN = 0, VTE_FUSION_MAX = 1, VTE_FUSION_MIN = 2 } vte_head_fusion;
 

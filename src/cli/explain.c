@@ -304,15 +304,12 @@ static void stem_set_free(stem_set *set) {
 
 /* ---------------------------------------------------------------- one image's outputs */
 
+/* The method's title, marked when the seed project's formulas are used. */
 static const char *method_title(vte_method m, int compat) {
-    switch (m) {
-    case VTE_METHOD_ROLLOUT: return compat ? "Rollout (seed)" : "Rollout";
-    case VTE_METHOD_GMAR_L1: return compat ? "GMAR L1 (seed)" : "GMAR L1";
-    case VTE_METHOD_GMAR_L2: return compat ? "GMAR L2 (seed)" : "GMAR L2";
-    case VTE_METHOD_LEGRAD: return compat ? "LeGrad (seed)" : "LeGrad";
-    case VTE_METHOD_CHEFER: return "Chefer";
-    default: return "?";
-    }
+    static char titles[VTE_METHOD_COUNT][32];
+    if (!compat || m == VTE_METHOD_CHEFER) return vte_method_title(m); /* Chefer has no seed variant */
+    snprintf(titles[m], sizeof titles[m], "%s (seed)", vte_method_title(m));
+    return titles[m];
 }
 
 typedef struct run_state {

@@ -197,17 +197,6 @@ static vte_method method_of(int family, int norm) {
     }
 }
 
-static const char *method_title(vte_method m) {
-    switch (m) {
-    case VTE_METHOD_ROLLOUT: return "rollout";
-    case VTE_METHOD_GMAR_L1: return "GMAR L1";
-    case VTE_METHOD_GMAR_L2: return "GMAR L2";
-    case VTE_METHOD_LEGRAD: return "LeGrad";
-    case VTE_METHOD_CHEFER: return "Chefer";
-    default: return "?";
-    }
-}
-
 static int image_copy(const vte_image *src, vte_image *dst) {
     size_t bytes = (size_t)src->width * (size_t)src->height * 3;
     unsigned char *rgb = malloc(bytes);
@@ -377,7 +366,7 @@ static void save_overlay(live_state *st, const live_options *o, const vte_model 
     const vte_model_config *c = vte_model_get_config(model);
     const char *label = vte_model_label(model, st->target.class_id);
     char title[256], description[1024];
-    snprintf(title, sizeof title, "%s: %s (%.1f%%)", method_title(st->map_method), label ? label : "?",
+    snprintf(title, sizeof title, "%s: %s (%.1f%%)", vte_method_title(st->map_method), label ? label : "?",
              100.0 * (double)st->target.prob);
     snprintf(description, sizeof description, "vitexplain live; %s; class %d (%s), probability %.4f; alpha %.1f; model %s",
              src->label, st->target.class_id, label ? label : "?", (double)st->target.prob, st->alpha,
@@ -482,12 +471,12 @@ static int render_frame(live_state *st, const vte_model *model, const live_optio
     if (st->target_rank >= 0) snprintf(rank, sizeof rank, "#%d", st->target_rank + 1);
     else snprintf(rank, sizeof rank, "not in top %d:", o->topk);
     snprintf(lines[3], sizeof lines[3], "%s%s | %s %s %.1f%% | alpha %.1f", st->paused ? "PAUSED | " : "",
-             method_title(st->map_method), rank, label ? label : "?", 100.0 * (double)st->target.prob, st->alpha);
+             vte_method_title(st->map_method), rank, label ? label : "?", 100.0 * (double)st->target.prob, st->alpha);
     snprintf(lines[4], sizeof lines[4], "%s", src->label);
     /* Paused with other settings chosen: say what resuming computes; else the keys. */
     vte_method next = method_of(st->family, st->norm);
     if (st->paused && (next != st->map_method || (st->target_rank >= 0 && st->rank != st->target_rank)))
-        snprintf(lines[5], sizeof lines[5], "on resume: %s, class #%d", method_title(next), st->rank + 1);
+        snprintf(lines[5], sizeof lines[5], "on resume: %s, class #%d", vte_method_title(next), st->rank + 1);
     else
         snprintf(lines[5], sizeof lines[5], "keys: m g c + - space s%s q", src->kind == SOURCE_FOLDER ? " n" : "");
     const char *text[LINES];
@@ -714,7 +703,7 @@ int cli_live(int argc, char **argv) {
             char description[1024];
             const char *label = vte_model_label(model, st.target.class_id);
             snprintf(description, sizeof description, "%s; %s; class %d (%s), probability %.4f; alpha %.1f",
-                     src.label, method_title(st.map_method), st.target.class_id, label ? label : "?",
+                     src.label, vte_method_title(st.map_method), st.target.class_id, label ? label : "?",
                      (double)st.target.prob, st.alpha);
             if (vte_png_write(o.screenshot, &st.shown, "vitexplain live", description, &err) != VTE_OK) {
                 cli_error("live: %s", err.message);

@@ -19,8 +19,14 @@ struct vte_explanation {
 
 static const char *const METHOD_NAMES[VTE_METHOD_COUNT] = {"rollout", "gmar_l1", "gmar_l2", "legrad", "chefer"};
 
+static const char *const METHOD_TITLES[VTE_METHOD_COUNT] = {"Rollout", "GMAR L1", "GMAR L2", "LeGrad", "Chefer"};
+
 const char *vte_method_name(vte_method method) {
     return method >= 0 && method < VTE_METHOD_COUNT ? METHOD_NAMES[method] : NULL;
+}
+
+const char *vte_method_title(vte_method method) {
+    return method >= 0 && method < VTE_METHOD_COUNT ? METHOD_TITLES[method] : NULL;
 }
 
 void vte_explain_options_default(vte_explain_options *o) {
