@@ -74,17 +74,8 @@ static void download(vte_runtime *rt, cl_mem buffer, float *host, size_t n) {
     cr_assert_eq(vte_buffer_read(rt, buffer, 0, n * sizeof(float), host, &err), VTE_OK, "%s", err.message);
 }
 
-/* Prints the measured errors, then asserts closeness. Relative errors are taken where |want| > 1e-6. */
 static void check(const char *what, const float *got, const float *want, size_t n, double atol, double rtol) {
-    double max_abs = 0.0, max_rel = 0.0;
-    for (size_t i = 0; i < n; i++) {
-        double diff = fabs((double)got[i] - (double)want[i]);
-        if (diff > max_abs || diff != diff) max_abs = diff;
-        if (fabs((double)want[i]) > 1e-6 && diff / fabs((double)want[i]) > max_rel) max_rel = diff / fabs((double)want[i]);
-    }
-    fprintf(stderr, "[test_kernels] %-44s n=%-7zu max abs %.3g  max rel %.3g  (atol %g, rtol %g)\n", what, n, max_abs,
-            max_rel, atol, rtol);
-    vte_test_assert_close(got, want, n, atol, rtol, what);
+    vte_test_check(what, got, want, n, atol, rtol);
 }
 
 static void to_float(const double *src, float *dst, size_t n) {

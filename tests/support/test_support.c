@@ -43,6 +43,18 @@ void vte_test_assert_close(const float *got, const float *want, size_t n, double
               what, failures, n, atol, rtol, worst, (double)got[worst], (double)want[worst], max_abs);
 }
 
+void vte_test_check(const char *what, const float *got, const float *want, size_t n, double atol, double rtol) {
+    double max_abs = 0.0, max_rel = 0.0;
+    for (size_t i = 0; i < n; i++) {
+        double diff = fabs((double)got[i] - (double)want[i]);
+        if (diff > max_abs || diff != diff) max_abs = diff;
+        if (fabs((double)want[i]) > 1e-6 && diff / fabs((double)want[i]) > max_rel) max_rel = diff / fabs((double)want[i]);
+    }
+    fprintf(stderr, "[measured] %-52s n=%-7zu max abs %.3g  max rel %.3g  (atol %g, rtol %g)\n", what, n, max_abs,
+            max_rel, atol, rtol);
+    vte_test_assert_close(got, want, n, atol, rtol, what);
+}
+
 void vte_test_fill_uniform(float *x, size_t n, float lo, float hi, unsigned seed) {
     unsigned long long s = 0x9E3779B97F4A7C15ull ^ (unsigned long long)seed * 0xBF58476D1CE4E5B9ull;
     for (size_t i = 0; i < n; i++) {

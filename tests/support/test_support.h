@@ -17,6 +17,10 @@ vte_runtime *vte_test_runtime(void);
 void vte_test_assert_close(const float *got, const float *want, size_t n, double atol, double rtol,
                            const char *what);
 
+/* Like vte_test_assert_close, after printing the measured maximum absolute and relative errors (relative where
+ * |want| > 1e-6) on stderr, so a run documents how close each result came. */
+void vte_test_check(const char *what, const float *got, const float *want, size_t n, double atol, double rtol);
+
 /* Fills x with uniform values in [lo, hi) from a fixed-seed generator (xorshift), reproducible per seed. */
 void vte_test_fill_uniform(float *x, size_t n, float lo, float hi, unsigned seed);
 
