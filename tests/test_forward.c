@@ -214,3 +214,18 @@ Test(forward, clblast_gemm_path_matches_pytorch) {
     setenv("VITEXPLAIN_GEMM", "clblast", 1);
     check_model("vit-odd", "vit-odd", "vit-odd", STEMS, STEM_COUNT, 3, 1);
 }
+
+Test(model, pytorch_only_checkpoint_says_how_to_convert) {
+    vte_runtime *rt = vte_test_runtime();
+    vte_error err = {0};
+    const char *dir = vte_test_temp_dir();
+    char command[8192];
+    snprintf(command, sizeof command, "cp '%s' '%s/config.json' && : > '%s/pytorch_model.bin'",
+             vte_test_fixture("models/vit-tiny/config.json"), dir, dir);
+    cr_assert_eq(system(command), 0);
+    cr_assert_null(vte_model_load(rt, dir, &err));
+    cr_assert_eq(err.code, VTE_ERR_UNSUPPORTED);
+    cr_assert(strstr(err.message, "pytorch_model.bin") && strstr(err.message, "safe_serialization=True"), "message: %s",
+              err.message);
+    vte_runtime_free(rt);
+}

@@ -216,6 +216,18 @@ vte_model *vte_model_load(vte_runtime *rt, const char *dir, vte_error *err) {
         goto fail;
     }
     snprintf(path, sizeof path, "%s/model.safetensors", dir);
+    if (access(path, F_OK) != 0) {
+        char torch_path[4200];
+        snprintf(torch_path, sizeof torch_path, "%s/pytorch_model.bin", dir);
+        if (access(torch_path, F_OK) == 0) {
+            vte_error_set(err, VTE_ERR_UNSUPPORTED,
+                          "%s: no model.safetensors, only pytorch_model.bin, which vitexplain does not read (it runs "
+                          "no Python): convert it once with transformers' "
+                          "ViTForImageClassification.from_pretrained(DIR).save_pretrained(DIR, safe_serialization=True)",
+                          dir);
+            goto fail;
+        }
+    }
     st = vte_safetensors_open(path, err);
     if (!st) goto fail;
     if (load_weights(m, st, err) != VTE_OK) goto fail;
