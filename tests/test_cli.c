@@ -277,3 +277,21 @@ Test(cli, classify_takes_folders) {
     cr_assert_eq(lines, 5, "one line per sample image: %s", r->out);
     cr_assert(strstr(r->out, "\"images/astronaut.png\"") && strstr(r->out, "\"images/rocket.jpg\""), "%s", r->out);
 }
+
+Test(cli, library_example_explains_an_image) {
+    /* examples/explain_one.c, the README's library example, built and run. */
+    char line[8192];
+    snprintf(line, sizeof line, "'%s' tests/fixtures/models/vit-odd images/coffee.png", VTE_EXAMPLE_PATH);
+    run_result *r = vte_test_shell(VTE_SOURCE_DIR, line, "/dev/null");
+    cr_assert_eq(r->status, 0, "stderr: %s", r->err);
+    cr_assert(strstr(r->out, "images/coffee.png: ") && strstr(r->out, "LeGrad:\n") && strstr(r->out, "Rollout:\n"),
+              "%s", r->out);
+    /* vit-odd's grid is 3 x 5: each map is 3 lines of 5 values. */
+    const char *legrad = strstr(r->out, "LeGrad:\n") + strlen("LeGrad:\n");
+    int values = 0, lines = 0;
+    for (const char *p = legrad; *p && lines < 3; p++) {
+        if (*p == '.') values++;
+        if (*p == '\n') lines++;
+    }
+    cr_assert_eq(values, 15, "%s", legrad);
+}
