@@ -402,3 +402,11 @@ Test(backward, clblast_gemm_path_gradients_match_autograd) {
     check_backward("vit-odd", "rocket");
     check_backward("vit-tiny", "chelsea");
 }
+
+Test(explain, more_images_than_heads_in_one_batch) {
+    /* 4 images on the 3-head model: the attention products batch over the images, one call per head (with at
+     * most as many images as heads they batch over the heads): both layouts of the same products. */
+    static const char *const four[] = {"chelsea", "rocket", "horse", "chelsea"};
+    vte_explain_options o = all_methods();
+    check_methods("vit-tiny", four, 4, &o, DEFAULT_SUFFIXES);
+}

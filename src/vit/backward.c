@@ -37,26 +37,25 @@ vte_status vte_session_gelu_backward(vte_session *s, cl_mem u, cl_mem d, size_t 
     return VTE_RUN(s->rt, s->x.gelu_backward, 1, &global, &local, err, VTE_ARG(u), VTE_ARG(d), VTE_INT(count));
 }
 
-/* From dCtx (x.d_ctx) to dA (kept in x.d_attn[l]) and on to dQ, dK, dV (x.d_qkv), per image, heads batched. */
+/* From dCtx (x.d_ctx) to dA (kept in x.d_attn[l]) and on to dQ, dK, dV (x.d_qkv), heads and images batched. */
 static vte_status attention_backward(vte_session *s, int l, int B, vte_error *err) {
     const vte_model_config *c = &s->model->config;
     const vte_layer_activations *a = &s->layers[l];
     vte_explain_plan *x = &s->x;
     const size_t T = (size_t)c->num_tokens, D = (size_t)c->hidden_size, H = (size_t)c->num_heads, Dh = D / H;
     const float scale = (float)(1.0 / sqrt((double)Dh));
+    const vte_head_operand d_ctx = {x->d_ctx, 0, D, T * D, Dh}, probs = {a->attn, 0, T, H * T * T, T * T};
+    const vte_head_operand q = {a->qkv, 0, 3 * D, T * 3 * D, Dh}, k = {a->qkv, D, 3 * D, T * 3 * D, Dh};
+    const vte_head_operand v = {a->qkv, 2 * D, 3 * D, T * 3 * D, Dh};
+    const vte_head_operand d_q = {x->d_qkv, 0, 3 * D, T * 3 * D, Dh}, d_k = {x->d_qkv, D, 3 * D, T * 3 * D, Dh};
+    const vte_head_operand d_v = {x->d_qkv, 2 * D, 3 * D, T * 3 * D, Dh};
+    const vte_head_operand d_attn = {x->d_attn[l], 0, T, H * T * T, T * T};
+    const vte_head_operand d_scores = {x->d_scores, 0, T, H * T * T, T * T};
     vte_status status;
-    for (int b = 0; b < B; b++) {
-        size_t qkv = (size_t)b * T * 3 * D, attn = (size_t)b * H * T * T, ctx = (size_t)b * T * D;
-        /* dA_h = dCtx_h V_h^T */
-        if ((status = vte_gemm_strided_batched(s->rt, VTE_GEMM_N, VTE_GEMM_T, T, T, Dh, 1.0f, x->d_ctx, ctx, D, Dh,
-                                               a->qkv, qkv + 2 * D, 3 * D, Dh, 0.0f, x->d_attn[l], attn, T, T * T, H,
-                                               err)))
-            return status;
-        /* dV_h = A_h^T dCtx_h */
-        if ((status = vte_gemm_strided_batched(s->rt, VTE_GEMM_T, VTE_GEMM_N, T, Dh, T, 1.0f, a->attn, attn, T, T * T,
-                                               x->d_ctx, ctx, D, Dh, 0.0f, x->d_qkv, qkv + 2 * D, 3 * D, Dh, H, err)))
-            return status;
-    }
+    /* dA = dCtx V^T;  dV = A^T dCtx */
+    if ((status = vte_session_head_gemm(s, VTE_GEMM_N, VTE_GEMM_T, T, T, Dh, 1.0f, d_ctx, v, d_attn, B, err)) ||
+        (status = vte_session_head_gemm(s, VTE_GEMM_T, VTE_GEMM_N, T, Dh, T, 1.0f, probs, d_ctx, d_v, B, err)))
+        return status;
     /* dS = A (dA - rowsum(A dA)), on a copy: dA itself is what the explanations read. */
     size_t bytes = (size_t)B * H * T * T * sizeof(float);
     VTE_CL_CHECK(err, clEnqueueCopyBuffer(s->rt->queue, x->d_attn[l], x->d_scores, 0, 0, bytes, 0, NULL, NULL));
@@ -64,20 +63,10 @@ static vte_status attention_backward(vte_session *s, int l, int B, vte_error *er
     if ((status = VTE_RUN(s->rt, x->softmax_backward, 1, &global, &local, err, VTE_ARG(a->attn),
                           VTE_ARG(x->d_scores), VTE_INT(rows), VTE_INT(T), VTE_LOCAL(local * sizeof(float)))))
         return status;
-    for (int b = 0; b < B; b++) {
-        size_t qkv = (size_t)b * T * 3 * D, attn = (size_t)b * H * T * T;
-        /* dQ_h = scale dS_h K_h */
-        if ((status = vte_gemm_strided_batched(s->rt, VTE_GEMM_N, VTE_GEMM_N, T, Dh, T, scale, x->d_scores, attn, T,
-                                               T * T, a->qkv, qkv + D, 3 * D, Dh, 0.0f, x->d_qkv, qkv, 3 * D, Dh, H,
-                                               err)))
-            return status;
-        /* dK_h = scale dS_h^T Q_h */
-        if ((status = vte_gemm_strided_batched(s->rt, VTE_GEMM_T, VTE_GEMM_N, T, Dh, T, scale, x->d_scores, attn, T,
-                                               T * T, a->qkv, qkv, 3 * D, Dh, 0.0f, x->d_qkv, qkv + D, 3 * D, Dh, H,
-                                               err)))
-            return status;
-    }
-    return VTE_OK;
+    /* dQ = scale dS K;  dK = scale dS^T Q */
+    if ((status = vte_session_head_gemm(s, VTE_GEMM_N, VTE_GEMM_N, T, Dh, T, scale, d_scores, k, d_q, B, err)))
+        return status;
+    return vte_session_head_gemm(s, VTE_GEMM_T, VTE_GEMM_N, T, Dh, T, scale, d_scores, q, d_k, B, err);
 }
 
 /* On entry x.d_hidden holds d/d(output of layer l); on exit d/d(input of layer l) (skipped for layer 0,

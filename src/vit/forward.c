@@ -51,21 +51,38 @@ static vte_status linear_forward(vte_session *s, cl_mem x, size_t rows, size_t i
                    VTE_INT(out));
 }
 
-/* Multi-head self-attention on the packed [B*T, 3D] QKV: scores per image as strided-batched GEMMs over
- * the heads (no permute kernels), softmax kept in attn as the layer's attention map. */
+vte_status vte_session_head_gemm(vte_session *s, vte_gemm_op op_a, vte_gemm_op op_b, size_t m, size_t n, size_t k,
+                                 float alpha, vte_head_operand a, vte_head_operand b, vte_head_operand c, int images,
+                                 vte_error *err) {
+    const size_t heads = (size_t)s->model->config.num_heads;
+    const int per_image = (size_t)images <= heads;
+    const size_t calls = per_image ? (size_t)images : heads, batch = per_image ? heads : (size_t)images;
+    for (size_t i = 0; i < calls; i++) {
+        /* per image: offset by image i, stride over heads; per head: offset by head i, stride over images */
+        size_t a_off = a.base + i * (per_image ? a.image_stride : a.head_stride);
+        size_t b_off = b.base + i * (per_image ? b.image_stride : b.head_stride);
+        size_t c_off = c.base + i * (per_image ? c.image_stride : c.head_stride);
+        vte_status status = vte_gemm_strided_batched(
+            s->rt, op_a, op_b, m, n, k, alpha, a.buffer, a_off, a.ld, per_image ? a.head_stride : a.image_stride,
+            b.buffer, b_off, b.ld, per_image ? b.head_stride : b.image_stride, 0.0f, c.buffer, c_off, c.ld,
+            per_image ? c.head_stride : c.image_stride, batch, err);
+        if (status) return status;
+    }
+    return VTE_OK;
+}
+
+/* Multi-head self-attention on the packed [B*T, 3D] QKV: scores as strided-batched GEMMs (no permute kernels),
+ * softmax kept in attn as the layer's attention map. */
 static vte_status attention_probabilities(vte_session *s, const vte_layer_activations *a, int B, vte_error *err) {
     const vte_model_config *c = &s->model->config;
     const size_t T = (size_t)c->num_tokens, D = (size_t)c->hidden_size, H = (size_t)c->num_heads;
     const size_t Dh = D / H;
     const float scale = (float)(1.0 / sqrt((double)Dh));
-    for (int b = 0; b < B; b++) {
-        size_t qkv = (size_t)b * T * 3 * D, attn = (size_t)b * H * T * T;
-        /* S_h = scale * Q_h K_h^T */
-        vte_status status = vte_gemm_strided_batched(s->rt, VTE_GEMM_N, VTE_GEMM_T, T, T, Dh, scale, a->qkv, qkv,
-                                                     3 * D, Dh, a->qkv, qkv + D, 3 * D, Dh, 0.0f, a->attn, attn, T,
-                                                     T * T, H, err);
-        if (status) return status;
-    }
+    /* S_bh = scale * Q_bh K_bh^T */
+    vte_head_operand q = {a->qkv, 0, 3 * D, T * 3 * D, Dh}, key = {a->qkv, D, 3 * D, T * 3 * D, Dh};
+    vte_head_operand scores = {a->attn, 0, T, H * T * T, T * T};
+    vte_status status = vte_session_head_gemm(s, VTE_GEMM_N, VTE_GEMM_T, T, T, Dh, scale, q, key, scores, B, err);
+    if (status) return status;
     size_t local = s->k.softmax_group, rows = (size_t)B * H * T, global = rows * local;
     return VTE_RUN(s->rt, s->k.softmax_rows, 1, &global, &local, err, VTE_ARG(a->attn), VTE_INT(rows), VTE_INT(T),
                    VTE_LOCAL(local * sizeof(float)));
@@ -76,14 +93,9 @@ static vte_status attention_context(vte_session *s, const vte_layer_activations 
     const vte_model_config *c = &s->model->config;
     const size_t T = (size_t)c->num_tokens, D = (size_t)c->hidden_size, H = (size_t)c->num_heads;
     const size_t Dh = D / H;
-    for (int b = 0; b < B; b++) {
-        size_t qkv = (size_t)b * T * 3 * D, attn = (size_t)b * H * T * T, ctx = (size_t)b * T * D;
-        vte_status status = vte_gemm_strided_batched(s->rt, VTE_GEMM_N, VTE_GEMM_N, T, Dh, T, 1.0f, a->attn, attn, T,
-                                                     T * T, a->qkv, qkv + 2 * D, 3 * D, Dh, 0.0f, a->ctx, ctx, D, Dh,
-                                                     H, err);
-        if (status) return status;
-    }
-    return VTE_OK;
+    vte_head_operand probs = {a->attn, 0, T, H * T * T, T * T}, v = {a->qkv, 2 * D, 3 * D, T * 3 * D, Dh};
+    vte_head_operand ctx = {a->ctx, 0, D, T * D, Dh};
+    return vte_session_head_gemm(s, VTE_GEMM_N, VTE_GEMM_N, T, Dh, T, 1.0f, probs, v, ctx, B, err);
 }
 
 /* out = x * W + bias + residual. */

@@ -11,6 +11,7 @@
 #define VTE_VIT_SESSION_H
 
 #include "model/model.h"
+#include "runtime/gemm.h"
 
 typedef struct vte_layer_activations {
     cl_mem ln1_out, ln1_mean, ln1_rstd;
@@ -89,6 +90,19 @@ vte_status vte_session_backward(vte_session *s, const int *classes, vte_error *e
 vte_status vte_session_forward_from_attention(vte_session *s, int layer, vte_error *err);
 
 /* Building blocks shared by the passes and the explanation methods (enqueue only). */
+
+/* One operand of the per-(image, head) attention products: the matrix of image b, head h starts at
+ * base + b*image_stride + h*head_stride of `buffer` (elements), rows ld apart. */
+typedef struct vte_head_operand {
+    cl_mem buffer;
+    size_t base, ld, image_stride, head_stride;
+} vte_head_operand;
+
+/* The images*heads GEMMs C_bh = alpha op(A_bh) op(B_bh) in as few strided-batched calls as the layout allows:
+ * one per image over its heads, or one per head over the images, whichever is fewer. */
+vte_status vte_session_head_gemm(vte_session *s, vte_gemm_op op_a, vte_gemm_op op_b, size_t m, size_t n, size_t k,
+                                 float alpha, vte_head_operand a, vte_head_operand b, vte_head_operand c, int images,
+                                 vte_error *err);
 /* LayerNorm of `rows` rows of x (row r at x + r*x_row_stride) into y [rows, D], keeping mean and rstd. */
 vte_status vte_session_layernorm_rows(vte_session *s, cl_mem x, size_t x_row_stride, cl_mem y, cl_mem mean,
                                       cl_mem rstd, cl_mem gamma, cl_mem beta, size_t rows, vte_error *err);
