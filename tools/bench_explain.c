@@ -12,22 +12,7 @@
 
 #include "runtime/gemm.h"
 #include "vitexplain.h"
-
-static double now_ms(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return t.tv_sec * 1e3 + t.tv_nsec / 1e6;
-}
-
-static int compare_doubles(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double median(double *v, int n) {
-    qsort(v, (size_t)n, sizeof *v, compare_doubles);
-    return v[n / 2];
-}
+#include "bench_common.h"
 
 int main(int argc, char **argv) {
     const char *model_dir = NULL, *device = NULL;
@@ -66,14 +51,14 @@ int main(int argc, char **argv) {
     /* forward alone */
     vte_session_forward(session, pixels, batch, &err);
     for (int i = 0; i < iterations; i++) {
-        double s = now_ms();
+        double s = bench_now_ms();
         if (vte_session_forward(session, pixels, batch, &err)) {
             fprintf(stderr, "%s\n", err.message);
             return 3;
         }
-        t[i] = now_ms() - s;
+        t[i] = bench_now_ms() - s;
     }
-    double forward = median(t, iterations) / batch;
+    double forward = bench_median(t, iterations) / batch;
     printf("%-10s total %9.1f\n", "forward", forward);
     struct {
         const char *name;
@@ -93,13 +78,13 @@ int main(int argc, char **argv) {
         o.methods = configs[k].methods;
         vte_explanation_free(vte_session_explain(session, pixels, batch, NULL, 1, &o, &err)); /* warm-up */
         for (int i = 0; i < iterations; i++) {
-            double s = now_ms();
+            double s = bench_now_ms();
             vte_explanation *e = vte_session_explain(session, pixels, batch, NULL, 1, &o, &err);
             if (!e) {
                 fprintf(stderr, "%s\n", err.message);
                 return 3;
             }
-            t[i] = now_ms() - s;
+            t[i] = bench_now_ms() - s;
             vte_stage_times st = vte_explanation_times(e);
             tf[i] = st.forward_ms;
             tb[i] = st.backward_ms;
@@ -107,8 +92,8 @@ int main(int argc, char **argv) {
             vte_explanation_free(e);
         }
         printf("%-10s total %9.1f   (forward %8.1f, backward %8.1f, explanation %7.1f)\n", configs[k].name,
-               median(t, iterations) / batch, median(tf, iterations) / batch, median(tb, iterations) / batch,
-               median(te, iterations) / batch);
+               bench_median(t, iterations) / batch, bench_median(tf, iterations) / batch, bench_median(tb, iterations) / batch,
+               bench_median(te, iterations) / batch);
     }
     free(tf);
     free(tb);

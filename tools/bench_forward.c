@@ -14,17 +14,7 @@
 #include "runtime/gemm.h"
 #include "runtime/runtime.h"
 #include "vitexplain.h"
-
-static double now_ms(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return t.tv_sec * 1e3 + t.tv_nsec / 1e6;
-}
-
-static int compare_doubles(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
+#include "bench_common.h"
 
 int main(int argc, char **argv) {
     const char *model_dir = NULL, *device = NULL;
@@ -44,26 +34,26 @@ int main(int argc, char **argv) {
         return 2;
     }
     vte_error err = {0};
-    double t0 = now_ms();
+    double t0 = bench_now_ms();
     vte_runtime_params params = {.device = device};
     vte_runtime *rt = vte_runtime_init(&params, &err);
     if (!rt) {
         fprintf(stderr, "%s\n", err.message);
         return 3;
     }
-    double t_runtime = now_ms();
+    double t_runtime = bench_now_ms();
     vte_model *model = vte_model_load(rt, model_dir, &err);
     if (!model) {
         fprintf(stderr, "%s\n", err.message);
         return 3;
     }
-    double t_model = now_ms();
+    double t_model = bench_now_ms();
     vte_session *session = vte_session_init(model, batch, &err);
     if (!session) {
         fprintf(stderr, "%s\n", err.message);
         return 3;
     }
-    double t_session = now_ms();
+    double t_session = bench_now_ms();
     const vte_model_config *c = vte_model_get_config(model);
     size_t floats = (size_t)batch * vte_preprocess_size(c);
     float *pixels = malloc(floats * sizeof *pixels);
@@ -72,22 +62,22 @@ int main(int argc, char **argv) {
         seed = seed * 1664525u + 1013904223u;
         pixels[i] = (float)((seed >> 8) & 0xFFFF) / 32768.0f - 1.0f;
     }
-    double t_first0 = now_ms();
+    double t_first0 = bench_now_ms();
     if (vte_session_forward(session, pixels, batch, &err) != VTE_OK) {
         fprintf(stderr, "%s\n", err.message);
         return 3;
     }
-    double t_first = now_ms() - t_first0;
+    double t_first = bench_now_ms() - t_first0;
     double *times = malloc((size_t)iterations * sizeof *times);
     for (int i = 0; i < iterations; i++) {
-        double s = now_ms();
+        double s = bench_now_ms();
         if (vte_session_forward(session, pixels, batch, &err) != VTE_OK) {
             fprintf(stderr, "%s\n", err.message);
             return 3;
         }
-        times[i] = now_ms() - s;
+        times[i] = bench_now_ms() - s;
     }
-    qsort(times, (size_t)iterations, sizeof *times, compare_doubles);
+    qsort(times, (size_t)iterations, sizeof *times, bench_compare_doubles);
     double median = times[iterations / 2], best = times[0];
     struct rusage usage;
     getrusage(RUSAGE_SELF, &usage);
