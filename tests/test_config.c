@@ -10,27 +10,11 @@
 #include "model/config.h"
 #include "test_support.h"
 
-static char g_path[4096];
-
-static void remove_temp(void) {
-    if (!g_path[0]) return;
-    unlink(g_path);
-    char *slash = strrchr(g_path, '/');
-    if (slash) {
-        *slash = '\0';
-        rmdir(g_path);
-    }
-    g_path[0] = '\0';
-}
 
 static const char *write_json(const char *name, const char *text) {
-    remove_temp();
-    snprintf(g_path, sizeof g_path, "%s", vte_test_write_temp(name, text, strlen(text)));
-    return g_path;
+    return vte_test_write_temp(name, text, strlen(text));
 }
 
-TestSuite(config, .fini = remove_temp);
-TestSuite(preprocess, .fini = remove_temp);
 
 /* A ViT-B/16-like config.json with 3 labels. */
 static const char *VIT_B =

@@ -12,32 +12,6 @@
 #include "test_support.h"
 #include "util/npy.h"
 
-static char g_dir[4096];
-
-/* Removes every file of the test's directory, then the directory. */
-static void remove_temp(void) {
-    if (!g_dir[0]) return;
-    DIR *d = opendir(g_dir);
-    if (d) {
-        struct dirent *e;
-        while ((e = readdir(d))) {
-            if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0) continue;
-            char p[8192];
-            snprintf(p, sizeof p, "%s/%s", g_dir, e->d_name);
-            unlink(p);
-        }
-        closedir(d);
-    }
-    rmdir(g_dir);
-    g_dir[0] = '\0';
-}
-
-static const char *temp_path(const char *name) {
-    static char path[8192];
-    if (!g_dir[0]) snprintf(g_dir, sizeof g_dir, "%s", vte_test_temp_dir());
-    snprintf(path, sizeof path, "%s/%s", g_dir, name);
-    return path;
-}
 
 /* Writes a hand-made .npy: version 1.0 prefix, the header text padded to a multiple of 64 bytes, then data. */
 static const char *write_npy_v(int major, const char *dict, const void *data, size_t n) {
@@ -55,7 +29,7 @@ static const char *write_npy_v(int major, const char *dict, const void *data, si
     memset(buf + prefix + dl, ' ', total - prefix - dl - 1);
     buf[total - 1] = '\n';
     if (n) memcpy(buf + total, data, n);
-    const char *path = temp_path("a.npy");
+    const char *path = vte_test_scratch_file("a.npy");
     FILE *f = fopen(path, "wb");
     cr_assert_not_null(f);
     cr_assert_eq(fwrite(buf, 1, total + n, f), total + n);
@@ -74,7 +48,6 @@ static void expect_read_error(const char *path, vte_status code, const char *nee
     cr_assert_null(a.data);
 }
 
-TestSuite(npy, .fini = remove_temp);
 
 Test(npy, round_trip) {
     float x[2 * 3 * 5];
@@ -82,7 +55,7 @@ Test(npy, round_trip) {
     x[0] = INFINITY;
     x[1] = -0.0f;
     const int64_t shape[3] = {2, 3, 5};
-    const char *path = temp_path("out.npy");
+    const char *path = vte_test_scratch_file("out.npy");
     char saved[8192];
     snprintf(saved, sizeof saved, "%s", path);
     vte_error err = {0};
@@ -129,7 +102,7 @@ Test(npy, round_trip) {
     vte_npy_free(&a);
 
     /* no temporary file is left behind */
-    DIR *d = opendir(g_dir);
+    DIR *d = opendir(vte_test_scratch_dir());
     struct dirent *e;
     int files = 0;
     while ((e = readdir(d)))
@@ -148,9 +121,9 @@ Test(npy, write_failure_leaves_nothing) {
     struct stat sb;
     cr_assert_neq(stat(path, &sb), 0);
     /* a path that is a directory: the rename fails and the temporary is removed */
-    temp_path("x");
+    vte_test_scratch_file("x");
     char dir[4200];
-    snprintf(dir, sizeof dir, "%s/sub", g_dir);
+    snprintf(dir, sizeof dir, "%s/sub", vte_test_scratch_dir());
     cr_assert_eq(mkdir(dir, 0777), 0);
     char inner[4300];
     snprintf(inner, sizeof inner, "%s/f", dir);
@@ -158,13 +131,13 @@ Test(npy, write_failure_leaves_nothing) {
     fclose(f);
     cr_assert_eq(vte_npy_write_f32(dir, x, 1, shape, &err), VTE_ERR_IO);
     cr_assert_not_null(strstr(err.message, "cannot rename"), "%s", err.message);
-    DIR *d = opendir(g_dir);
+    DIR *d = opendir(vte_test_scratch_dir());
     struct dirent *e;
     while ((e = readdir(d))) cr_assert_null(strstr(e->d_name, ".tmp."), "left %s behind", e->d_name);
     closedir(d);
     unlink(inner);
     rmdir(dir);
-    cr_assert_eq(vte_npy_write_f32(temp_path("y.npy"), x, -1, shape, &err), VTE_ERR_INVALID_ARGUMENT);
+    cr_assert_eq(vte_npy_write_f32(vte_test_scratch_file("y.npy"), x, -1, shape, &err), VTE_ERR_INVALID_ARGUMENT);
 }
 
 Test(npy, hand_written_headers) {
@@ -256,7 +229,7 @@ Test(npy, malformed_headers) {
                       VTE_ERR_UNSUPPORTED, "more than 8 dimensions");
     expect_read_error(write_npy_v(4, "{}", NULL, 0), VTE_ERR_UNSUPPORTED, "format version 4.0 is not supported");
 
-    const char *path = temp_path("short.npy");
+    const char *path = vte_test_scratch_file("short.npy");
     FILE *f = fopen(path, "wb");
     fwrite("\x93NUMPY\x01\x00\xff\x00{", 1, 11, f);
     fclose(f);

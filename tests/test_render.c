@@ -17,36 +17,6 @@
 
 /* ---------------------------------------------------------------- helpers */
 
-static char g_dir[4096];
-
-/* Removes every file of the test's directory (one level of sub-folders too), then the directory. */
-static void remove_tree(const char *dir) {
-    DIR *d = opendir(dir);
-    if (d) {
-        struct dirent *e;
-        while ((e = readdir(d))) {
-            if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0) continue;
-            char p[8192];
-            snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
-            if (unlink(p) != 0) remove_tree(p);
-        }
-        closedir(d);
-    }
-    rmdir(dir);
-}
-
-static void remove_temp(void) {
-    if (!g_dir[0]) return;
-    remove_tree(g_dir);
-    g_dir[0] = '\0';
-}
-
-static const char *temp_path(const char *name) {
-    static char path[8192];
-    if (!g_dir[0]) snprintf(g_dir, sizeof g_dir, "%s", vte_test_temp_dir());
-    snprintf(path, sizeof path, "%s/%s", g_dir, name);
-    return path;
-}
 
 /* Number of entries in a folder (excluding . and ..); their names, space-separated, go to `names` for messages. */
 static int list_dir(const char *dir, char *names, size_t cap) {
@@ -542,9 +512,9 @@ static int png_chunks(const char *path, char names[16][5]) {
     return n;
 }
 
-Test(png, round_trip_with_text_chunks, .fini = remove_temp) {
+Test(png, round_trip_with_text_chunks) {
     vte_image img = gradient_image(97, 61);
-    const char *path = temp_path("cat_legrad.png");
+    const char *path = vte_test_scratch_file("cat_legrad.png");
     const char *title = "LeGrad \xe2\x80\x94 Predicted: tabby cat";
     const char *desc = "method=legrad class=281 label=tabby, tabby cat";
     vte_error err = {0};
@@ -579,14 +549,14 @@ Test(png, round_trip_with_text_chunks, .fini = remove_temp) {
     cr_expect_str_eq(names[2], "tEXt", "an ASCII description goes into tEXt");
 
     char list[4096];
-    cr_expect_eq(list_dir(g_dir, list, sizeof list), 1, "folder holds: %s", list);
+    cr_expect_eq(list_dir(vte_test_scratch_dir(), list, sizeof list), 1, "folder holds: %s", list);
     vte_image_free(&img);
 }
 
-Test(png, ascii_title_is_text_and_no_text_without_metadata, .fini = remove_temp) {
+Test(png, ascii_title_is_text_and_no_text_without_metadata) {
     vte_image img = uniform_image(16, 9, 77);
     vte_error err = {0};
-    const char *a = temp_path("a.png");
+    const char *a = vte_test_scratch_file("a.png");
     cr_assert_eq(vte_png_write(a, &img, "Rollout - Predicted: dog", NULL, &err), VTE_OK, "%s", err.message);
     char names[16][5];
     png_chunks(a, names);
@@ -596,48 +566,48 @@ Test(png, ascii_title_is_text_and_no_text_without_metadata, .fini = remove_temp)
     cr_expect_str_eq(t, "Rollout - Predicted: dog");
     free(t);
     cr_expect_null(vte_png_read_text(a, "Description"));
-    const char *b = temp_path("b.png");
+    const char *b = vte_test_scratch_file("b.png");
     cr_assert_eq(vte_png_write(b, &img, NULL, NULL, &err), VTE_OK, "%s", err.message);
     cr_expect_null(vte_png_read_text(b, "Title"));
     png_chunks(b, names);
     cr_expect_str_neq(names[1], "tEXt");
     /* not a PNG, or missing */
-    cr_expect_null(vte_png_read_text(temp_path("missing.png"), "Title"));
+    cr_expect_null(vte_png_read_text(vte_test_scratch_file("missing.png"), "Title"));
     const char *txt = vte_test_write_temp("x.png", "hello", 5);
     cr_expect_null(vte_png_read_text(txt, "Title"));
     vte_image_free(&img);
 }
 
-Test(png, missing_folder_fails_and_leaves_nothing, .fini = remove_temp) {
+Test(png, missing_folder_fails_and_leaves_nothing) {
     vte_image img = uniform_image(8, 8, 1);
     char path[8192];
-    snprintf(path, sizeof path, "%s", temp_path("missing/out.png"));
+    snprintf(path, sizeof path, "%s", vte_test_scratch_file("missing/out.png"));
     vte_error err = {0};
     cr_assert_eq(vte_png_write(path, &img, "t", "d", &err), VTE_ERR_IO);
     cr_expect_not_null(strstr(err.message, path), "message does not name the path: %s", err.message);
     cr_expect_not_null(strstr(err.message, "No such file"), "%s", err.message);
     struct stat st;
-    cr_expect_neq(stat(temp_path("missing"), &st), 0);
+    cr_expect_neq(stat(vte_test_scratch_file("missing"), &st), 0);
     char list[4096];
-    cr_expect_eq(list_dir(g_dir, list, sizeof list), 0, "folder holds: %s", list);
+    cr_expect_eq(list_dir(vte_test_scratch_dir(), list, sizeof list), 0, "folder holds: %s", list);
     vte_image_free(&img);
 }
 
-Test(png, unwritable_target_removes_the_temporary, .fini = remove_temp) {
+Test(png, unwritable_target_removes_the_temporary) {
     /* The target is a non-empty folder: rename fails after the temporary was written. */
     vte_image img = uniform_image(8, 8, 1);
-    const char *target = temp_path("taken.png");
+    const char *target = vte_test_scratch_file("taken.png");
     cr_assert_eq(mkdir(target, 0700), 0);
     char path[8192];
     snprintf(path, sizeof path, "%s", target);
-    FILE *f = fopen(temp_path("taken.png/keep"), "w");
+    FILE *f = fopen(vte_test_scratch_file("taken.png/keep"), "w");
     cr_assert_not_null(f);
     fclose(f);
     vte_error err = {0};
     cr_assert_eq(vte_png_write(path, &img, NULL, NULL, &err), VTE_ERR_IO);
     cr_expect_not_null(strstr(err.message, path), "%s", err.message);
     char list[4096];
-    cr_expect_eq(list_dir(g_dir, list, sizeof list), 1, "folder holds: %s", list);
+    cr_expect_eq(list_dir(vte_test_scratch_dir(), list, sizeof list), 1, "folder holds: %s", list);
     vte_image_free(&img);
 }
 
@@ -649,8 +619,8 @@ static void frame_colour(int k, unsigned char rgb[3]) {
     rgb[2] = (unsigned char)(200 - 30 * k);
 }
 
-Test(video, writer_and_capture_round_trip, .fini = remove_temp) {
-    const char *path = temp_path("clip.avi");
+Test(video, writer_and_capture_round_trip) {
+    const char *path = vte_test_scratch_file("clip.avi");
     char saved[8192];
     snprintf(saved, sizeof saved, "%s", path);
     vte_error err = {0};
@@ -695,10 +665,10 @@ Test(video, writer_and_capture_round_trip, .fini = remove_temp) {
     vte_cv_capture_close(cap);
 }
 
-Test(video, open_errors_name_the_source, .fini = remove_temp) {
+Test(video, open_errors_name_the_source) {
     vte_error err = {0};
     char path[8192];
-    snprintf(path, sizeof path, "%s", temp_path("nope/clip.avi"));
+    snprintf(path, sizeof path, "%s", vte_test_scratch_file("nope/clip.avi"));
     cr_expect_null(vte_cv_video_writer_open(path, 64, 48, 10.0, &err));
     cr_expect_not_null(strstr(err.message, path), "%s", err.message);
     cr_expect_null(vte_cv_capture_open_file(path, &err));

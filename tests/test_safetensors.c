@@ -12,24 +12,10 @@
 #include "model/safetensors.h"
 #include "test_support.h"
 
-static char g_path[4096];
 
-static void remove_temp(void) {
-    if (!g_path[0]) return;
-    unlink(g_path);
-    char *slash = strrchr(g_path, '/');
-    if (slash) {
-        *slash = '\0';
-        rmdir(g_path);
-    }
-    g_path[0] = '\0';
-}
-
-/* Writes raw bytes as model.safetensors in a fresh directory; the path stays valid until remove_temp. */
+/* Writes raw bytes as model.safetensors in a fresh directory; the path stays valid until the next write. */
 static const char *write_raw(const void *bytes, size_t n) {
-    remove_temp();
-    snprintf(g_path, sizeof g_path, "%s", vte_test_write_temp("model.safetensors", bytes, n));
-    return g_path;
+    return vte_test_write_temp("model.safetensors", bytes, n);
 }
 
 /* 8-byte little-endian length + header (as given, including any padding) + data. */
@@ -72,7 +58,7 @@ static void put_u16(unsigned char *p, uint16_t v) {
     p[1] = (unsigned char)(v >> 8);
 }
 
-TestSuite(safetensors, .fini = remove_temp);
+
 
 Test(safetensors, valid_file_reads_back_exactly) {
     /* Data layout (offsets in the buffer): a F32 [2,3] [0,24); b F16 [6] [24,36); c BF16 [2,2] [36,44);
@@ -380,7 +366,7 @@ Test(safetensors, missing_tensor) {
     cr_assert_eq(vte_safetensors_read_f32(st, "classifier.weight", 2, shape, out, &err), VTE_ERR_FORMAT);
     cr_assert_not_null(strstr(err.message, "tensor 'classifier.weight' not found (expected shape [2, 3])"), "%s",
                        err.message);
-    cr_assert_not_null(strstr(err.message, g_path), "%s", err.message);
+    cr_assert_not_null(strstr(err.message, vte_safetensors_path(st)), "%s", err.message);
     vte_safetensors_close(st);
 }
 
@@ -391,7 +377,7 @@ Test(safetensors, wrong_shape) {
     const int64_t other[2] = {3, 2};
     cr_assert_eq(vte_safetensors_read_f32(st, "w", 2, other, out, &err), VTE_ERR_FORMAT);
     cr_assert_not_null(strstr(err.message, "tensor 'w' has shape [2, 3], expected [3, 2]"), "%s", err.message);
-    cr_assert_not_null(strstr(err.message, g_path), "%s", err.message);
+    cr_assert_not_null(strstr(err.message, vte_safetensors_path(st)), "%s", err.message);
     const int64_t flat[1] = {6};
     cr_assert_eq(vte_safetensors_read_f32(st, "w", 1, flat, out, &err), VTE_ERR_FORMAT);
     cr_assert_not_null(strstr(err.message, "has shape [2, 3], expected [6]"), "%s", err.message);

@@ -1,6 +1,8 @@
+#define _XOPEN_SOURCE 700 /* nftw */
 #include "test_support.h"
 
 #include <criterion/criterion.h>
+#include <ftw.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -66,12 +68,52 @@ void vte_test_fill_uniform(float *x, size_t n, float lo, float hi, unsigned seed
     }
 }
 
+/* Every temporary directory a test process makes is removed when that process exits. */
+static char **temp_dirs;
+static size_t temp_dir_count;
+
+static int remove_entry(const char *path, const struct stat *info, int flag, struct FTW *walk) {
+    (void)info;
+    (void)flag;
+    (void)walk;
+    remove(path);
+    return 0;
+}
+
+static void remove_temp_dirs(void) {
+    for (size_t i = 0; i < temp_dir_count; i++) {
+        nftw(temp_dirs[i], remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+        free(temp_dirs[i]);
+    }
+    free(temp_dirs);
+    temp_dirs = NULL;
+    temp_dir_count = 0;
+}
+
 const char *vte_test_temp_dir(void) {
     static char dir[4096];
     const char *base = getenv("TMPDIR");
     snprintf(dir, sizeof dir, "%s/vte-test-XXXXXX", base && *base ? base : "/tmp");
     cr_assert_not_null(mkdtemp(dir), "mkdtemp failed");
+    char **grown = realloc(temp_dirs, (temp_dir_count + 1) * sizeof *grown);
+    if (grown) {
+        if (!temp_dirs) atexit(remove_temp_dirs);
+        temp_dirs = grown;
+        temp_dirs[temp_dir_count++] = strdup(dir);
+    }
     return dir;
+}
+
+const char *vte_test_scratch_dir(void) {
+    static char dir[4096];
+    if (!dir[0]) snprintf(dir, sizeof dir, "%s", vte_test_temp_dir());
+    return dir;
+}
+
+const char *vte_test_scratch_file(const char *name) {
+    static char path[8192];
+    snprintf(path, sizeof path, "%s/%s", vte_test_scratch_dir(), name);
+    return path;
 }
 
 const char *vte_test_write_temp(const char *name, const void *data, size_t bytes) {

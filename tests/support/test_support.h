@@ -27,8 +27,12 @@ void vte_test_fill_uniform(float *x, size_t n, float lo, float hi, unsigned seed
 /* Writes `bytes` bytes to a fresh file under a temporary directory; returns its path (static buffer). */
 const char *vte_test_write_temp(const char *name, const void *data, size_t bytes);
 
-/* A fresh empty temporary directory (static buffer). */
+/* A fresh empty temporary directory (static buffer), removed with its contents when the test process exits. */
 const char *vte_test_temp_dir(void);
+
+/* One temporary directory per test process (made on first use), and a file name in it (static buffer). */
+const char *vte_test_scratch_dir(void);
+const char *vte_test_scratch_file(const char *name);
 
 /* Reads up to size-1 bytes of a file into dst, NUL-terminated ("" when it cannot be read). */
 void vte_test_read_file(const char *path, char *dst, size_t size);
