@@ -184,7 +184,7 @@ int vte_top_k(const float *logits, int num_labels, int k, vte_prediction *out);
 
 /* ---------------------------------------------------------------- explanations */
 
-/* The explanation methods (algorithms.md; defaults follow the published definitions). */
+/* The explanation methods (docs/methods.md; defaults follow the published definitions). */
 typedef enum vte_method {
     VTE_METHOD_ROLLOUT = 0, /* Abnar & Zuidema attention rollout */
     VTE_METHOD_GMAR_L1 = 1, /* gradient-weighted multi-head attention rollout, L1 head weights */
@@ -201,6 +201,25 @@ const char *vte_method_name(vte_method method);
 /* For people: "Rollout", "GMAR L1", "GMAR L2", "LeGrad", "Chefer"; NULL when out of range. */
 const char *vte_method_title(vte_method method);
 
+/* What is fixed about a method. */
+typedef struct vte_method_info {
+    const char *name;      /* "gmar_l1", as vte_method_name */
+    const char *family;    /* "gmar": the name people choose it by (the command line's --method, the output
+                              folder); the method's own name when it is alone in its family */
+    const char *variant;   /* "l1" or "l2" within the GMAR family; "" otherwise */
+    const char *title;     /* as vte_method_title */
+    int class_independent; /* 1: one map for every target class (rollout reads no gradient) */
+    int has_seed_variant;  /* 1: compat_seed changes its formula (the original PyTorch project had it) */
+} vte_method_info;
+
+/* NULL when out of range. */
+const vte_method_info *vte_method_info_of(vte_method method);
+/* The method whose name is `name`, in any case ("GMAR_L1"); -1 when there is none. */
+int vte_method_from_name(const char *name);
+/* The methods `name` stands for, as a bit set of VTE_METHOD_BIT: a method's name, a family ("gmar": both GMAR
+ * variants) or "all"; any case. 0 when the name is unknown. */
+unsigned vte_methods_from_name(const char *name);
+
 typedef enum vte_head_fusion { VTE_FUSION_MEAN = 0, VTE_FUSION_MAX = 1, VTE_FUSION_MIN = 2 } vte_head_fusion;
 
 typedef struct vte_explain_options {
@@ -208,12 +227,17 @@ typedef struct vte_explain_options {
     vte_head_fusion rollout_fusion; /* rollout head fusion (default mean) */
     float discard_ratio;           /* rollout: zero this fraction of the lowest fused entries (CLS->CLS kept) */
     int legrad_layers;             /* LeGrad over the last K layers; 0 = all */
-    int compat_seed;               /* 1: the formulas of the original PyTorch project (LeGrad, GMAR, rollout) */
+    int compat_seed;               /* 1: the formulas of the original PyTorch project (LeGrad, GMAR, rollout);
+                                      they have no fusion, discard or layer options: setting those for a method
+                                      that has a seed variant is an error */
     int upsample;                  /* 1: also return maps upsampled to the model's input size */
 } vte_explain_options;
 
 /* Fills the published defaults: no method selected, mean fusion, no discard, all LeGrad layers. */
 void vte_explain_options_default(vte_explain_options *options);
+
+/* 1 when `method` needs a backward pass per target with these options (NULL: the defaults), else 0. */
+int vte_method_needs_backward(vte_method method, const vte_explain_options *options);
 
 typedef struct vte_explanation vte_explanation;
 

@@ -78,3 +78,13 @@ __kernel void add_inplace(__global float *x, __global const float *y, int n) {
     if (i >= (size_t)n) return;
     x[i] += y[i];
 }
+
+/* classifier_seed: seed [B,D] = the column of class classes[b] of the classifier weight, which is stored
+ * transposed as [D, num_labels]: seed[b,d] = classifier_weight[d*num_labels + classes[b]]. */
+__kernel void classifier_seed(__global const float *classifier_weight, __global const int *classes,
+                              __global float *seed, int batch, int dim, int num_labels) {
+    const size_t gid = get_global_id(0);
+    if (gid >= (size_t)batch * dim) return;
+    const size_t b = gid / (size_t)dim, d = gid % (size_t)dim;
+    seed[gid] = classifier_weight[d * (size_t)num_labels + (size_t)classes[b]];
+}

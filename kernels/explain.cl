@@ -1,6 +1,7 @@
-/* Explanation kernels: head fusion of attention maps and their gradients, GMAR head weights, jacobgil's
- * discard of the lowest fused entries, rollout of the CLS row, LeGrad score accumulation, min-max
- * normalisation, bilinear upsampling (PyTorch semantics) and small gathers (float32, OpenCL C 1.2).
+/* Explanation kernels: GMAR head weights, jacobgil's discard of the lowest fused entries, rollout of the CLS
+ * row, LeGrad score accumulation, min-max normalisation, bilinear upsampling (PyTorch semantics) and a small
+ * gather (float32, OpenCL C 1.2). Head fusion is kernels/fusion.cl; docs/methods.md says what each method
+ * computes with them.
  *
  * Shapes: B images, H heads, T tokens (token 0 = CLS). One layer's attention attn [B,H,T,T] is row-major
  * with row = query i, column = key j; its gradient grad [B,H,T,T] = dy_c/dA has the same layout.
@@ -10,42 +11,6 @@
  *
  * Floating-point contraction is off so that a*b + c is rounded twice on every device, as written. */
 #pragma OPENCL FP_CONTRACT OFF
-
-/* attention_fuse: fused[b,i,j] [B,T,T] from attn/grad [B,H,T,T] and head_weights w [B,H], one work-item
- * per (b,i,j). mode 0: mean_h A; 1: max_h A; 2: min_h A; 3: sum_h w[b,h]*A (GMAR weighted sum);
- * 4: (1/H) sum_h w[b,h]*A (reference GMAR weighted mean); 5: (1/H) sum_h max(G*A, 0) (Chefer 2021);
- * 6: (1/H) sum_h max(G, 0)*A (reference LeGrad). Arguments a mode does not read may be any buffer. */
-__kernel void attention_fuse(__global const float *attn, __global const float *grad,
-                             __global const float *head_weights, __global float *fused, int batch, int heads,
-                             int tokens, int mode) {
-    const size_t plane = (size_t)tokens * tokens;
-    const size_t gid = get_global_id(0);
-    if (gid >= (size_t)batch * plane) return;
-    const size_t b = gid / plane, ij = gid % plane;
-    __global const float *a = attn + b * (size_t)heads * plane + ij;
-    __global const float *g = grad + b * (size_t)heads * plane + ij;
-    __global const float *w = head_weights + b * (size_t)heads;
-
-    float acc;
-    if (mode == 1) {
-        acc = a[0];
-        for (int h = 1; h < heads; h++) acc = fmax(acc, a[(size_t)h * plane]);
-    } else if (mode == 2) {
-        acc = a[0];
-        for (int h = 1; h < heads; h++) acc = fmin(acc, a[(size_t)h * plane]);
-    } else {
-        acc = 0.0f;
-        for (int h = 0; h < heads; h++) {
-            const float ah = a[(size_t)h * plane];
-            if (mode == 0) acc += ah;
-            else if (mode == 3 || mode == 4) acc += w[h] * ah;
-            else if (mode == 5) acc += fmax(g[(size_t)h * plane] * ah, 0.0f);
-            else acc += fmax(g[(size_t)h * plane], 0.0f) * ah; /* mode 6 */
-        }
-        if (mode != 3) acc = acc / (float)heads;
-    }
-    fused[gid] = acc;
-}
 
 /* head_gradient_norms: one work-group per (b,h) slice of `count` (= T*T) contiguous values of grad
  * (global = B*H * local): norms[bh] = sum |g| (p == 1) or sqrt(sum g^2) (p == 2). Compensated (Kahan)
@@ -253,7 +218,7 @@ __kernel void legrad_accumulate(__global const float *grad_ctx, __global const f
     scores[gid] += scale * total;
 }
 
-/* seed_legrad_accumulate: fused [B,T,T] (attention_fuse mode 6); for each image b and query i = 1..T-1
+/* seed_legrad_accumulate: fused [B,T,T] (fusion.cl's FUSION_POSITIVE_GRAD_THEN_ATTN); for each image b and query i = 1..T-1
  * (one work-item per (b, i-1)): scores[b, i-1] += scale * (1/(T-1)) * sum_{j=1..T-1} fused[b,i,j], the
  * mean over the patch keys with the CLS row and column dropped; scores [B,T-1]. */
 __kernel void seed_legrad_accumulate(__global const float *fused, __global float *scores, int batch,
@@ -315,14 +280,4 @@ __kernel void upsample_bilinear(__global const float *grid, __global float *out,
     const float top = (1.0f - lx) * g[y0 * in_w + x0] + lx * g[y0 * in_w + x1];
     const float bottom = (1.0f - lx) * g[y1 * in_w + x0] + lx * g[y1 * in_w + x1];
     out[gid] = (1.0f - ly) * top + ly * bottom;
-}
-
-/* classifier_seed: seed [B,D] = the column of class classes[b] of the classifier weight, which is stored
- * transposed as [D, num_labels]: seed[b,d] = classifier_weight[d*num_labels + classes[b]]. */
-__kernel void classifier_seed(__global const float *classifier_weight, __global const int *classes,
-                              __global float *seed, int batch, int dim, int num_labels) {
-    const size_t gid = get_global_id(0);
-    if (gid >= (size_t)batch * dim) return;
-    const size_t b = gid / (size_t)dim, d = gid % (size_t)dim;
-    seed[gid] = classifier_weight[d * (size_t)num_labels + (size_t)classes[b]];
 }

@@ -13,6 +13,7 @@
 
 #include "image/imageio.h"
 #include "render/render.h"
+#include "png_text.h"
 #include "test_support.h"
 #include "util/npy.h"
 
@@ -136,7 +137,7 @@ Test(pictures, overlays_at_the_seed_paths_with_predictable_pixels_and_titles) {
             snprintf(original, sizeof original, "%s/%s", VTE_SOURCE_DIR, originals[s]);
             check_overlay_pixels(picture, raw, original, 0.5f);
             /* chelsea and horse are both "tabby cat" for the fixture model (reference/vit-tiny/explain/) */
-            char *title = vte_png_read_text(picture, "Title");
+            char *title = vte_test_png_read_text(picture, "Title");
             cr_assert_not_null(title, "%s has a Title", picture);
             cr_assert(strstr(title, titles[m]), "%s title: %s", picture, title);
             free(title);

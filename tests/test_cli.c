@@ -295,3 +295,18 @@ Test(cli, library_example_explains_an_image) {
     }
     cr_assert_eq(values, 15, "%s", legrad);
 }
+
+Test(cli, library_example_links_no_windows_or_video) {
+    /* A program that only wants maps pulls in neither OpenCV's windows (highgui, and Qt under it) nor its video
+     * (videoio, FFmpeg): the library links OpenCV core, imgproc and imgcodecs only; the command-line tool links
+     * the rest itself. ldd lists every shared library the example loads, its dependencies' included. */
+    char line[8192];
+    snprintf(line, sizeof line, "ldd '%s'", VTE_EXAMPLE_PATH);
+    run_result *r = vte_test_shell(VTE_SOURCE_DIR, line, "/dev/null");
+    cr_assert_eq(r->status, 0, "ldd %s failed (%d): %s", VTE_EXAMPLE_PATH, r->status, r->err);
+    /* The library decodes images through imgcodecs: seeing it proves the list was read. */
+    cr_assert(strstr(r->out, "libopencv_imgcodecs"), "no libopencv_imgcodecs in ldd's list:\n%s", r->out);
+    const char *unwanted[] = {"libopencv_highgui", "libopencv_videoio", "libQt"};
+    for (size_t i = 0; i < sizeof unwanted / sizeof *unwanted; i++)
+        cr_expect(!strstr(r->out, unwanted[i]), "explain-one depends on %s:\n%s", unwanted[i], r->out);
+}

@@ -11,7 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "explain/methods.h"
+#include "explain/plan.h"
+#include "forward_parts.h"
 #include "test_support.h"
 #include "util/npy.h"
 #include "vit/session.h"
@@ -199,7 +200,7 @@ static float *read_dattn(fixture *f, int layer) {
     size_t count = (size_t)f->c->num_heads * f->c->num_tokens * f->c->num_tokens;
     float *host = malloc(count * sizeof *host);
     vte_error err = {0};
-    cr_assert_eq(vte_buffer_read(f->rt, f->session->x.d_attn[layer], 0, count * sizeof *host, host, &err), VTE_OK,
+    cr_assert_eq(vte_buffer_read(f->rt, f->session->bwd.layers[layer].d_attn, 0, count * sizeof *host, host, &err), VTE_OK,
                  "%s", err.message);
     return host;
 }
@@ -259,14 +260,14 @@ Test(backward, attention_gradients_match_finite_differences) {
             float original = attn[e], value, y[2];
             for (int side = 0; side < 2; side++) {
                 value = original + (side ? -eps : eps);
-                cr_assert_eq(vte_buffer_write(f.rt, f.session->layers[l].attn, e * sizeof(float), sizeof value,
+                cr_assert_eq(vte_buffer_write(f.rt, f.session->fwd.layers[l].attn, e * sizeof(float), sizeof value,
                                               &value, &err),
                              VTE_OK);
-                cr_assert_eq(vte_session_forward_from_attention(f.session, l, &err), VTE_OK, "%s", err.message);
+                cr_assert_eq(vte_test_forward_from_attention(f.session, l, &err), VTE_OK, "%s", err.message);
                 cr_assert_eq(vte_session_read_logits(f.session, logits, &err), VTE_OK);
                 y[side] = logits[target];
             }
-            cr_assert_eq(vte_buffer_write(f.rt, f.session->layers[l].attn, e * sizeof(float), sizeof original,
+            cr_assert_eq(vte_buffer_write(f.rt, f.session->fwd.layers[l].attn, e * sizeof(float), sizeof original,
                                           &original, &err),
                          VTE_OK);
             double numeric = ((double)y[0] - y[1]) / (2.0 * eps);
@@ -319,18 +320,19 @@ Test(properties, rollout_of_identity_attention_is_flat) {
     for (int h = 0; h < H; h++)
         for (int i = 0; i < T; i++) identity[((size_t)h * T + i) * T + i] = 1.0f;
     for (int l = 0; l < f.c->num_layers; l++)
-        cr_assert_eq(vte_buffer_write(f.rt, f.session->layers[l].attn, 0, (size_t)H * T * T * sizeof(float), identity,
+        cr_assert_eq(vte_buffer_write(f.rt, f.session->fwd.layers[l].attn, 0, (size_t)H * T * T * sizeof(float), identity,
                                       &err),
                      VTE_OK);
     vte_explain_options o;
     vte_explain_options_default(&o);
     o.methods = VTE_METHOD_BIT(VTE_METHOD_ROLLOUT);
-    cr_assert_eq(vte_explain_plan_init(f.session, &err), VTE_OK, "%s", err.message);
+    cr_assert_eq(vte_explain_plan_prepare(f.session, &o, &err), VTE_OK, "%s", err.message);
     /* Run the method on the doctored attention (no new forward pass). */
-    cr_assert_eq(vte_method_rollout(f.session, 1, &o, &err), VTE_OK, "%s", err.message);
+    cr_assert_eq(vte_method_run(f.session, VTE_METHOD_ROLLOUT, &o, 1, &err), VTE_OK, "%s", err.message);
     size_t grid = (size_t)f.c->grid_h * f.c->grid_w;
     float *map = malloc(grid * sizeof *map);
-    cr_assert_eq(vte_buffer_read(f.rt, f.session->x.maps, 0, grid * sizeof *map, map, &err), VTE_OK);
+    cr_assert_eq(vte_buffer_read(f.rt, vte_explain_plan_of(f.session)->maps, 0, grid * sizeof *map, map, &err),
+                 VTE_OK);
     for (size_t p = 0; p < grid; p++) cr_assert_eq(map[p], 0.0f, "patch %zu: %g", p, (double)map[p]);
     free(map);
     free(identity);

@@ -1,4 +1,5 @@
-/* Every kernel of kernels/explain.cl against a plain C reference (double accumulation) on random inputs
+/* Every kernel of kernels/explain.cl and kernels/fusion.cl (and classifier_seed of elementwise.cl) against a
+ * plain C reference (double accumulation) on random inputs
  * whose sizes are not multiples of any work-group size (B=3, H=5, T=17, and T=197 for the cases that
  * matter at ViT-B/16 size). Attention inputs are random positive values normalised per row (rows sum to
  * 1); gradients have both signs. Reduction kernels are also run with local sizes 1 and 64 besides the
@@ -27,6 +28,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "explain/methods.h"
 #include "runtime/runtime.h"
 #include "test_support.h"
 
@@ -126,12 +128,15 @@ static void run_attention_fuse(int batch, int heads, int tokens, const int *mode
         for (int h = 0; h < heads; h++) w[b * heads + h] = (float)(w[b * heads + h] / s);
     }
     vte_runtime *rt = vte_test_runtime();
-    cl_kernel k = make_kernel(rt, "attention_fuse");
     float dummy_value = NAN;
     cl_mem d_attn = upload(rt, attn, n_attn), d_grad = upload(rt, grad, n_attn);
     cl_mem d_w = upload(rt, w, (size_t)batch * heads), d_out = upload(rt, got, n_out), d_dummy = upload(rt, &dummy_value, 1);
     for (int m = 0; m < mode_count; m++) {
         const int mode = modes[m];
+        /* kernels/fusion.cl is built once per fusion (-DFUSION=...); the reference numbers modes as vte_fusion */
+        vte_error err = {0};
+        cl_kernel k = vte_kernel_create(rt, "fusion", vte_fusion_build_option((vte_fusion)mode), "attention_fuse", &err);
+        cr_assert_not_null(k, "fusion.cl %s: %s", vte_fusion_build_option((vte_fusion)mode), err.message);
         const int needs_grad = mode >= 5, needs_w = mode == 3 || mode == 4;
         for (int b = 0; b < batch; b++)
             for (size_t ij = 0; ij < plane; ij++)
@@ -139,16 +144,17 @@ static void run_attention_fuse(int batch, int heads, int tokens, const int *mode
                                                        w + (size_t)b * heads, heads, plane, ij, mode);
         cl_mem g_arg = needs_grad ? d_grad : d_dummy, w_arg = needs_w ? d_w : d_dummy;
         RUN_ELEMENTWISE(rt, k, n_out, VTE_ARG(d_attn), VTE_ARG(g_arg), VTE_ARG(w_arg), VTE_ARG(d_out), VTE_INT(batch),
-                        VTE_INT(heads), VTE_INT(tokens), VTE_INT(mode));
+                        VTE_INT(heads), VTE_INT(tokens));
         download(rt, d_out, got, n_out);
-        char what[96];
-        snprintf(what, sizeof what, "attention_fuse mode %d B%d H%d T%d", mode, batch, heads, tokens);
-        if (mode == 1 || mode == 2) check(what, got, want, n_out, 0.0, 0.0);
+        char what[128];
+        snprintf(what, sizeof what, "attention_fuse %s B%d H%d T%d", vte_fusion_build_option((vte_fusion)mode), batch,
+                 heads, tokens);
+        if (mode == VTE_FUSE_MAX || mode == VTE_FUSE_MIN) check(what, got, want, n_out, 0.0, 0.0);
         else check(what, got, want, n_out, 1e-7, 1e-6);
+        clReleaseKernel(k);
     }
     cl_mem all[] = {d_attn, d_grad, d_w, d_out, d_dummy};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) vte_buffer_release(&all[i]);
-    clReleaseKernel(k);
     vte_runtime_free(rt);
     free(attn), free(grad), free(w), free(got), free(want);
 }
@@ -626,7 +632,9 @@ Test(classifier_seed, columns_of_transposed_weight) {
     for (int b = 0; b < batch; b++)
         for (int d = 0; d < dim; d++) want[(size_t)b * dim + d] = w[(size_t)d * labels + classes[b]];
     vte_runtime *rt = vte_test_runtime();
-    cl_kernel k = make_kernel(rt, "classifier_seed");
+    vte_error err = {0};
+    cl_kernel k = vte_kernel_create(rt, "elementwise", NULL, "classifier_seed", &err);
+    cr_assert_not_null(k, "elementwise/classifier_seed: %s", err.message);
     cl_mem d_w = upload(rt, w, n_w), d_c = upload_bytes(rt, classes, sizeof classes), d_s = upload(rt, got, n_s);
     RUN_ELEMENTWISE(rt, k, n_s, VTE_ARG(d_w), VTE_ARG(d_c), VTE_ARG(d_s), VTE_INT(batch), VTE_INT(dim), VTE_INT(labels));
     download(rt, d_s, got, n_s);

@@ -16,8 +16,8 @@
 #include <sys/prctl.h>
 #endif
 
-#include "image/imageio.h"
 #include "test_support.h"
+#include "video_writer.h"
 
 #define MODEL "tests/fixtures/models/vit-tiny"
 

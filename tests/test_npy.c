@@ -133,7 +133,7 @@ Test(npy, write_failure_leaves_nothing) {
     cr_assert_not_null(strstr(err.message, "cannot rename"), "%s", err.message);
     DIR *d = opendir(vte_test_scratch_dir());
     struct dirent *e;
-    while ((e = readdir(d))) cr_assert_null(strstr(e->d_name, ".tmp."), "left %s behind", e->d_name);
+    while ((e = readdir(d))) cr_assert_null(strstr(e->d_name, ".tmp-"), "left %s behind", e->d_name);
     closedir(d);
     unlink(inner);
     rmdir(dir);

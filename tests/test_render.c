@@ -1,5 +1,6 @@
-/* Rendering (src/render/render.c) and the OpenCV shim's drawing, PNG, window and video entry points
- * (src/image/imageio.cpp). */
+/* Rendering (src/render/: overlay.c, grid.c, png.c) and the OpenCV shim's drawing, PNG, window and video
+ * entry points (src/image/imageio.cpp, and the command line's windows and video input in src/cli/display.cpp;
+ * the video writer that makes test clips is tests/support/video_writer.cpp). */
 #include <criterion/criterion.h>
 #include <dirent.h>
 #include <math.h>
@@ -11,9 +12,12 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include "cli/display.h"
 #include "image/imageio.h"
+#include "png_text.h"
 #include "render/render.h"
 #include "test_support.h"
+#include "video_writer.h"
 
 /* ---------------------------------------------------------------- helpers */
 
@@ -72,7 +76,7 @@ static void jet_of(int level, unsigned char rgb[3]) {
 
 /* ---------------------------------------------------------------- vte_map_upsample vs PyTorch */
 
-/* Expected values made with /work/venv/bin/python (torch 2.15.0):
+/* Expected values made with .venv/bin/python (torch 2.15.0):
  *   g = torch.tensor([((k*7)%11)/10.0 for k in range(gh*gw)], dtype=torch.float32).reshape(1,1,gh,gw)
  *   o = F.interpolate(g, size=(H,W), mode="bilinear", align_corners=False)[0,0]
  * printed as o[y,x].item() with 9 significant digits. */
@@ -531,15 +535,15 @@ Test(png, round_trip_with_text_chunks) {
     cr_expect_eq(memcmp(back.rgb, img.rgb, 97 * 61 * 3), 0, "pixels changed in the round trip");
     vte_image_free(&back);
 
-    char *t = vte_png_read_text(path, "Title"), *d = vte_png_read_text(path, "Description");
+    char *t = vte_test_png_read_text(path, "Title"), *d = vte_test_png_read_text(path, "Description");
     cr_assert_not_null(t);
     cr_assert_not_null(d);
     cr_expect_str_eq(t, title);
     cr_expect_str_eq(d, desc);
     free(t);
     free(d);
-    cr_expect_null(vte_png_read_text(path, "Author"));
-    cr_expect_null(vte_png_read_text(path, "Titl"));
+    cr_expect_null(vte_test_png_read_text(path, "Author"));
+    cr_expect_null(vte_test_png_read_text(path, "Titl"));
 
     char names[16][5];
     const int n = png_chunks(path, names);
@@ -561,20 +565,20 @@ Test(png, ascii_title_is_text_and_no_text_without_metadata) {
     char names[16][5];
     png_chunks(a, names);
     cr_expect_str_eq(names[1], "tEXt");
-    char *t = vte_png_read_text(a, "Title");
+    char *t = vte_test_png_read_text(a, "Title");
     cr_assert_not_null(t);
     cr_expect_str_eq(t, "Rollout - Predicted: dog");
     free(t);
-    cr_expect_null(vte_png_read_text(a, "Description"));
+    cr_expect_null(vte_test_png_read_text(a, "Description"));
     const char *b = vte_test_scratch_file("b.png");
     cr_assert_eq(vte_png_write(b, &img, NULL, NULL, &err), VTE_OK, "%s", err.message);
-    cr_expect_null(vte_png_read_text(b, "Title"));
+    cr_expect_null(vte_test_png_read_text(b, "Title"));
     png_chunks(b, names);
     cr_expect_str_neq(names[1], "tEXt");
     /* not a PNG, or missing */
-    cr_expect_null(vte_png_read_text(vte_test_scratch_file("missing.png"), "Title"));
+    cr_expect_null(vte_test_png_read_text(vte_test_scratch_file("missing.png"), "Title"));
     const char *txt = vte_test_write_temp("x.png", "hello", 5);
-    cr_expect_null(vte_png_read_text(txt, "Title"));
+    cr_expect_null(vte_test_png_read_text(txt, "Title"));
     vte_image_free(&img);
 }
 

@@ -1,4 +1,4 @@
-/* Device choice, the program-binary cache, build errors, the GEMM self-check and top-k. */
+/* Device choice, the program-binary cache, build errors, the GEMM backends and self-check, and top-k. */
 #include <criterion/criterion.h>
 #include <dirent.h>
 #include <math.h>
@@ -181,6 +181,112 @@ Test(gemm, backend_choice) {
     rt = vte_test_runtime();
     cr_assert_str_eq(vte_gemm_backend(rt), "CLBlast");
     cr_assert_eq(vte_gemm_self_check(rt, &err), VTE_OK, "CLBlast self-check: %s", err.message);
+    vte_runtime_free(rt);
+}
+
+static int is_pocl_cpu(const vte_runtime *rt) {
+    return rt->info.type == VTE_DEVICE_CPU && strstr(rt->info.platform_name, "Portable Computing Language");
+}
+
+/* Asserts that profiling recorded both self-check GEMMs under names that end with "(<backend>)". */
+static void assert_self_check_profiled_through(vte_runtime *rt, const char *backend) {
+    char single[96], batched[96];
+    snprintf(single, sizeof single, "gemm 37x29x53 NT (%s)", backend);
+    snprintf(batched, sizeof batched, "gemm batched 17x19x11 x3 NT (%s)", backend);
+    int found_single = 0, found_batched = 0;
+    for (size_t i = 0; i < rt->profile_count; i++) {
+        found_single |= strcmp(rt->profile[i].name, single) == 0;
+        found_batched |= strcmp(rt->profile[i].name, batched) == 0;
+    }
+    cr_assert(found_single && found_batched, "profile lacks \"%s\" or \"%s\" (%zu entries, first \"%s\")", single,
+              batched, rt->profile_count, rt->profile_count ? rt->profile[0].name : "");
+}
+
+Test(gemm, forced_backends_run_and_report_themselves) {
+    setenv("VITEXPLAIN_PROFILE", "1", 1); /* profile names show which backend ran each GEMM */
+    vte_error err = {0};
+
+    setenv("VITEXPLAIN_GEMM", "clblast", 1);
+    vte_runtime *rt = vte_test_runtime();
+    cr_assert_eq(vte_gemm_self_check(rt, &err), VTE_OK, "%s", err.message);
+    cr_assert_str_eq(vte_gemm_backend(rt), "CLBlast");
+    assert_self_check_profiled_through(rt, "clblast");
+    vte_runtime_free(rt);
+
+    setenv("VITEXPLAIN_GEMM", "host", 1);
+    rt = vte_test_runtime();
+    if (is_pocl_cpu(rt)) {
+        cr_assert_eq(vte_gemm_self_check(rt, &err), VTE_OK, "%s", err.message);
+        cr_assert_str_eq(vte_gemm_backend(rt), "host BLAS (OpenBLAS)");
+        assert_self_check_profiled_through(rt, "host");
+    } else {
+        cr_assert_eq(vte_gemm_self_check(rt, &err), VTE_ERR_INVALID_ARGUMENT, "host BLAS on %s", rt->info.name);
+    }
+    vte_runtime_free(rt);
+
+    setenv("VITEXPLAIN_GEMM", "", 1); /* empty: the default, as if unset */
+    rt = vte_test_runtime();
+    cr_assert_eq(vte_gemm_self_check(rt, &err), VTE_OK, "%s", err.message);
+    cr_assert_str_eq(vte_gemm_backend(rt), is_pocl_cpu(rt) ? "host BLAS (OpenBLAS)" : "CLBlast");
+    vte_runtime_free(rt);
+}
+
+Test(gemm, unknown_backend_name_is_an_error_everywhere) {
+    setenv("VITEXPLAIN_GEMM", "bogus", 1);
+    vte_runtime *rt = vte_test_runtime();
+    vte_error err = {0};
+    cr_assert_eq(vte_gemm_self_check(rt, &err), VTE_ERR_INVALID_ARGUMENT, "%s", err.message);
+    cr_assert(strstr(err.message, "VITEXPLAIN_GEMM") && strstr(err.message, "bogus") && strstr(err.message, "host") &&
+                  strstr(err.message, "clblast"),
+              "message: %s", err.message);
+    cr_assert_str_eq(vte_gemm_backend(rt), "none");
+
+    /* Reserving and multiplying without a backend return the same error instead of crashing. */
+    vte_error later = {0};
+    cr_assert_eq(vte_gemm_reserve(rt, VTE_GEMM_N, VTE_GEMM_N, 4, 4, 4, 4, 4, 4, &later), VTE_ERR_INVALID_ARGUMENT);
+    cr_assert_str_eq(later.message, err.message);
+    cl_mem m = vte_buffer_create(rt, 16 * sizeof(float), "matrix", &err);
+    cr_assert_not_null(m, "%s", err.message);
+    memset(&later, 0, sizeof later);
+    cr_assert_eq(vte_gemm(rt, VTE_GEMM_N, VTE_GEMM_N, 4, 4, 4, 1.0f, m, 0, 4, m, 0, 4, 0.0f, m, 0, 4, &later),
+                 VTE_ERR_INVALID_ARGUMENT);
+    cr_assert(strstr(later.message, "bogus"), "message: %s", later.message);
+    cr_assert_eq(vte_gemm_strided_batched(rt, VTE_GEMM_N, VTE_GEMM_T, 2, 2, 2, 1.0f, m, 0, 2, 4, m, 0, 2, 4, 0.0f, m,
+                                          0, 2, 4, 2, &later),
+                 VTE_ERR_INVALID_ARGUMENT);
+    vte_buffer_release(&m);
+    vte_runtime_free(rt);
+
+    /* A session reports it too: its first step is the self-check. */
+    rt = vte_test_runtime();
+    vte_model *model = vte_model_load(rt, vte_test_fixture("models/vit-tiny"), &err);
+    cr_assert_not_null(model, "%s", err.message);
+    memset(&err, 0, sizeof err);
+    cr_assert_null(vte_session_init(model, 1, &err));
+    cr_assert_eq(err.code, VTE_ERR_INVALID_ARGUMENT);
+    cr_assert(strstr(err.message, "VITEXPLAIN_GEMM") && strstr(err.message, "host") && strstr(err.message, "clblast"),
+              "message: %s", err.message);
+    vte_model_free(model);
+    vte_runtime_free(rt);
+}
+
+Test(gemm, host_backend_is_refused_off_pocl_cpus) {
+    /* The host BLAS maps buffers, which only PoCL's CPU device keeps in host memory. Pretend this device is a
+     * GPU (before the first GEMM call chooses): forcing "host" is an error, and the default is CLBlast. */
+    setenv("VITEXPLAIN_GEMM", "host", 1);
+    vte_runtime *rt = vte_test_runtime();
+    rt->info.type = VTE_DEVICE_GPU;
+    vte_error err = {0};
+    cr_assert_eq(vte_gemm_self_check(rt, &err), VTE_ERR_INVALID_ARGUMENT);
+    cr_assert(strstr(err.message, "VITEXPLAIN_GEMM") && strstr(err.message, "cannot run") &&
+                  strstr(err.message, "usable here: clblast"),
+              "message: %s", err.message);
+    vte_runtime_free(rt);
+
+    unsetenv("VITEXPLAIN_GEMM");
+    rt = vte_test_runtime();
+    rt->info.type = VTE_DEVICE_GPU;
+    cr_assert_str_eq(vte_gemm_backend(rt), "CLBlast");
     vte_runtime_free(rt);
 }
 

@@ -3,7 +3,7 @@
 # on a new machine costs) and warm (caches filled by the cold run).
 #
 #   tools/bench-forward.sh [MODEL_DIR]     default weights/vit-base-random (make it with
-#                                          /work/venv/bin/python tools/make_random_model.py weights/vit-base-random)
+#                                          .venv/bin/python tools/make_random_model.py weights/vit-base-random)
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 model="${1:-$root/weights/vit-base-random}"

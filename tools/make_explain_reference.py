@@ -4,7 +4,7 @@
 Run from anywhere, AFTER tools/make_reference.py (that script deletes and rewrites all of
 tests/fixtures/models and tests/fixtures/reference, including what this script writes):
 
-    /work/venv/bin/python tools/make_explain_reference.py
+    .venv/bin/python tools/make_explain_reference.py
 
 What it writes (see tests/fixtures/README.md, section "Explanation references"):
 
@@ -14,9 +14,9 @@ What it writes (see tests/fixtures/README.md, section "Explanation references"):
   tests/fixtures/reference/<model>/explain/*.npy   for vit-tiny, vit-odd (chelsea, rocket, horse)
                                                    and vit-1head (chelsea)
 
-Every method is a PyTorch re-statement of /work/shared/research/algorithms.md (sections 2-6),
-written from the definitions with torch.autograd -- deliberately NOT from the closed forms of
-section 2.4 / 8 that the C implementation uses, so the two are independent:
+Every method is a PyTorch re-statement of docs/methods.md,
+written from the definitions with torch.autograd -- deliberately NOT from the closed forms
+("LeGrad", "Backward pass") that the C implementation uses, so the two are independent:
 
   * The model is HF ViTForImageClassification (eager attention, float32, eval) run with
     output_attentions=True and output_hidden_states=True on the committed pixel fixtures.

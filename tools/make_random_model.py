@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Write a random-weight ViT-B/16 checkpoint for benchmarks (NOT for correctness tests, not committed).
 
-    /work/venv/bin/python tools/make_random_model.py OUT_DIR [--dtype f32|f16|bf16] [--seed N]
+    .venv/bin/python tools/make_random_model.py OUT_DIR [--dtype f32|f16|bf16] [--seed N]
 
 OUT_DIR receives config.json + model.safetensors (ViTForImageClassification.save_pretrained with
 safe_serialization=True) and google/vit-base-patch16-224's preprocessor_config.json.  The config is

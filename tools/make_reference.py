@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Generate the committed test fixtures under tests/fixtures/.
 
-Run from anywhere:  /work/venv/bin/python tools/make_reference.py
+Run from anywhere:  .venv/bin/python tools/make_reference.py
 (the interpreter needs the packages in tools/requirements.txt).
 
 What it writes (see tests/fixtures/README.md for the full description):
@@ -273,7 +273,7 @@ def check_processor_class(proc):
 # --------------------------------------------------------------------------- forward
 
 def numpy_forward(sd, cfg, pix):
-    """Independent float64 ViT forward (algorithms.md section 1) straight from the safetensors
+    """Independent float64 ViT forward (docs/methods.md, "Forward pass") straight from the safetensors
     tensors, used only to cross-check transformers.  pix: [C,H,W].  Returns logits, attentions."""
     g = {k: v.astype(np.float64) for k, v in sd.items()}
     d, nh = cfg.hidden_size, cfg.num_attention_heads

@@ -65,8 +65,8 @@ int cli_parse_float(const char *command, const char *option, const char *text, d
 /* The file name without folders and extension: "a/b/cat.png" -> "cat". */
 void cli_stem(const char *path, char *stem, size_t size);
 
-/* mkdir -p; 0 on success, else -1 with errno set. */
-int cli_make_dirs(const char *path);
+/* Output folders are made with vte_make_dirs (mkdir -p), shared with the library. */
+#include "util/fileio.h"
 
 /* Loads and preprocesses images from paths[*next] on until `capacity` of them decoded (or the list ends):
  * pixels of the i-th good one at pixels + i*preprocess_size, its path in good[i]. Each failure is reported on

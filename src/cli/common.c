@@ -3,7 +3,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "cli/cli.h"
 
@@ -37,28 +36,6 @@ void cli_stem(const char *path, char *stem, size_t size) {
     snprintf(stem, size, "%s", base);
     char *dot = strrchr(stem, '.');
     if (dot && dot != stem) *dot = '\0';
-}
-
-int cli_make_dirs(const char *path) {
-    char buffer[4096];
-    if (snprintf(buffer, sizeof buffer, "%s", path) >= (int)sizeof buffer) {
-        errno = ENAMETOOLONG;
-        return -1;
-    }
-    for (char *p = buffer + 1; *p; p++) {
-        if (*p != '/') continue;
-        *p = '\0';
-        if (mkdir(buffer, 0755) != 0 && errno != EEXIST) return -1;
-        *p = '/';
-    }
-    if (mkdir(buffer, 0755) != 0 && errno != EEXIST) return -1;
-    struct stat info;
-    if (stat(buffer, &info) != 0) return -1;
-    if (!S_ISDIR(info.st_mode)) {
-        errno = ENOTDIR;
-        return -1;
-    }
-    return 0;
 }
 
 int cli_load_batch(const vte_model *model, char **paths, int count, int *next, int capacity, float *pixels,

@@ -253,7 +253,7 @@ static int prepare_output(const cli_explain_job *job) {
         if (m < 0 ? !job->grid : !(job->methods.methods & VTE_METHOD_BIT(m)) || (!job->pictures && !job->save_raw))
             continue;
         snprintf(path, sizeof path, "%s/%s", job->out_dir, m < 0 ? "grid" : method_folder((vte_method)m));
-        if (cli_make_dirs(path) != 0) {
+        if (vte_make_dirs(path) != 0) {
             cli_error("explain: cannot create output folder %s: %s", path, strerror(errno));
             return 0;
         }
@@ -582,7 +582,7 @@ int cli_explain_run(const cli_explain_job *job, char **input_args, int input_cou
         exit_status = EXIT_INTERRUPTED;
     }
     if (!job->quiet) {
-        double seconds = (cli_now_ms() - st.progress.start_ms) / 1000.0;
+        double seconds = (vte_now_ms() - st.progress.start_ms) / 1000.0;
         printf("%s %zu image%s explained, %d failed, in %.1f s (device: forward %.0f ms, backward %.0f ms, "
                "explanation %.0f ms); output in %s/\n",
                job->seed_output ? "All images done:" : "Done:", explained, explained == 1 ? "" : "s", st.failures,

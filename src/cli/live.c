@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "cli/display.h"
 #include "cli/inputs.h"
 #include "cli/progress.h"
 #include "image/imageio.h"
@@ -352,7 +353,7 @@ static void handle_key(int key, live_state *st, const live_options *o, const fra
 /* Saves the current overlay as OUT/live_<method>_<n>.png with the first free n. */
 static void save_overlay(live_state *st, const live_options *o, const vte_model *model, const frame_source *src) {
     if (!st->have_map) return;
-    if (cli_make_dirs(o->out_dir) != 0) {
+    if (vte_make_dirs(o->out_dir) != 0) {
         cli_error("live: cannot create output folder %s: %s", o->out_dir, strerror(errno));
         st->save_failures++;
         return;
@@ -586,7 +587,7 @@ int cli_live(int argc, char **argv) {
     int need_render = 0;
     double paused_at_ms = 0;
     while (!st.quit) {
-        double iteration_start = cli_now_ms();
+        double iteration_start = vte_now_ms();
         if (!st.paused) {
             /* A new frame: the next of a video or camera, or the folder's next image when due. */
             int fresh = 0;
@@ -641,7 +642,7 @@ int cli_live(int argc, char **argv) {
             }
             need_render = 0;
             if (!st.paused) {
-                double now = cli_now_ms();
+                double now = vte_now_ms();
                 if (st.last_show_ms > 0) {
                     double interval = now - st.last_show_ms;
                     st.interval_ema_ms = st.interval_ema_ms > 0 ? 0.8 * st.interval_ema_ms + 0.2 * interval : interval;
@@ -658,7 +659,7 @@ int cli_live(int argc, char **argv) {
         int delay = 1;
         if (st.paused) delay = 30;
         else if (src.kind == SOURCE_VIDEO && !src.ended && src.fps > 0 && src.fps <= 1000) {
-            double left = 1000.0 / src.fps - (cli_now_ms() - iteration_start);
+            double left = 1000.0 / src.fps - (vte_now_ms() - iteration_start);
             delay = left > 1 ? (int)left : 1;
         }
         int key = vte_cv_window_wait_key(window, delay);
@@ -674,9 +675,9 @@ int cli_live(int argc, char **argv) {
                               before_norm != st.norm || before_rank != st.rank))
                 need_render = 1;
             /* A pause counts neither as a frame interval nor in the summary's frame rate. */
-            if (st.paused && !before_paused) paused_at_ms = cli_now_ms();
+            if (st.paused && !before_paused) paused_at_ms = vte_now_ms();
             if (!st.paused && before_paused && st.last_show_ms > 0) {
-                double paused_for = cli_now_ms() - paused_at_ms;
+                double paused_for = vte_now_ms() - paused_at_ms;
                 st.last_show_ms += paused_for;
                 st.first_show_ms += paused_for;
             }

@@ -1,19 +1,12 @@
 #include "cli/progress.h"
 
 #include <stdio.h>
-#include <time.h>
 #include <unistd.h>
-
-double cli_now_ms(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return t.tv_sec * 1e3 + t.tv_nsec / 1e6;
-}
 
 void cli_progress_start(cli_progress *p, size_t total, int quiet) {
     p->total = total;
     p->done = p->failed = 0;
-    p->start_ms = cli_now_ms();
+    p->start_ms = vte_now_ms();
     p->terminal = isatty(fileno(stderr));
     p->quiet = quiet;
     p->drawn = 0;
@@ -30,7 +23,7 @@ void cli_progress_advance(cli_progress *p, size_t done, size_t failed) {
     p->done += done;
     p->failed += failed;
     if (p->quiet) return;
-    double elapsed = (cli_now_ms() - p->start_ms) / 1000.0;
+    double elapsed = (vte_now_ms() - p->start_ms) / 1000.0;
     double rate = elapsed > 0 ? p->done / elapsed : 0.0;
     char left[32] = "?";
     if (rate > 0) format_duration((double)(p->total - p->done) / rate, left, sizeof left);

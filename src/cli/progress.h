@@ -5,9 +5,11 @@
 
 #include <stddef.h>
 
+#include "util/clock.h"
+
 typedef struct cli_progress {
     size_t total, done, failed;
-    double start_ms;
+    double start_ms; /* vte_now_ms() at the start */
     int terminal; /* stderr is a terminal: redraw one line */
     int quiet;
     int drawn;    /* a bar is on screen and must be cleared before other output */
@@ -19,7 +21,5 @@ void cli_progress_advance(cli_progress *p, size_t done, size_t failed);
 /* Clears the bar before other text is printed (it is redrawn on the next advance). */
 void cli_progress_clear(cli_progress *p);
 void cli_progress_finish(cli_progress *p);
-
-double cli_now_ms(void);
 
 #endif

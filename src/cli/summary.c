@@ -1,14 +1,13 @@
 #include "cli/summary.h"
 
-#include <errno.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <unistd.h>
 
 #include "cli/cli.h"
+#include "util/fileio.h"
 
 cli_record *cli_summary_add(cli_summary *s, const char *image) {
     if (s->count == s->capacity) {
@@ -130,28 +129,28 @@ static void write_csv(FILE *f, const cli_summary *s, const vte_model *model, int
 }
 
 int cli_summary_write(const cli_summary *s, const vte_model *model, int topk, const char *path) {
-    char temp[4200];
-    snprintf(temp, sizeof temp, "%s.tmp-%ld", path, (long)getpid());
-    FILE *f = fopen(temp, "w");
-    if (!f) {
-        cli_error("%s: cannot write the summary: %s", path, strerror(errno));
+    vte_atomic_file file;
+    vte_error err = {0};
+    if (vte_atomic_file_open(&file, path, &err) != VTE_OK) {
+        cli_error("cannot write the summary: %s", err.message);
         return -1;
     }
-    int ok = 1;
     if (strcasecmp(extension(path), ".json") == 0) {
         char *text = to_json(s, model, topk);
-        ok = text && fputs(text, f) >= 0 && fputc('\n', f) != EOF;
+        if (!text) {
+            vte_atomic_file_abort(&file);
+            cli_error("%s: cannot write the summary: out of memory", path);
+            return -1;
+        }
+        fputs(text, file.stream);
+        fputc('\n', file.stream);
         free(text);
     } else {
-        write_csv(f, s, model, topk);
+        write_csv(file.stream, s, model, topk);
     }
-    ok = !ferror(f) && ok;
-    ok = fflush(f) == 0 && ok;
-    ok = fsync(fileno(f)) == 0 && ok;
-    ok = fclose(f) == 0 && ok;
-    if (!ok || rename(temp, path) != 0) {
-        cli_error("%s: cannot write the summary: %s", path, strerror(errno));
-        unlink(temp);
+    /* A failed write leaves the stream's error flag set, which the commit reports. */
+    if (vte_atomic_file_commit(&file, &err) != VTE_OK) {
+        cli_error("cannot write the summary: %s", err.message);
         return -1;
     }
     return 0;

@@ -1,10 +1,10 @@
 /* vte_session_explain: one forward pass for a batch, one backward pass per target when a method needs
- * gradients, every requested method, and the maps copied to the host. */
+ * gradients, every requested method (the table in methods.c), and the maps copied to the host. */
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
-#include "explain/methods.h"
+#include "explain/plan.h"
+#include "util/clock.h"
 
 struct vte_explanation {
     int images, targets, grid, pixels; /* pixels: image_height * image_width of the model input */
@@ -17,34 +17,19 @@ struct vte_explanation {
     vte_stage_times times;
 };
 
-static const char *const METHOD_NAMES[VTE_METHOD_COUNT] = {"rollout", "gmar_l1", "gmar_l2", "legrad", "chefer"};
-
-static const char *const METHOD_TITLES[VTE_METHOD_COUNT] = {"Rollout", "GMAR L1", "GMAR L2", "LeGrad", "Chefer"};
-
-const char *vte_method_name(vte_method method) {
-    return method >= 0 && method < VTE_METHOD_COUNT ? METHOD_NAMES[method] : NULL;
-}
-
-const char *vte_method_title(vte_method method) {
-    return method >= 0 && method < VTE_METHOD_COUNT ? METHOD_TITLES[method] : NULL;
-}
-
 void vte_explain_options_default(vte_explain_options *o) {
     memset(o, 0, sizeof *o);
     o->rollout_fusion = VTE_FUSION_MEAN;
 }
 
-static double now_ms(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return t.tv_sec * 1e3 + t.tv_nsec / 1e6;
-}
-
 static int wants(const vte_explain_options *o, vte_method m) { return (o->methods & VTE_METHOD_BIT(m)) != 0; }
 
-static int needs_backward(const vte_explain_options *o) {
-    return wants(o, VTE_METHOD_GMAR_L1) || wants(o, VTE_METHOD_GMAR_L2) || wants(o, VTE_METHOD_CHEFER) ||
-           (o->compat_seed && wants(o, VTE_METHOD_LEGRAD));
+/* What the requested methods need from the passes, together (VTE_NEEDS_*). */
+static unsigned needs_of(const vte_explain_options *o) {
+    unsigned needs = 0;
+    for (int m = 0; m < VTE_METHOD_COUNT; m++)
+        if (wants(o, (vte_method)m)) needs |= vte_method_needs(vte_method_spec_of((vte_method)m), o);
+    return needs;
 }
 
 static vte_status validate(const vte_session *s, int n_images, int targets, const vte_explain_options *o,
@@ -65,6 +50,15 @@ static vte_status validate(const vte_session *s, int n_images, int targets, cons
     if (o->rollout_fusion != VTE_FUSION_MEAN && o->rollout_fusion != VTE_FUSION_MAX &&
         o->rollout_fusion != VTE_FUSION_MIN)
         return vte_error_set(err, VTE_ERR_INVALID_ARGUMENT, "unknown head fusion %d", (int)o->rollout_fusion);
+    /* The seed project's formulas have none of these options: refuse rather than ignore them. */
+    if (o->compat_seed && wants(o, VTE_METHOD_ROLLOUT) &&
+        (o->rollout_fusion != VTE_FUSION_MEAN || o->discard_ratio > 0.0f))
+        return vte_error_set(err, VTE_ERR_INVALID_ARGUMENT,
+                             "compat_seed: the original project's rollout has no head fusion or discard ratio "
+                             "(it takes the head mean and discards nothing)");
+    if (o->compat_seed && wants(o, VTE_METHOD_LEGRAD) && o->legrad_layers > 0)
+        return vte_error_set(err, VTE_ERR_INVALID_ARGUMENT,
+                             "compat_seed: the original project's LeGrad has no layer count (it averages every layer)");
     return VTE_OK;
 }
 
@@ -89,19 +83,31 @@ static vte_explanation *result_alloc(const vte_model_config *c, int images, int 
     return e;
 }
 
-/* Copies x.maps (and the upsampled maps) of method m into the result for target t. */
+/* plan->upsampled = bilinear upsampling of plan->maps to the model's input size. */
+static vte_status upsample_maps(vte_session *s, int B, vte_error *err) {
+    const vte_model_config *c = &s->model->config;
+    vte_explain_plan *plan = vte_explain_plan_of(s);
+    size_t local = s->fwd.elementwise_group;
+    size_t global = vte_round_up((size_t)B * c->image_height * c->image_width, local);
+    return VTE_RUN(s->rt, plan->upsample_bilinear, 1, &global, &local, err, VTE_ARG(plan->maps),
+                   VTE_ARG(plan->upsampled), VTE_INT(B), VTE_INT(c->grid_h), VTE_INT(c->grid_w),
+                   VTE_INT(c->image_height), VTE_INT(c->image_width));
+}
+
+/* Copies the plan's maps (and their upsampling) of method m into the result for target t. */
 static vte_status collect(vte_session *s, vte_explanation *e, int B, int t, vte_method m, vte_error *err) {
     float *host = malloc((size_t)B * e->grid * sizeof *host);
     if (!host) return vte_error_set(err, VTE_ERR_OUT_OF_MEMORY, "out of memory");
-    vte_status status = vte_buffer_read(s->rt, s->x.maps, 0, (size_t)B * e->grid * sizeof *host, host, err);
+    vte_explain_plan *plan = vte_explain_plan_of(s);
+    vte_status status = vte_buffer_read(s->rt, plan->maps, 0, (size_t)B * e->grid * sizeof *host, host, err);
     for (int i = 0; i < B && !status; i++)
         memcpy(e->maps + (((size_t)i * e->targets + t) * VTE_METHOD_COUNT + m) * e->grid, host + (size_t)i * e->grid,
                (size_t)e->grid * sizeof *host);
     free(host);
     if (status || !e->upsampled) return status;
-    if ((status = vte_maps_upsample(s, B, err))) return status;
+    if ((status = upsample_maps(s, B, err))) return status;
     for (int i = 0; i < B && !status; i++)
-        status = vte_buffer_read(s->rt, s->x.upsampled, (size_t)i * e->pixels * sizeof(float),
+        status = vte_buffer_read(s->rt, plan->upsampled, (size_t)i * e->pixels * sizeof(float),
                                  (size_t)e->pixels * sizeof(float),
                                  e->upsampled + (((size_t)i * e->targets + t) * VTE_METHOD_COUNT + m) * e->pixels, err);
     return status;
@@ -119,38 +125,29 @@ static void copy_to_other_targets(vte_explanation *e, vte_method m) {
         }
 }
 
+/* One target per image: the backward pass (or only the classifier rows) when a method needs it, then every
+ * requested method, in the table's order; class-independent ones only for the first target. */
 static vte_status explain_target(vte_session *s, vte_explanation *e, int t, const int *classes,
                                  const vte_explain_options *o, vte_error *err) {
     const int B = e->images;
+    const unsigned needs = needs_of(o);
     vte_status status = VTE_OK;
-    double start = now_ms();
-    if (needs_backward(o)) {
+    double start = vte_now_ms();
+    if (needs & VTE_NEEDS_BACKWARD) {
         if ((status = vte_session_backward(s, classes, err))) return status;
-        double end = now_ms();
+        double end = vte_now_ms();
         e->times.backward_ms += end - start;
         start = end;
-    } else if ((status = vte_explain_plan_init(s, err))) {
+    } else if ((needs & VTE_NEEDS_TARGET_ROW) && (status = vte_session_classifier_seed(s, classes, B, err))) {
         return status;
     }
-    if (wants(o, VTE_METHOD_ROLLOUT) && t == 0) {
-        if ((status = vte_method_rollout(s, B, o, err)) || (status = collect(s, e, B, t, VTE_METHOD_ROLLOUT, err)))
-            return status;
+    for (int i = 0; i < VTE_METHOD_COUNT; i++) {
+        const vte_method m = (vte_method)i;
+        if (!wants(o, m) || (t > 0 && vte_method_info_of(m)->class_independent)) continue;
+        if ((status = vte_method_run(s, m, o, B, err)) || (status = collect(s, e, B, t, m, err))) return status;
     }
-    for (int norm = 1; norm <= 2; norm++) {
-        vte_method m = norm == 1 ? VTE_METHOD_GMAR_L1 : VTE_METHOD_GMAR_L2;
-        if (wants(o, m) && ((status = vte_method_gmar(s, B, norm, o, err)) || (status = collect(s, e, B, t, m, err))))
-            return status;
-    }
-    if (wants(o, VTE_METHOD_LEGRAD)) {
-        if (!needs_backward(o) && (status = vte_session_classifier_seed(s, classes, B, err))) return status;
-        if ((status = vte_method_legrad(s, B, o, err)) || (status = collect(s, e, B, t, VTE_METHOD_LEGRAD, err)))
-            return status;
-    }
-    if (wants(o, VTE_METHOD_CHEFER) &&
-        ((status = vte_method_chefer(s, B, err)) || (status = collect(s, e, B, t, VTE_METHOD_CHEFER, err))))
-        return status;
     if ((status = vte_runtime_finish(s->rt, err))) return status;
-    e->times.explain_ms += now_ms() - start;
+    e->times.explain_ms += vte_now_ms() - start;
     return VTE_OK;
 }
 
@@ -179,9 +176,10 @@ vte_explanation *vte_session_explain(vte_session *s, const float *pixels, int n_
         vte_error_set(err, VTE_ERR_OUT_OF_MEMORY, "out of memory");
         goto fail;
     }
-    double start = now_ms();
+    if (vte_explain_plan_prepare(s, o, err)) goto fail; /* kernels built before any work */
+    double start = vte_now_ms();
     if (vte_session_forward(s, pixels, n_images, err) || vte_session_read_logits(s, logits, err)) goto fail;
-    e->times.forward_ms = now_ms() - start;
+    e->times.forward_ms = vte_now_ms() - start;
     /* Each target with its logit and probability: the top-k, or the classes asked for. */
     for (int i = 0; i < n_images; i++) {
         const float *row = logits + (size_t)i * c->num_labels;
@@ -202,7 +200,9 @@ vte_explanation *vte_session_explain(vte_session *s, const float *pixels, int n_
         for (int i = 0; i < n_images; i++) batch_classes[i] = e->target_info[(size_t)i * targets_per_image + t].class_id;
         if (explain_target(s, e, t, batch_classes, o, err)) goto fail;
     }
-    if (wants(o, VTE_METHOD_ROLLOUT)) copy_to_other_targets(e, VTE_METHOD_ROLLOUT);
+    for (int m = 0; m < VTE_METHOD_COUNT; m++)
+        if (wants(o, (vte_method)m) && vte_method_info_of((vte_method)m)->class_independent)
+            copy_to_other_targets(e, (vte_method)m);
     free(logits);
     free(ranked);
     free(batch_classes);

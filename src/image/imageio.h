@@ -1,11 +1,12 @@
-/* Image files, drawing, windows and video: a plain-C interface over OpenCV 4 (imageio.cpp, the project's only C++
- * file; every OpenCV call of the project lives there) plus the C conversion of decoded pixels to the library's
- * 8-bit RGB (image.c).
+/* Image files and drawing: a plain-C interface over OpenCV 4 core, imgproc and imgcodecs (imageio.cpp; the
+ * library's only OpenCV calls live there) plus the C conversion of decoded pixels to the library's 8-bit RGB
+ * (image.c). Windows and video input are the command-line tool's (cli/display.h); the library links neither
+ * OpenCV's highgui nor its videoio.
  *
  * Every vte_cv_* function is extern "C", catches every C++ exception and reports it through vte_error, and
- * turns OpenCV's own OpenCL use off (cv::ocl::setUseOpenCL(false)) and its logging down to silent once,
- * before its first OpenCV call. They never print; OpenCV's codecs may still write a diagnostic of their own
- * to stderr for a corrupt file. */
+ * turns OpenCV's own OpenCL use off (cv::ocl::setUseOpenCL(false)) and its logging down to silent once per
+ * process, before its first OpenCV call (image/cv_shim.hpp). They never print; OpenCV's codecs may still write
+ * a diagnostic of their own to stderr for a corrupt file. */
 #ifndef VTE_IMAGE_IMAGEIO_H
 #define VTE_IMAGE_IMAGEIO_H
 
@@ -68,64 +69,6 @@ vte_status vte_cv_resize(const vte_image *image, int width, int height, vte_imag
 
 /* PNG-encodes an RGB image (cv::imencode, OpenCV's default compression) into a malloc'ed buffer. */
 vte_status vte_cv_encode_png(const vte_image *image, unsigned char **data, size_t *size, vte_error *err);
-
-/* ---------------------------------------------------------------- windows (highgui, Qt 5 in Debian's build) */
-/* Qt itself may write diagnostics to stderr (e.g. "This plugin does not support propagateSizeHints()" with the
- * offscreen platform); the shim cannot silence them. */
-
-/* 1 when a window can be shown without Qt aborting the process (Qt 5 calls abort() when no platform plugin can
- * start, which no exception handler can catch):
- *   - QT_QPA_PLATFORM=offscreen or =minimal: 1 (no display is needed);
- *   - QT_QPA_PLATFORM=xcb: DISPLAY is set and the X server answers;
- *   - QT_QPA_PLATFORM=wayland...: WAYLAND_DISPLAY is set and its socket exists;
- *   - otherwise (unset or another plugin): either of the two above.
- * The X probe dlopen()s libX11.so.6 and calls XOpenDisplay/XCloseDisplay (no link dependency on libX11). The
- * environment is read at every call (nothing is cached). */
-int vte_cv_display_available(void);
-
-typedef struct vte_cv_window vte_cv_window;
-/* A resizable window (aspect kept, no Qt toolbar). Fails with VTE_ERR_UNSUPPORTED "no display ..." when
- * !vte_cv_display_available(). When only Wayland is usable and QT_QPA_PLATFORM is unset, sets
- * QT_QPA_PLATFORM=wayland first (Qt 5 would otherwise try xcb and abort). Titles name windows in highgui:
- * keep them distinct. */
-vte_cv_window *vte_cv_window_open(const char *title, vte_error *err);
-/* cv::imshow of an RGB frame (the first frame sizes the window, scaled to fit 1600x1000). */
-vte_status vte_cv_window_show(vte_cv_window *window, const vte_image *frame, vte_error *err);
-/* cv::waitKey(delay_ms) (pumps the GUI events; delay_ms <= 0 is taken as 1 so it never blocks): the key code as
- * OpenCV reports it (ASCII for ordinary keys; arrows and others as the Qt backend codes them) or -1. */
-int vte_cv_window_wait_key(vte_cv_window *window, int delay_ms);
-/* 0 once the user closed the window (cv::WND_PROP_VISIBLE < 1) or it is gone; 1 while it shows. */
-int vte_cv_window_is_open(vte_cv_window *window);
-/* Destroys the window (if still there) and frees the handle; NULL is fine. */
-void vte_cv_window_close(vte_cv_window *window);
-
-/* ---------------------------------------------------------------- video input and output (videoio) */
-
-typedef struct vte_cv_capture vte_cv_capture;
-/* cv::VideoCapture(index, cv::CAP_V4L2), buffer size 1 (newest frame). Errors name /dev/video<index>: no such
- * device, permission denied, or cannot be opened (busy or not a capture device). */
-vte_cv_capture *vte_cv_capture_open_camera(int index, vte_error *err);
-/* cv::VideoCapture(path, cv::CAP_FFMPEG). Errors name the path: missing/unreadable file, or not a video
- * OpenCV's FFmpeg backend can decode. */
-vte_cv_capture *vte_cv_capture_open_file(const char *path, vte_error *err);
-/* Next frame as 8-bit RGB (gray/BGRA/16-bit frames are converted). `frame` must be zero-initialised or hold a
- * previous frame: frame->rgb is malloc'ed/realloc'ed by the call (free it with vte_image_free). Returns VTE_OK
- * with *end = 0, or VTE_ERR_IO with a message: for a file, the end of the stream (*end = 1: OpenCV cannot tell a
- * truncated file from its end, so every read failure after a successful open counts as the end); for a camera,
- * a failed grab (*end = 0). */
-vte_status vte_cv_capture_read(vte_cv_capture *capture, vte_image *frame, int *end, vte_error *err);
-/* cv::CAP_PROP_FPS, or 0 when unknown (not positive or not finite). */
-double vte_cv_capture_fps(vte_cv_capture *capture);
-void vte_cv_capture_close(vte_cv_capture *capture);
-
-typedef struct vte_cv_video_writer vte_cv_video_writer;
-/* cv::VideoWriter through the FFmpeg backend: MJPG for .avi, .mkv and other names, mp4v for .mp4/.m4v/.mov.
- * Fails (VTE_ERR_IO naming the path) when the writer does not open (missing folder, unknown container). */
-vte_cv_video_writer *vte_cv_video_writer_open(const char *path, int width, int height, double fps, vte_error *err);
-/* Appends an RGB frame; its size must equal the writer's (VTE_ERR_INVALID_ARGUMENT otherwise). */
-vte_status vte_cv_video_writer_add(vte_cv_video_writer *writer, const vte_image *frame, vte_error *err);
-/* Finishes the file and frees the handle; NULL is fine. */
-void vte_cv_video_writer_close(vte_cv_video_writer *writer);
 
 #ifdef __cplusplus
 }

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "util/error.h"
+#include "util/fileio.h"
 
 struct vte_safetensors {
     char *path;
@@ -103,13 +104,6 @@ float vte_bf16_to_f32(uint16_t h) {
     float f;
     memcpy(&f, &bits, sizeof f);
     return f;
-}
-
-static int host_is_little_endian(void) {
-    const uint32_t one = 1;
-    unsigned char b;
-    memcpy(&b, &one, 1);
-    return b == 1;
 }
 
 /* ------------------------------------------------------------------ open and validate */
@@ -448,7 +442,7 @@ vte_status vte_safetensors_convert_f32(const vte_safetensors *st, const vte_tens
     const unsigned char *p = st->data + t->data_offset;
     switch (t->dtype) {
     case VTE_DTYPE_F32:
-        if (host_is_little_endian()) {
+        if (vte_host_is_little_endian()) {
             if (n) memcpy(dst, p, n * sizeof(float));
         } else {
             for (size_t i = 0; i < n; i++) {

@@ -1,10 +1,13 @@
 /* Pictures of explanations: heat-map overlays, the --grid comparison picture, the live view's text box, and
- * atomic PNG writing with tEXt metadata. Plain C; every OpenCV use (jet colours, text, resizing, PNG encoding)
- * goes through the shim in image/imageio.h. */
+ * atomic PNG writing with text metadata. Plain C; every OpenCV use (jet colours, text, resizing, PNG encoding)
+ * goes through the shim in image/imageio.h. One section per source file; render/draw.h holds the helpers they
+ * share. */
 #ifndef VTE_RENDER_RENDER_H
 #define VTE_RENDER_RENDER_H
 
 #include "vitexplain.h"
+
+/* ---------------------------------------------------------------- overlay.c */
 
 /* Bilinear upsampling of a grid map [grid_h, grid_w] to [height, width] with PyTorch's
  * F.interpolate(mode="bilinear", align_corners=False) semantics, computed in float like PyTorch's CPU kernel:
@@ -29,6 +32,13 @@ void vte_map_upsample(const float *grid, int grid_h, int grid_w, float *out, int
  * alpha must be in [0,1]. out->rgb is malloc'ed (free it with vte_image_free). */
 vte_status vte_render_overlay(const vte_image *image, const float *map, int grid_h, int grid_w, float alpha,
                               const char *title, vte_image *out, vte_error *err);
+
+/* Text lines (e.g. FPS and per-stage milliseconds) in white on a dark box (pixels darkened like the overlay's
+ * band) in the top-left corner of a frame, in place. The text scale follows the frame size
+ * (clamp(min(width,height)/800, 0.35, 2)); lines wider than the frame are clipped. */
+vte_status vte_render_text_box(vte_image *frame, const char *const *lines, int line_count, vte_error *err);
+
+/* ---------------------------------------------------------------- grid.c */
 
 /* The --grid picture, on a white background:
  *   - a header with `header_lines` (e.g. "1. tabby cat 0.53"), left-aligned, one per line;
@@ -62,23 +72,16 @@ typedef struct vte_grid_layout {
 vte_status vte_render_grid_layout(const vte_image *image, int panel_count, int line_count, vte_grid_layout *layout,
                                   vte_error *err);
 
-/* Text lines (e.g. FPS and per-stage milliseconds) in white on a dark box (pixels darkened like the overlay's
- * band) in the top-left corner of a frame, in place. The text scale follows the frame size
- * (clamp(min(width,height)/800, 0.35, 2)); lines wider than the frame are clipped. */
-vte_status vte_render_text_box(vte_image *frame, const char *const *lines, int line_count, vte_error *err);
+/* ---------------------------------------------------------------- png.c */
 
-/* Writes an RGB image as PNG atomically: PNG-encoded in memory (OpenCV), written to "<dir>/.<name>.tmp-<pid>",
- * fsync'ed, renamed over `path` (then the folder is fsync'ed); on any failure the temporary is removed and err
- * says "<path>: <reason>". The parent folder must exist (the caller creates it). When non-NULL, `title` and
- * `description` are stored right after IHDR as text chunks with keywords "Title" and "Description": tEXt when the
- * value is plain ASCII, else iTXt (UTF-8; tEXt is Latin-1 by the PNG standard, so a UTF-8 title such as
- * "LeGrad — Predicted: cat" goes into iTXt). */
+/* Writes an RGB image as PNG atomically: PNG-encoded in memory (OpenCV), then written with
+ * vte_write_file_atomic (util/fileio.h: to "<dir>/.<name>.tmp-<pid>", fsync'ed, renamed over `path`, the folder
+ * fsync'ed); on any failure the temporary is removed and err says "<path>: <reason>". The parent folder must
+ * exist (the caller creates it). When non-NULL, `title` and `description` are stored right after IHDR as text
+ * chunks with keywords "Title" and "Description": tEXt when the value is plain ASCII, else iTXt (UTF-8; tEXt is
+ * Latin-1 by the PNG standard, so a UTF-8 title such as "LeGrad — Predicted: cat" goes into iTXt). Tests read
+ * them back with tests/support/png_text.h. */
 vte_status vte_png_write(const char *path, const vte_image *image, const char *title, const char *description,
                          vte_error *err);
-
-/* Reads a PNG text chunk back (for tests and tools): the value of the first tEXt, zTXt or iTXt chunk whose
- * keyword is `key`, as malloc'ed UTF-8 (tEXt/zTXt Latin-1 is converted), or NULL when the file is not a PNG,
- * cannot be read, or has no such chunk. */
-char *vte_png_read_text(const char *path, const char *key);
 
 #endif

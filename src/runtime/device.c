@@ -1,4 +1,5 @@
 /* Device discovery and choice: every device of every platform, in one flat list. */
+#include "runtime/internal.h"
 #include "runtime/runtime.h"
 
 #include <ctype.h>

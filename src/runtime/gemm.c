@@ -1,229 +1,148 @@
-/* GEMM: through CLBlast (the Debian 1.5.3 C API) on every device, or through the host's BLAS on CPU devices
- * whose buffers live in host memory (gemm_host.c). $VITEXPLAIN_GEMM=clblast|host chooses; by default a PoCL CPU
- * device uses the host path. The self-check runs on whichever path is chosen. */
+/* GEMM: the table of backends, the choice among them, profiling and the self-check. The backends themselves
+ * (gemm_host.c, gemm_clblast.c) only multiply; see gemm_backend.h for adding one. */
 #include "runtime/gemm.h"
 
-#include <clblast_c.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-int vte_gemm_host_usable(const vte_runtime *rt);
-vte_status vte_gemm_host(vte_runtime *rt, vte_gemm_op op_a, vte_gemm_op op_b, size_t m, size_t n, size_t k,
-                         float alpha, cl_mem a, size_t a_offset, size_t lda, size_t a_stride, cl_mem b,
-                         size_t b_offset, size_t ldb, size_t b_stride, float beta, cl_mem c, size_t c_offset,
-                         size_t ldc, size_t c_stride, size_t batch, vte_error *err);
+#include "runtime/gemm_backend.h"
+
+/* In order of preference: by default a runtime takes the first one usable on its device. The host BLAS comes
+ * first because it is 2-3x faster where it can run (PoCL's CPU device); CLBlast runs everywhere. */
+static const vte_gemm_backend_ops *const BACKENDS[] = {&vte_gemm_backend_host, &vte_gemm_backend_clblast};
+#define BACKEND_COUNT (sizeof BACKENDS / sizeof BACKENDS[0])
 
 struct vte_gemm_state {
-    int host;          /* 1: the host-BLAS path (CPU devices), 0: CLBlast */
-    cl_mem temp;       /* CLBlast's scratch for the indirect GEMM path, grown by vte_gemm_reserve */
-    size_t temp_bytes;
-    int self_checked;  /* 0: not yet; 1: passed; -1: failed */
+    const vte_gemm_backend_ops *backend; /* NULL until chosen, and when the choice failed */
+    void *backend_state;                 /* what backend->init made */
+    int prepared;                        /* 0: not yet; 1: chosen and initialised; -1: failed, prepare_error */
+    vte_error prepare_error;
+    int self_checked; /* 0: not yet; 1: passed; -1: failed */
     vte_error self_check_error;
 };
 
-static const char *clblast_status_name(CLBlastStatusCode status) {
-    switch (status) {
-#define NAME(x) \
-    case x: return #x;
-        NAME(CLBlastTempBufferAllocFailure)
-        NAME(CLBlastInvalidLocalMemUsage)
-        NAME(CLBlastNotImplemented)
-        NAME(CLBlastInvalidMatrixA)
-        NAME(CLBlastInvalidMatrixB)
-        NAME(CLBlastInvalidMatrixC)
-        NAME(CLBlastInvalidDimension)
-        NAME(CLBlastInvalidLeadDimA)
-        NAME(CLBlastInvalidLeadDimB)
-        NAME(CLBlastInvalidLeadDimC)
-        NAME(CLBlastInsufficientMemoryA)
-        NAME(CLBlastInsufficientMemoryB)
-        NAME(CLBlastInsufficientMemoryC)
-        NAME(CLBlastInsufficientMemoryTemp)
-        NAME(CLBlastInvalidBatchCount)
-        NAME(CLBlastDatabaseError)
-        NAME(CLBlastUnknownError)
-        NAME(CLBlastUnexpectedError)
-#undef NAME
-    default: return vte_cl_error_name((cl_int)status); /* the rest are OpenCL codes */
+/* "host, clblast": every backend's name, or with `usable_only` those that can run on rt's device. */
+static void list_names(const vte_runtime *rt, int usable_only, char *out, size_t size) {
+    size_t used = 0;
+    out[0] = '\0';
+    for (size_t i = 0; i < BACKEND_COUNT; i++) {
+        if (usable_only && !BACKENDS[i]->usable(rt)) continue;
+        int n = snprintf(out + used, size - used, "%s%s", used ? ", " : "", BACKENDS[i]->name);
+        if (n < 0 || (size_t)n >= size - used) break;
+        used += (size_t)n;
     }
 }
 
-static vte_status clblast_fail(vte_error *err, CLBlastStatusCode status, const char *routine, size_t m, size_t n,
-                               size_t k, int line) {
-    return vte_error_set(err, VTE_ERR_CLBLAST, "%s(m=%zu, n=%zu, k=%zu) failed: %s (%d) at gemm.c:%d", routine, m, n,
-                         k, clblast_status_name(status), (int)status, line);
+/* $VITEXPLAIN_GEMM=<name> forces a backend (unset or empty: the first usable one). A name that is unknown or
+ * cannot run on this device is an error rather than a silent fallback, so a benchmark never measures another
+ * path than the one it asked for. */
+static vte_status select_backend(const vte_runtime *rt, const vte_gemm_backend_ops **chosen, vte_error *err) {
+    const char *request = getenv("VITEXPLAIN_GEMM");
+    char names[128];
+    *chosen = NULL;
+    if (!request || !*request) {
+        for (size_t i = 0; i < BACKEND_COUNT && !*chosen; i++)
+            if (BACKENDS[i]->usable(rt)) *chosen = BACKENDS[i];
+        if (*chosen) return VTE_OK;
+        list_names(rt, 0, names, sizeof names);
+        return vte_error_set(err, VTE_ERR_UNSUPPORTED, "no GEMM backend (%s) can run on device \"%s\"", names,
+                             rt->info.name);
+    }
+    for (size_t i = 0; i < BACKEND_COUNT; i++) {
+        if (strcmp(request, BACKENDS[i]->name) != 0) continue;
+        if (BACKENDS[i]->usable(rt)) {
+            *chosen = BACKENDS[i];
+            return VTE_OK;
+        }
+        list_names(rt, 1, names, sizeof names);
+        return vte_error_set(err, VTE_ERR_INVALID_ARGUMENT,
+                             "VITEXPLAIN_GEMM=\"%s\": the %s GEMM backend cannot run on device \"%s\" (%s); "
+                             "usable here: %s",
+                             request, BACKENDS[i]->description, rt->info.name, rt->info.platform_name, names);
+    }
+    list_names(rt, 0, names, sizeof names);
+    return vte_error_set(err, VTE_ERR_INVALID_ARGUMENT,
+                         "VITEXPLAIN_GEMM=\"%s\" names no GEMM backend; accepted names: %s (or unset for the default)",
+                         request, names);
 }
 
-/* Per-device CLBlast parameters, measured offline (CLBlast has no entry for these devices and its generic
- * defaults are 4-7x slower). Applied with CLBlastOverrideParameters when the runtime's device matches;
- * $VITEXPLAIN_GEMM_TUNING=default keeps CLBlast's own choice. The self-check then runs with them. */
-typedef struct gemm_tuning {
-    const char *platform_match; /* substring of the platform name */
-    vte_device_type type;
-    const char *description;
-    size_t min_indirect_size; /* GemmRoutine XGEMM_MIN_INDIRECT_SIZE */
-    size_t xgemm[16];         /* Xgemm, in XGEMM_PARAMETERS order */
-} gemm_tuning;
-
-static const char *const XGEMM_PARAMETERS[16] = {"GEMMK", "KREG", "KWG",  "KWI",  "MDIMA", "MDIMC", "MWG", "NDIMB",
-                                                  "NDIMC", "NWG", "SA",   "SB",   "STRM",  "STRN",  "VWM", "VWN"};
-
-static const gemm_tuning TUNINGS[] = {
-    /* PoCL on x86-64 CPUs (it emits 256-bit code): research/gemm-bench.md set T1, 113-175 GFLOP/s on the ViT-B
-     * linear layers of a 2-core Zen 5 against 22-34 with the defaults. Every GEMM, the batched attention ones
-     * included, through the indirect Xgemm kernel. */
-    {"Portable Computing Language", VTE_DEVICE_CPU, "PoCL CPU", 256,
-     {0, 1, 32, 2, 4, 4, 32, 8, 8, 128, 0, 0, 0, 0, 8, 16}},
-};
-
-static struct vte_gemm_state *state_of(vte_runtime *rt);
-
-/* $VITEXPLAIN_GEMM_TUNING="MIN_INDIRECT:GEMMK,KREG,...,VWN" (17 numbers, XGEMM_PARAMETERS order) tries a
- * parameter set on the current device, for measuring new table entries. */
-static int parse_tuning(const char *text, gemm_tuning *t) {
-    char *end = NULL;
-    unsigned long value = strtoul(text, &end, 10);
-    if (end == text || *end != ':') return 0;
-    t->min_indirect_size = value;
-    for (int i = 0; i < 16; i++) {
-        text = end + 1;
-        value = strtoul(text, &end, 10);
-        if (end == text || (i < 15 ? *end != ',' : *end != '\0')) return 0;
-        t->xgemm[i] = value;
+/* Chooses and initialises the backend on first use; every later call returns the first result, so a failed
+ * choice reaches whichever GEMM call comes first (the session's self-check) and every one after it. */
+static vte_status prepare(vte_runtime *rt, vte_error *err) {
+    if (!rt->gemm && !(rt->gemm = calloc(1, sizeof *rt->gemm)))
+        return vte_error_set(err, VTE_ERR_OUT_OF_MEMORY, "out of memory choosing a GEMM backend");
+    struct vte_gemm_state *state = rt->gemm;
+    if (state->prepared == 0) {
+        vte_error_clear(&state->prepare_error);
+        const vte_gemm_backend_ops *backend = NULL;
+        vte_status status = select_backend(rt, &backend, &state->prepare_error);
+        state->backend = backend;
+        if (status == VTE_OK && backend->init)
+            status = backend->init(rt, &state->backend_state, &state->prepare_error);
+        state->prepared = status == VTE_OK ? 1 : -1;
     }
-    return 1;
-}
-
-static vte_status apply_tuning(vte_runtime *rt, vte_error *err) {
-    const char *choice = getenv("VITEXPLAIN_GEMM_TUNING");
-    struct vte_gemm_state *state = state_of(rt);
-    if ((choice && strcmp(choice, "default") == 0) || (state && state->host)) return VTE_OK;
-    gemm_tuning custom = {"", rt->info.type, "VITEXPLAIN_GEMM_TUNING", 0, {0}};
-    const gemm_tuning *t = NULL;
-    if (choice && *choice) {
-        if (!parse_tuning(choice, &custom))
-            return vte_error_set(err, VTE_ERR_INVALID_ARGUMENT,
-                                 "VITEXPLAIN_GEMM_TUNING must be \"default\" or MIN_INDIRECT:GEMMK,KREG,KWG,KWI,MDIMA,"
-                                 "MDIMC,MWG,NDIMB,NDIMC,NWG,SA,SB,STRM,STRN,VWM,VWN, got \"%s\"",
-                                 choice);
-        t = &custom;
-    } else {
-        for (size_t i = 0; i < sizeof TUNINGS / sizeof TUNINGS[0] && !t; i++)
-            if (rt->info.type == TUNINGS[i].type && strstr(rt->info.platform_name, TUNINGS[i].platform_match))
-                t = &TUNINGS[i];
-    }
-    if (!t) return VTE_OK;
-    const char *routine_names[1] = {"XGEMM_MIN_INDIRECT_SIZE"};
-    size_t routine_values[1] = {t->min_indirect_size};
-    CLBlastStatusCode status = CLBlastOverrideParameters(rt->device, "GemmRoutine", CLBlastPrecisionSingle, 1,
-                                                         routine_names, routine_values);
-    if (status == CLBlastSuccess)
-        status = CLBlastOverrideParameters(rt->device, "Xgemm", CLBlastPrecisionSingle, 16,
-                                           (const char **)XGEMM_PARAMETERS, t->xgemm);
-    if (status != CLBlastSuccess)
-        return vte_error_set(err, VTE_ERR_CLBLAST, "CLBlastOverrideParameters (%s GEMM tuning) failed: %s (%d)",
-                             t->description, clblast_status_name(status), (int)status);
-    return VTE_OK;
-}
-
-static struct vte_gemm_state *state_of(vte_runtime *rt) {
-    if (!rt->gemm && (rt->gemm = calloc(1, sizeof *rt->gemm))) {
-        const char *choice = getenv("VITEXPLAIN_GEMM");
-        rt->gemm->host = vte_gemm_host_usable(rt) && !(choice && strcmp(choice, "clblast") == 0);
-    }
-    return rt->gemm;
+    if (state->prepared > 0) return VTE_OK;
+    if (err) *err = state->prepare_error;
+    return state->prepare_error.code;
 }
 
 const char *vte_gemm_backend(vte_runtime *rt) {
-    struct vte_gemm_state *state = state_of(rt);
-    return state && state->host ? "host BLAS (OpenBLAS)" : "CLBlast";
+    prepare(rt, NULL);
+    return rt->gemm && rt->gemm->backend ? rt->gemm->backend->description : "none";
 }
 
-static CLBlastTranspose op(vte_gemm_op o) { return o == VTE_GEMM_T ? CLBlastTransposeYes : CLBlastTransposeNo; }
+static char op_letter(vte_gemm_op op) { return op == VTE_GEMM_T ? 'T' : 'N'; }
+
+/* Runs `call` on the chosen backend; with profiling, times it under a name that says the shape and backend. */
+static vte_status run_call(vte_runtime *rt, const vte_gemm_call *call, vte_error *err) {
+    vte_status status = prepare(rt, err);
+    if (status != VTE_OK) return status;
+    const struct vte_gemm_state *state = rt->gemm;
+    double start = vte_profile_begin(rt);
+    status = state->backend->run(rt, state->backend_state, call, err);
+    if (status == VTE_OK && rt->profiling) {
+        char name[96];
+        if (call->batched)
+            snprintf(name, sizeof name, "gemm batched %zux%zux%zu x%zu %c%c (%s)", call->m, call->n, call->k,
+                     call->batch, op_letter(call->op_a), op_letter(call->op_b), state->backend->name);
+        else
+            snprintf(name, sizeof name, "gemm %zux%zux%zu %c%c (%s)", call->m, call->n, call->k, op_letter(call->op_a),
+                     op_letter(call->op_b), state->backend->name);
+        vte_profile_end(rt, name, start);
+    }
+    return status;
+}
 
 vte_status vte_gemm_reserve(vte_runtime *rt, vte_gemm_op op_a, vte_gemm_op op_b, size_t m, size_t n, size_t k,
                             size_t lda, size_t ldb, size_t ldc, vte_error *err) {
-    struct vte_gemm_state *state = state_of(rt);
-    if (!state) return vte_error_set(err, VTE_ERR_OUT_OF_MEMORY, "out of memory");
-    if (state->host) return VTE_OK; /* the host BLAS needs no device scratch */
-    size_t bytes = 0;
-    CLBlastStatusCode status = CLBlastSGemmTempBufferSize(CLBlastLayoutRowMajor, op(op_a), op(op_b), m, n, k, 0, lda,
-                                                          0, ldb, 0, ldc, &rt->queue, &bytes);
-    if (status != CLBlastSuccess) return clblast_fail(err, status, "CLBlastSGemmTempBufferSize", m, n, k, __LINE__);
-    if (bytes <= state->temp_bytes) return VTE_OK;
-    vte_buffer_release(&state->temp);
-    state->temp_bytes = 0;
-    state->temp = vte_buffer_create(rt, bytes, "GEMM scratch buffer", err);
-    if (!state->temp) return err ? err->code : VTE_ERR_OPENCL;
-    state->temp_bytes = bytes;
-    return VTE_OK;
+    vte_status status = prepare(rt, err);
+    if (status != VTE_OK) return status;
+    const struct vte_gemm_state *state = rt->gemm;
+    if (!state->backend->reserve) return VTE_OK;
+    const vte_gemm_call shape = {.op_a = op_a, .op_b = op_b, .m = m, .n = n, .k = k, .a = {.ld = lda},
+                                 .b = {.ld = ldb}, .c = {.ld = ldc}, .batch = 1};
+    return state->backend->reserve(rt, state->backend_state, &shape, err);
 }
 
 vte_status vte_gemm(vte_runtime *rt, vte_gemm_op op_a, vte_gemm_op op_b, size_t m, size_t n, size_t k, float alpha,
                     cl_mem a, size_t a_offset, size_t lda, cl_mem b, size_t b_offset, size_t ldb, float beta, cl_mem c,
                     size_t c_offset, size_t ldc, vte_error *err) {
-    struct vte_gemm_state *state = state_of(rt);
-    CLBlastStatusCode status;
-    double start = vte_profile_begin(rt);
-    if (state && state->host) {
-        vte_status result = vte_gemm_host(rt, op_a, op_b, m, n, k, alpha, a, a_offset, lda, 0, b, b_offset, ldb, 0, beta,
-                                          c, c_offset, ldc, 0, 1, err);
-        if (result == VTE_OK && rt->profiling) {
-            char name[96];
-            snprintf(name, sizeof name, "gemm %zux%zux%zu %c%c (host)", m, n, k, op_a ? 'T' : 'N', op_b ? 'T' : 'N');
-            vte_profile_end(rt, name, start);
-        }
-        return result;
-    }
-    if (state && state->temp) {
-        status = CLBlastSgemmWithTempBuffer(CLBlastLayoutRowMajor, op(op_a), op(op_b), m, n, k, alpha, a, a_offset,
-                                            lda, b, b_offset, ldb, beta, c, c_offset, ldc, &rt->queue, NULL,
-                                            state->temp);
-        if (status != CLBlastInsufficientMemoryTemp) goto checked;
-    }
-    /* No scratch reserved for this shape (or none needed): CLBlast allocates if its path needs one. */
-    status = CLBlastSgemm(CLBlastLayoutRowMajor, op(op_a), op(op_b), m, n, k, alpha, a, a_offset, lda, b, b_offset,
-                          ldb, beta, c, c_offset, ldc, &rt->queue, NULL);
-checked:
-    if (status != CLBlastSuccess) return clblast_fail(err, status, "CLBlastSgemm", m, n, k, __LINE__);
-    if (rt->profiling) {
-        char name[96];
-        snprintf(name, sizeof name, "gemm %zux%zux%zu %c%c", m, n, k, op_a ? 'T' : 'N', op_b ? 'T' : 'N');
-        vte_profile_end(rt, name, start);
-    }
-    return VTE_OK;
+    const vte_gemm_call call = {.op_a = op_a, .op_b = op_b, .m = m, .n = n, .k = k, .alpha = alpha,
+                                .a = {a, a_offset, lda, 0}, .b = {b, b_offset, ldb, 0}, .beta = beta,
+                                .c = {c, c_offset, ldc, 0}, .batch = 1, .batched = 0};
+    return run_call(rt, &call, err);
 }
 
 vte_status vte_gemm_strided_batched(vte_runtime *rt, vte_gemm_op op_a, vte_gemm_op op_b, size_t m, size_t n, size_t k,
                                     float alpha, cl_mem a, size_t a_offset, size_t lda, size_t a_stride, cl_mem b,
                                     size_t b_offset, size_t ldb, size_t b_stride, float beta, cl_mem c,
                                     size_t c_offset, size_t ldc, size_t c_stride, size_t batch, vte_error *err) {
-    double start = vte_profile_begin(rt);
-    struct vte_gemm_state *state = state_of(rt);
-    if (state && state->host) {
-        vte_status result = vte_gemm_host(rt, op_a, op_b, m, n, k, alpha, a, a_offset, lda, a_stride, b, b_offset, ldb,
-                                          b_stride, beta, c, c_offset, ldc, c_stride, batch, err);
-        if (result == VTE_OK && rt->profiling) {
-            char name[96];
-            snprintf(name, sizeof name, "gemm batched %zux%zux%zu x%zu %c%c (host)", m, n, k, batch, op_a ? 'T' : 'N',
-                     op_b ? 'T' : 'N');
-            vte_profile_end(rt, name, start);
-        }
-        return result;
-    }
-    CLBlastStatusCode status = CLBlastSgemmStridedBatched(
-        CLBlastLayoutRowMajor, op(op_a), op(op_b), m, n, k, alpha, a, a_offset, lda, a_stride, b, b_offset, ldb,
-        b_stride, beta, c, c_offset, ldc, c_stride, batch, &rt->queue, NULL);
-    if (status != CLBlastSuccess) return clblast_fail(err, status, "CLBlastSgemmStridedBatched", m, n, k, __LINE__);
-    if (rt->profiling) {
-        char name[96];
-        snprintf(name, sizeof name, "gemm batched %zux%zux%zu x%zu %c%c", m, n, k, batch, op_a ? 'T' : 'N',
-                 op_b ? 'T' : 'N');
-        vte_profile_end(rt, name, start);
-    }
-    return VTE_OK;
+    const vte_gemm_call call = {.op_a = op_a, .op_b = op_b, .m = m, .n = n, .k = k, .alpha = alpha,
+                                .a = {a, a_offset, lda, a_stride}, .b = {b, b_offset, ldb, b_stride}, .beta = beta,
+                                .c = {c, c_offset, ldc, c_stride}, .batch = batch, .batched = 1};
+    return run_call(rt, &call, err);
 }
 
 /* Host reference in double: C = op(A)*op(B) for row-major operands. */
@@ -248,7 +167,7 @@ static float pseudo_random(unsigned *seed) {
 
 static vte_status compare(vte_runtime *rt, const float *got, const double *want, size_t count, size_t k,
                           const char *what, vte_error *err) {
-    int host = rt->gemm && rt->gemm->host;
+    const vte_gemm_backend_ops *backend = rt->gemm->backend;
     for (size_t i = 0; i < count; i++) {
         /* |a|,|b| <= 1: the float32 rounding error of a length-k dot product is well below k * 2^-20. */
         double tolerance = 1e-5 + (double)k * 1e-6;
@@ -256,10 +175,8 @@ static vte_status compare(vte_runtime *rt, const float *got, const double *want,
             return vte_error_set(err, VTE_ERR_SELF_CHECK,
                                  "GEMM self-check failed on this device (%s through %s): element %zu is %g, expected "
                                  "%g; %s",
-                                 what, vte_gemm_backend(rt), i, (double)got[i], want[i],
-                                 host ? "the host BLAS computes wrong results here: set VITEXPLAIN_GEMM=clblast"
-                                      : "the OpenCL driver or CLBlast computes wrong results here: choose another "
-                                        "--device");
+                                 what, backend->description, i, (double)got[i], want[i],
+                                 backend->wrong_result_advice);
     }
     return VTE_OK;
 }
@@ -326,14 +243,12 @@ done:
 }
 
 vte_status vte_gemm_self_check(vte_runtime *rt, vte_error *err) {
-    struct vte_gemm_state *state = state_of(rt);
-    if (!state) return vte_error_set(err, VTE_ERR_OUT_OF_MEMORY, "out of memory");
+    vte_status status = prepare(rt, err);
+    if (status != VTE_OK) return status;
+    struct vte_gemm_state *state = rt->gemm;
     if (state->self_checked == 0) {
         vte_error_clear(&state->self_check_error);
-        state->self_checked = apply_tuning(rt, &state->self_check_error) == VTE_OK &&
-                                      run_self_check(rt, &state->self_check_error) == VTE_OK
-                                  ? 1
-                                  : -1;
+        state->self_checked = run_self_check(rt, &state->self_check_error) == VTE_OK ? 1 : -1;
     }
     if (state->self_checked > 0) return VTE_OK;
     if (err) *err = state->self_check_error;
@@ -341,8 +256,9 @@ vte_status vte_gemm_self_check(vte_runtime *rt, vte_error *err) {
 }
 
 void vte_gemm_release(vte_runtime *rt) {
-    if (!rt->gemm) return;
-    vte_buffer_release(&rt->gemm->temp);
-    free(rt->gemm);
+    struct vte_gemm_state *state = rt->gemm;
+    if (!state) return;
+    if (state->prepared > 0 && state->backend->release) state->backend->release(rt, state->backend_state);
+    free(state);
     rt->gemm = NULL;
 }

@@ -1,6 +1,9 @@
 /* The one place that multiplies matrices. Every GEMM of the forward and backward passes goes through these
- * two calls, so a device-specific path can replace CLBlast without touching the model code: CPU devices take
- * the host BLAS (gemm_host.c).
+ * calls, so a device-specific path can replace CLBlast without touching the model code. Each runtime takes one
+ * backend (gemm_backend.h): by default the first usable of the host BLAS (PoCL's CPU device only) and CLBlast;
+ * $VITEXPLAIN_GEMM=host|clblast forces one. The backend is chosen by the first call below other than
+ * vte_gemm_release (in a session, vte_gemm_self_check); a failed choice is returned by that call and every later
+ * one.
  * All matrices are row-major; offsets, leading dimensions and strides are in elements. */
 #ifndef VTE_RUNTIME_GEMM_H
 #define VTE_RUNTIME_GEMM_H
@@ -20,19 +23,21 @@ vte_status vte_gemm_strided_batched(vte_runtime *rt, vte_gemm_op op_a, vte_gemm_
                                     size_t b_offset, size_t ldb, size_t b_stride, float beta, cl_mem c,
                                     size_t c_offset, size_t ldc, size_t c_stride, size_t batch, vte_error *err);
 
-/* Sizes CLBlast's temporary buffer for a shape that vte_gemm will be called with, so that the passes
- * themselves never allocate (CLBlast would otherwise allocate one per call on its indirect path). */
+/* Prepares the backend for a shape that vte_gemm will be called with, so that the passes themselves never
+ * allocate (CLBlast sizes its temporary buffer; it would otherwise allocate one per call on its indirect path). */
 vte_status vte_gemm_reserve(vte_runtime *rt, vte_gemm_op op_a, vte_gemm_op op_b, size_t m, size_t n, size_t k,
                             size_t lda, size_t ldb, size_t ldc, vte_error *err);
 
 /* Multiplies small random matrices of awkward shapes (both GEMM calls, transposed operands, offsets)
- * on the device and against a double-precision host reference; fails with VTE_ERR_SELF_CHECK when the
- * device is wrong. Runs once per runtime; later calls return the first result. */
+ * on the chosen backend and against a double-precision host reference; fails with VTE_ERR_SELF_CHECK when the
+ * backend is wrong, and with VTE_ERR_INVALID_ARGUMENT when $VITEXPLAIN_GEMM names no backend usable here.
+ * Runs once per runtime; later calls return the first result. */
 vte_status vte_gemm_self_check(vte_runtime *rt, vte_error *err);
 
 void vte_gemm_release(vte_runtime *rt);
 
-/* "CLBlast" or "host BLAS (OpenBLAS)": the path this runtime's GEMMs take. */
+/* The description of the backend this runtime's GEMMs take ("CLBlast", "host BLAS (OpenBLAS)"); "none" when
+ * none could be chosen (the other calls return why). */
 const char *vte_gemm_backend(vte_runtime *rt);
 
 #endif

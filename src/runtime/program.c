@@ -7,6 +7,7 @@
  * The full key is stored and compared, so a hash collision or an entry of another driver is a miss, and a
  * truncated or corrupt entry (checksum) falls back to building from source. Writes go to a temporary file
  * that is renamed into place, so a crash never leaves a half-written entry. */
+#include "runtime/internal.h"
 #include "runtime/runtime.h"
 
 #include <errno.h>
@@ -16,6 +17,8 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include "util/fileio.h"
 
 static const char CACHE_MAGIC[8] = {'V', 'T', 'E', 'P', 'R', 'G', '0', '1'};
 
@@ -42,21 +45,6 @@ static char *duplicate(const char *s) {
     return copy;
 }
 
-/* mkdir -p; returns 0 on success. */
-static int make_directories(const char *path) {
-    char buffer[4096];
-    snprintf(buffer, sizeof buffer, "%s", path);
-    for (char *p = buffer + 1; *p; p++) {
-        if (*p == '/') {
-            *p = '\0';
-            if (mkdir(buffer, 0755) != 0 && errno != EEXIST) return -1;
-            *p = '/';
-        }
-    }
-    if (mkdir(buffer, 0755) != 0 && errno != EEXIST) return -1;
-    return 0;
-}
-
 vte_status vte_cache_dir_resolve(const char *requested, char *out, size_t size, vte_error *err) {
     (void)err;
     out[0] = '\0';
@@ -74,7 +62,7 @@ vte_status vte_cache_dir_resolve(const char *requested, char *out, size_t size, 
             snprintf(out, size, "%s/.cache/vitexplain", home);
     }
     /* An unusable cache directory only costs compile time: turn the cache off rather than fail. */
-    if (out[0] && make_directories(out) != 0) out[0] = '\0';
+    if (out[0] && vte_make_dirs(out) != 0) out[0] = '\0';
     return VTE_OK;
 }
 
@@ -245,21 +233,22 @@ static void cache_store(vte_runtime *rt, const char *key, cl_program program) {
         free(binary);
         return;
     }
-    char path[4200], temp[4300];
+    char path[4200];
     cache_path(rt, key, path, sizeof path);
-    snprintf(temp, sizeof temp, "%s.tmp.%ld", path, (long)getpid());
-    FILE *f = fopen(temp, "wb");
-    if (f) {
+    vte_atomic_file file;
+    if (vte_atomic_file_open(&file, path, NULL) == VTE_OK) {
         uint32_t key_length = (uint32_t)strlen(key);
         uint64_t binary_length = length, checksum = fnv1a(binary, length, FNV_OFFSET);
-        int ok = fwrite(CACHE_MAGIC, 1, 8, f) == 8 && fwrite(&key_length, sizeof key_length, 1, f) == 1 &&
-                 fwrite(key, 1, key_length, f) == key_length &&
-                 fwrite(&binary_length, sizeof binary_length, 1, f) == 1 && fwrite(binary, 1, length, f) == length &&
-                 fwrite(&checksum, sizeof checksum, 1, f) == 1;
-        ok = (fflush(f) == 0) && ok;
-        ok = (fsync(fileno(f)) == 0) && ok;
-        ok = (fclose(f) == 0) && ok;
-        if (!ok || rename(temp, path) != 0) unlink(temp);
+        int ok = fwrite(CACHE_MAGIC, 1, 8, file.stream) == 8 &&
+                 fwrite(&key_length, sizeof key_length, 1, file.stream) == 1 &&
+                 fwrite(key, 1, key_length, file.stream) == key_length &&
+                 fwrite(&binary_length, sizeof binary_length, 1, file.stream) == 1 &&
+                 fwrite(binary, 1, length, file.stream) == length &&
+                 fwrite(&checksum, sizeof checksum, 1, file.stream) == 1;
+        if (ok)
+            (void)vte_atomic_file_commit(&file, NULL);
+        else
+            vte_atomic_file_abort(&file);
     }
     free(binary);
 }

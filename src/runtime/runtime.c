@@ -7,10 +7,7 @@
 #include <time.h>
 
 #include "runtime/gemm.h"
-
-vte_status vte_device_handles(int index, cl_platform_id *platform, cl_device_id *device, vte_error *err);
-void vte_programs_release(vte_runtime *rt);
-vte_status vte_cache_dir_resolve(const char *requested, char *out, size_t size, vte_error *err);
+#include "runtime/internal.h"
 
 const char *vte_cl_error_name(cl_int status) {
     switch (status) {

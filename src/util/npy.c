@@ -1,27 +1,18 @@
 #include "util/npy.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/types.h>
-#include <unistd.h>
 
 #include "util/error.h"
+#include "util/fileio.h"
 
 #define NPY_MAGIC "\x93NUMPY"
 #define NPY_MAGIC_LEN 6
 #define NPY_MAX_HEADER (1u << 20) /* numpy itself refuses headers over 10000 bytes by default */
-
-static int host_is_little_endian(void) {
-    const uint32_t one = 1;
-    unsigned char b;
-    memcpy(&b, &one, 1);
-    return b == 1;
-}
 
 static void format_shape(char *buf, size_t size, int rank, const int64_t *shape) {
     size_t used = 0;
@@ -308,7 +299,7 @@ vte_status vte_npy_read(const char *path, vte_npy *out, vte_error *err) {
     }
     if (src_item == item) {
         if ((s = read_exact(f, data, count * item, path, err))) goto done;
-        if (item == 4 && !host_is_little_endian()) {
+        if (item == 4 && !vte_host_is_little_endian()) {
             unsigned char *b = data;
             for (size_t i = 0; i < count; i++) {
                 unsigned char t0 = b[4 * i], t1 = b[4 * i + 1];
@@ -350,44 +341,6 @@ done:
 
 /* ------------------------------------------------------------------ writing */
 
-static int write_all(int fd, const void *buf, size_t n) {
-    const char *p = buf;
-    while (n > 0) {
-        ssize_t w = write(fd, p, n);
-        if (w < 0) {
-            if (errno == EINTR) continue;
-            return -1;
-        }
-        p += w;
-        n -= (size_t)w;
-    }
-    return 0;
-}
-
-/* Best effort: makes the rename durable. Failures are ignored (the file itself is complete either way). */
-static void sync_parent_dir(const char *path) {
-    const char *slash = strrchr(path, '/');
-    char *dir = NULL;
-    if (!slash) {
-        dir = malloc(2);
-        if (dir) memcpy(dir, ".", 2);
-    } else {
-        size_t n = slash == path ? 1 : (size_t)(slash - path);
-        dir = malloc(n + 1);
-        if (dir) {
-            memcpy(dir, path, n);
-            dir[n] = '\0';
-        }
-    }
-    if (!dir) return;
-    int fd = open(dir, O_RDONLY | O_CLOEXEC);
-    if (fd >= 0) {
-        (void)fsync(fd);
-        close(fd);
-    }
-    free(dir);
-}
-
 vte_status vte_npy_write_f32(const char *path, const float *data, int rank, const int64_t *shape, vte_error *err) {
     if (!path) return vte_error_set(err, VTE_ERR_INVALID_ARGUMENT, "vte_npy_write_f32: path is NULL");
     if (rank < 0 || rank > VTE_NPY_MAX_RANK || (rank > 0 && !shape))
@@ -424,54 +377,29 @@ vte_status vte_npy_write_f32(const char *path, const float *data, int rank, cons
     memset(head + prefix + dn, ' ', total - prefix - (size_t)dn - 1);
     head[total - 1] = '\n';
 
-    size_t tmp_len = strlen(path) + 32;
-    char *tmp = malloc(tmp_len);
-    if (!tmp) return vte_error_set(err, VTE_ERR_OUT_OF_MEMORY, "%s: out of memory", path);
-    snprintf(tmp, tmp_len, "%s.tmp.%ld", path, (long)getpid());
-
-    vte_status s = VTE_OK;
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
-    if (fd < 0) {
-        s = vte_error_set(err, VTE_ERR_IO, "%s: cannot create %s: %s", path, tmp, strerror(errno));
-        free(tmp);
-        return s;
-    }
-    if (write_all(fd, head, total) != 0) goto write_failed;
-    if (host_is_little_endian()) {
-        if (write_all(fd, data, count * sizeof(float)) != 0) goto write_failed;
+    vte_atomic_file file;
+    vte_status s = vte_atomic_file_open(&file, path, err);
+    if (s != VTE_OK) return s;
+    int ok = fwrite(head, 1, total, file.stream) == total;
+    if (vte_host_is_little_endian()) {
+        ok = ok && fwrite(data, sizeof(float), count, file.stream) == count;
     } else {
         unsigned char chunk[4 * 4096];
-        for (size_t done_n = 0; done_n < count;) {
+        for (size_t done_n = 0; ok && done_n < count;) {
             size_t k = count - done_n < 4096 ? count - done_n : 4096;
             for (size_t i = 0; i < k; i++) {
                 uint32_t bits;
                 memcpy(&bits, &data[done_n + i], sizeof bits);
                 for (int j = 0; j < 4; j++) chunk[4 * i + (size_t)j] = (unsigned char)(bits >> (8 * j));
             }
-            if (write_all(fd, chunk, k * 4) != 0) goto write_failed;
+            ok = fwrite(chunk, 1, k * 4, file.stream) == k * 4;
             done_n += k;
         }
     }
-    if (fsync(fd) != 0) goto write_failed;
-    if (close(fd) != 0) {
-        fd = -1;
-        goto write_failed;
-    }
-    fd = -1;
-    if (rename(tmp, path) != 0) {
-        s = vte_error_set(err, VTE_ERR_IO, "%s: cannot rename %s into place: %s", path, tmp, strerror(errno));
-        unlink(tmp);
-        free(tmp);
+    if (!ok) {
+        s = vte_error_set(err, VTE_ERR_IO, "%s: cannot write %s: %s", path, file.temp_path, strerror(errno));
+        vte_atomic_file_abort(&file);
         return s;
     }
-    free(tmp);
-    sync_parent_dir(path);
-    return VTE_OK;
-
-write_failed:
-    s = vte_error_set(err, VTE_ERR_IO, "%s: cannot write %s: %s", path, tmp, strerror(errno));
-    if (fd >= 0) close(fd);
-    unlink(tmp);
-    free(tmp);
-    return s;
+    return vte_atomic_file_commit(&file, err);
 }

@@ -24,7 +24,8 @@ typedef struct vte_npy {
 vte_status vte_npy_read(const char *path, vte_npy *out, vte_error *err);
 void vte_npy_free(vte_npy *npy);
 
-/* Writes float32 data atomically: to "<path>.tmp.<pid>", fsync, rename; never leaves a partial file. */
+/* Writes float32 data atomically (util/fileio.h: a hidden temporary renamed into place); never leaves a partial
+ * file. */
 vte_status vte_npy_write_f32(const char *path, const float *data, int rank, const int64_t *shape, vte_error *err);
 
 #endif

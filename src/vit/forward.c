@@ -1,5 +1,5 @@
-/* The ViT forward pass (Hugging Face ViTForImageClassification, algorithms.md §1), enqueued on one in-order
- * queue: our kernels for the per-element work, LayerNorm and softmax, the GEMM interface for the rest.
+/* The ViT forward pass (Hugging Face ViTForImageClassification; docs/methods.md, "Forward pass"), enqueued on one
+ * in-order queue: our kernels for the per-element work, LayerNorm and softmax, the GEMM interface for the rest.
  * One host function per part of the block, in the order the data flows. Nothing is allocated here. */
 #include <math.h>
 
@@ -8,7 +8,7 @@
 
 /* Rows x cols element-wise launch: global size rounded up to the group size (kernels guard their index). */
 static size_t elementwise_global(const vte_session *s, size_t count) {
-    return vte_round_up(count, s->k.elementwise_group);
+    return vte_round_up(count, s->fwd.elementwise_group);
 }
 
 static vte_status patch_embedding_forward(vte_session *s, int B, vte_error *err) {
@@ -16,26 +16,26 @@ static vte_status patch_embedding_forward(vte_session *s, int B, vte_error *err)
     const vte_model_config *c = &m->config;
     const size_t P = (size_t)(c->grid_h * c->grid_w), D = (size_t)c->hidden_size;
     const size_t K = (size_t)(c->num_channels * c->patch_size * c->patch_size);
-    size_t global = elementwise_global(s, (size_t)B * P * K), local = s->k.elementwise_group;
-    vte_status status = VTE_RUN(s->rt, s->k.patch_im2col, 1, &global, &local, err, VTE_ARG(s->pixels),
-                                VTE_ARG(s->patches), VTE_INT(B), VTE_INT(c->num_channels), VTE_INT(c->image_height),
+    size_t global = elementwise_global(s, (size_t)B * P * K), local = s->fwd.elementwise_group;
+    vte_status status = VTE_RUN(s->rt, s->fwd.patch_im2col, 1, &global, &local, err, VTE_ARG(s->fwd.pixels),
+                                VTE_ARG(s->fwd.patches), VTE_INT(B), VTE_INT(c->num_channels), VTE_INT(c->image_height),
                                 VTE_INT(c->image_width), VTE_INT(c->patch_size), VTE_INT(c->grid_h),
                                 VTE_INT(c->grid_w));
     if (status) return status;
-    status = vte_gemm(s->rt, VTE_GEMM_N, VTE_GEMM_N, (size_t)B * P, D, K, 1.0f, s->patches, 0, K, m->patch_weight, 0, D,
-                      0.0f, s->patch_out, 0, D, err);
+    status = vte_gemm(s->rt, VTE_GEMM_N, VTE_GEMM_N, (size_t)B * P, D, K, 1.0f, s->fwd.patches, 0, K, m->patch_weight, 0, D,
+                      0.0f, s->fwd.patch_out, 0, D, err);
     if (status) return status;
     global = elementwise_global(s, (size_t)B * c->num_tokens * D);
-    return VTE_RUN(s->rt, s->k.embeddings_assemble, 1, &global, &local, err, VTE_ARG(s->patch_out),
-                   VTE_ARG(m->patch_bias), VTE_ARG(m->cls_token), VTE_ARG(m->position), VTE_ARG(s->hidden[0]),
+    return VTE_RUN(s->rt, s->fwd.embeddings_assemble, 1, &global, &local, err, VTE_ARG(s->fwd.patch_out),
+                   VTE_ARG(m->patch_bias), VTE_ARG(m->cls_token), VTE_ARG(m->position), VTE_ARG(s->fwd.embeddings),
                    VTE_INT(B), VTE_INT(c->num_tokens), VTE_INT(D));
 }
 
 vte_status vte_session_layernorm_rows(vte_session *s, cl_mem x, size_t x_row_stride, cl_mem y, cl_mem mean,
                                     cl_mem rstd, cl_mem gamma, cl_mem beta, size_t rows, vte_error *err) {
     const vte_model_config *c = &s->model->config;
-    size_t local = s->k.layernorm_group, global = rows * local;
-    return VTE_RUN(s->rt, s->k.layernorm_forward, 1, &global, &local, err, VTE_ARG(x), VTE_INT(x_row_stride),
+    size_t local = s->fwd.layernorm_group, global = rows * local;
+    return VTE_RUN(s->rt, s->fwd.layernorm_forward, 1, &global, &local, err, VTE_ARG(x), VTE_INT(x_row_stride),
                    VTE_ARG(y), VTE_ARG(mean), VTE_ARG(rstd), VTE_ARG(gamma), VTE_ARG(beta), VTE_INT(rows),
                    VTE_INT(c->hidden_size), VTE_FLOAT(c->layer_norm_eps), VTE_LOCAL(local * sizeof(float)));
 }
@@ -46,8 +46,8 @@ static vte_status linear_forward(vte_session *s, cl_mem x, size_t rows, size_t i
     vte_status status =
         vte_gemm(s->rt, VTE_GEMM_N, VTE_GEMM_N, rows, out, in, 1.0f, x, 0, in, weight, 0, out, 0.0f, y, 0, out, err);
     if (status) return status;
-    size_t global[2] = {elementwise_global(s, out), rows}, local[2] = {s->k.elementwise_group, 1};
-    return VTE_RUN(s->rt, s->k.bias_add, 2, global, local, err, VTE_ARG(y), VTE_ARG(bias), VTE_INT(rows),
+    size_t global[2] = {elementwise_global(s, out), rows}, local[2] = {s->fwd.elementwise_group, 1};
+    return VTE_RUN(s->rt, s->fwd.bias_add, 2, global, local, err, VTE_ARG(y), VTE_ARG(bias), VTE_INT(rows),
                    VTE_INT(out));
 }
 
@@ -83,8 +83,8 @@ static vte_status attention_probabilities(vte_session *s, const vte_layer_activa
     vte_head_operand scores = {a->attn, 0, T, H * T * T, T * T};
     vte_status status = vte_session_head_gemm(s, VTE_GEMM_N, VTE_GEMM_T, T, T, Dh, scale, q, key, scores, B, err);
     if (status) return status;
-    size_t local = s->k.softmax_group, rows = (size_t)B * H * T, global = rows * local;
-    return VTE_RUN(s->rt, s->k.softmax_rows, 1, &global, &local, err, VTE_ARG(a->attn), VTE_INT(rows), VTE_INT(T),
+    size_t local = s->fwd.softmax_group, rows = (size_t)B * H * T, global = rows * local;
+    return VTE_RUN(s->rt, s->fwd.softmax_rows, 1, &global, &local, err, VTE_ARG(a->attn), VTE_INT(rows), VTE_INT(T),
                    VTE_LOCAL(local * sizeof(float)));
 }
 
@@ -104,18 +104,18 @@ static vte_status linear_residual_forward(vte_session *s, cl_mem x, size_t rows,
     vte_status status =
         vte_gemm(s->rt, VTE_GEMM_N, VTE_GEMM_N, rows, out, in, 1.0f, x, 0, in, weight, 0, out, 0.0f, y, 0, out, err);
     if (status) return status;
-    size_t global[2] = {elementwise_global(s, out), rows}, local[2] = {s->k.elementwise_group, 1};
-    return VTE_RUN(s->rt, s->k.bias_residual_add, 2, global, local, err, VTE_ARG(y), VTE_ARG(bias),
+    size_t global[2] = {elementwise_global(s, out), rows}, local[2] = {s->fwd.elementwise_group, 1};
+    return VTE_RUN(s->rt, s->fwd.bias_residual_add, 2, global, local, err, VTE_ARG(y), VTE_ARG(bias),
                    VTE_ARG(residual), VTE_INT(rows), VTE_INT(out));
 }
 
 /* The part of block l from its attention probabilities on: context, projection, MLP. */
-static vte_status block_forward_after_attention(vte_session *s, int l, int B, vte_error *err) {
+vte_status vte_forward_block_after_attention(vte_session *s, int l, int B, vte_error *err) {
     const vte_model_config *c = &s->model->config;
     const vte_layer_weights *w = &s->model->layers[l];
-    const vte_layer_activations *a = &s->layers[l];
+    const vte_layer_activations *a = &s->fwd.layers[l];
     const size_t rows = (size_t)B * c->num_tokens, D = (size_t)c->hidden_size, F = (size_t)c->intermediate_size;
-    cl_mem input = s->hidden[l], output = s->hidden[l + 1];
+    cl_mem input = vte_session_hidden(s, l), output = s->fwd.layers[l].output;
     vte_status status;
     if ((status = attention_context(s, a, B, err))) return status;
     if ((status = linear_residual_forward(s, a->ctx, rows, D, w->out_weight, w->out_bias, input, D, a->resid, err)))
@@ -127,37 +127,38 @@ static vte_status block_forward_after_attention(vte_session *s, int l, int B, vt
     if ((status = vte_gemm(s->rt, VTE_GEMM_N, VTE_GEMM_N, rows, F, D, 1.0f, a->ln2_out, 0, D, w->fc1_weight, 0, F, 0.0f,
                            a->fc1_pre, 0, F, err)))
         return status;
-    size_t global[2] = {elementwise_global(s, F), rows}, local[2] = {s->k.elementwise_group, 1};
-    if ((status = VTE_RUN(s->rt, s->k.bias_gelu_forward, 2, global, local, err, VTE_ARG(a->fc1_pre),
+    size_t global[2] = {elementwise_global(s, F), rows}, local[2] = {s->fwd.elementwise_group, 1};
+    if ((status = VTE_RUN(s->rt, s->fwd.bias_gelu_forward, 2, global, local, err, VTE_ARG(a->fc1_pre),
                           VTE_ARG(a->fc1_act), VTE_ARG(w->fc1_bias), VTE_INT(rows), VTE_INT(F))))
         return status;
     return linear_residual_forward(s, a->fc1_act, rows, F, w->fc2_weight, w->fc2_bias, a->resid, D, output, err);
 }
 
-static vte_status block_forward(vte_session *s, int l, int B, vte_error *err) {
+vte_status vte_forward_block(vte_session *s, int l, int B, vte_error *err) {
     const vte_model_config *c = &s->model->config;
     const vte_layer_weights *w = &s->model->layers[l];
-    const vte_layer_activations *a = &s->layers[l];
+    const vte_layer_activations *a = &s->fwd.layers[l];
     const size_t rows = (size_t)B * c->num_tokens, D = (size_t)c->hidden_size;
     vte_status status;
-    if ((status = vte_session_layernorm_rows(s, s->hidden[l], D, a->ln1_out, a->ln1_mean, a->ln1_rstd,
+    if ((status = vte_session_layernorm_rows(s, vte_session_hidden(s, l), D, a->ln1_out, a->ln1_mean, a->ln1_rstd,
                                              w->ln_before_gamma, w->ln_before_beta, rows, err)))
         return status;
     if ((status = linear_forward(s, a->ln1_out, rows, D, w->qkv_weight, w->qkv_bias, 3 * D, a->qkv, err))) return status;
     if ((status = attention_probabilities(s, a, B, err))) return status;
-    return block_forward_after_attention(s, l, B, err);
+    return vte_forward_block_after_attention(s, l, B, err);
 }
 
-static vte_status head_forward(vte_session *s, int B, vte_error *err) {
+vte_status vte_forward_head(vte_session *s, int B, vte_error *err) {
     const vte_model *m = s->model;
     const vte_model_config *c = &m->config;
     const size_t D = (size_t)c->hidden_size, T = (size_t)c->num_tokens;
     /* Only the CLS row of each image reaches the classifier: normalise just those rows (stride T*D). */
-    vte_status status = vte_session_layernorm_rows(s, s->hidden[c->num_layers], T * D, s->final_out, s->final_mean,
-                                          s->final_rstd, m->final_gamma, m->final_beta, (size_t)B, err);
+    vte_status status = vte_session_layernorm_rows(s, vte_session_hidden(s, c->num_layers), T * D, s->fwd.final_out,
+                                                   s->fwd.final_mean, s->fwd.final_rstd, m->final_gamma,
+                                                   m->final_beta, (size_t)B, err);
     if (status) return status;
-    return linear_forward(s, s->final_out, (size_t)B, D, m->classifier_weight, m->classifier_bias,
-                          (size_t)c->num_labels, s->logits, err);
+    return linear_forward(s, s->fwd.final_out, (size_t)B, D, m->classifier_weight, m->classifier_bias,
+                          (size_t)c->num_labels, s->fwd.logits, err);
 }
 
 vte_status vte_session_forward(vte_session *s, const float *pixels, int n_images, vte_error *err) {
@@ -167,22 +168,11 @@ vte_status vte_session_forward(vte_session *s, const float *pixels, int n_images
     const vte_model_config *c = &s->model->config;
     size_t pixel_bytes = (size_t)n_images * vte_preprocess_size(c) * sizeof(float);
     s->batch = 0;
-    vte_status status = vte_buffer_write(s->rt, s->pixels, 0, pixel_bytes, pixels, err);
+    vte_status status = vte_buffer_write(s->rt, s->fwd.pixels, 0, pixel_bytes, pixels, err);
     if (!status) status = patch_embedding_forward(s, n_images, err);
-    for (int l = 0; l < c->num_layers && !status; l++) status = block_forward(s, l, n_images, err);
-    if (!status) status = head_forward(s, n_images, err);
+    for (int l = 0; l < c->num_layers && !status; l++) status = vte_forward_block(s, l, n_images, err);
+    if (!status) status = vte_forward_head(s, n_images, err);
     if (!status) status = vte_runtime_finish(s->rt, err);
     if (!status) s->batch = n_images;
-    return status;
-}
-
-vte_status vte_session_forward_from_attention(vte_session *s, int layer, vte_error *err) {
-    const vte_model_config *c = &s->model->config;
-    if (!s || s->batch < 1 || layer < 0 || layer >= c->num_layers)
-        return vte_error_set(err, VTE_ERR_INVALID_ARGUMENT, "forward_from_attention: no forward pass or bad layer");
-    vte_status status = block_forward_after_attention(s, layer, s->batch, err);
-    for (int l = layer + 1; l < c->num_layers && !status; l++) status = block_forward(s, l, s->batch, err);
-    if (!status) status = head_forward(s, s->batch, err);
-    if (!status) status = vte_runtime_finish(s->rt, err);
     return status;
 }

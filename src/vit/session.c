@@ -1,4 +1,5 @@
-/* Session planning: every buffer the passes need, sized once from the config and the batch size. */
+/* Session planning: the forward pass's buffers and kernels (the lists in session.h), sized once from the config
+ * and the batch size. */
 #include "vit/session.h"
 
 #include <math.h>
@@ -7,38 +8,62 @@
 
 #include "runtime/gemm.h"
 
-static vte_status create_kernels(vte_session *s, vte_error *err) {
-    vte_runtime *rt = s->rt;
-    vte_forward_kernels *k = &s->k;
-    struct {
-        cl_kernel *slot;
-        const char *family, *name;
-    } wanted[] = {
-        {&k->patch_im2col, "embed", "patch_im2col"},
-        {&k->embeddings_assemble, "embed", "embeddings_assemble"},
-        {&k->layernorm_forward, "layernorm", "layernorm_forward"},
-        {&k->bias_add, "elementwise", "bias_add"},
-        {&k->bias_gelu_forward, "elementwise", "bias_gelu_forward"},
-        {&k->bias_residual_add, "elementwise", "bias_residual_add"},
-        {&k->softmax_rows, "attention", "softmax_rows"},
-    };
-    for (size_t i = 0; i < sizeof wanted / sizeof wanted[0]; i++) {
-        *wanted[i].slot = vte_kernel_create(rt, wanted[i].family, "", wanted[i].name, err);
-        if (!*wanted[i].slot) return err->code;
-    }
-    k->layernorm_group = vte_kernel_group_size(rt, k->layernorm_forward, vte_runtime_reduction_group(rt));
-    k->softmax_group = vte_kernel_group_size(rt, k->softmax_rows, vte_runtime_reduction_group(rt));
-    k->elementwise_group = vte_kernel_group_size(rt, k->bias_residual_add, 64);
+static vte_plan_dims dims_of(const vte_model_config *c, int max_batch) {
+    vte_plan_dims d;
+    d.B = (size_t)max_batch;
+    d.T = (size_t)c->num_tokens;
+    d.D = (size_t)c->hidden_size;
+    d.F = (size_t)c->intermediate_size;
+    d.H = (size_t)c->num_heads;
+    d.L = (size_t)c->num_layers;
+    d.P = (size_t)c->grid_h * (size_t)c->grid_w;
+    d.K = (size_t)c->num_channels * (size_t)c->patch_size * (size_t)c->patch_size;
+    d.labels = (size_t)c->num_labels;
+    d.image_pixels = (size_t)c->image_height * (size_t)c->image_width;
+    d.image_values = (size_t)c->num_channels * d.image_pixels;
+    return d;
+}
+
+static vte_status create_kernels(vte_runtime *rt, vte_forward_plan *plan, vte_error *err) {
+    VTE_FORWARD_KERNELS(VTE_PLAN_KERNEL_CREATE)
+    plan->layernorm_group = vte_kernel_group_size(rt, plan->layernorm_forward, vte_runtime_reduction_group(rt));
+    plan->softmax_group = vte_kernel_group_size(rt, plan->softmax_rows, vte_runtime_reduction_group(rt));
+    plan->elementwise_group = vte_kernel_group_size(rt, plan->bias_residual_add, 64);
     return VTE_OK;
 }
 
+static vte_status create_layer_buffers(vte_runtime *rt, vte_layer_activations *plan, vte_plan_dims d,
+                                       vte_error *err) {
+    VTE_LAYER_BUFFERS(VTE_PLAN_BUFFER_CREATE)
+    return VTE_OK;
+}
+
+static vte_status create_buffers(vte_runtime *rt, vte_forward_plan *plan, vte_plan_dims d, vte_error *err) {
+    VTE_FORWARD_BUFFERS(VTE_PLAN_BUFFER_CREATE)
+    if (!(plan->layers = calloc(d.L, sizeof *plan->layers)))
+        return vte_error_set(err, VTE_ERR_OUT_OF_MEMORY, "out of memory planning a session");
+    for (size_t l = 0; l < d.L; l++) {
+        vte_status status = create_layer_buffers(rt, &plan->layers[l], d, err);
+        if (status) return status;
+    }
+    return VTE_OK;
+}
+
+static void release_layer_buffers(vte_layer_activations *plan) { VTE_LAYER_BUFFERS(VTE_PLAN_BUFFER_RELEASE) }
+
+static void release_plan(vte_forward_plan *plan, vte_plan_dims d) {
+    for (size_t l = 0; plan->layers && l < d.L; l++) release_layer_buffers(&plan->layers[l]);
+    free(plan->layers);
+    plan->layers = NULL;
+    VTE_FORWARD_BUFFERS(VTE_PLAN_BUFFER_RELEASE)
+    VTE_FORWARD_KERNELS(VTE_PLAN_KERNEL_RELEASE)
+}
+
+/* Sizes the GEMM backend's scratch for the forward pass's shapes, so that no pass allocates. */
 static vte_status reserve_gemms(vte_session *s, vte_error *err) {
-    const vte_model_config *c = &s->model->config;
-    const size_t B = (size_t)s->max_batch, T = (size_t)c->num_tokens, D = (size_t)c->hidden_size;
-    const size_t F = (size_t)c->intermediate_size, P = (size_t)(c->grid_h * c->grid_w);
-    const size_t K = (size_t)(c->num_channels * c->patch_size * c->patch_size), L = (size_t)c->num_labels;
-    const size_t shapes[][3] = {{B * P, D, K}, {B * T, 3 * D, D}, {B * T, D, D},
-                                {B * T, F, D}, {B * T, D, F},     {B, L, D}};
+    const vte_plan_dims d = s->dims;
+    const size_t shapes[][3] = {{d.B * d.P, d.D, d.K},     {d.B * d.T, 3 * d.D, d.D}, {d.B * d.T, d.D, d.D},
+                                {d.B * d.T, d.F, d.D},     {d.B * d.T, d.D, d.F},     {d.B, d.labels, d.D}};
     for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
         size_t m = shapes[i][0], n = shapes[i][1], k = shapes[i][2];
         vte_status status = vte_gemm_reserve(s->rt, VTE_GEMM_N, VTE_GEMM_N, m, n, k, k, n, n, err);
@@ -46,49 +71,6 @@ static vte_status reserve_gemms(vte_session *s, vte_error *err) {
     }
     return VTE_OK;
 }
-
-#define ALLOC(slot, count, what)                                                    \
-    do {                                                                            \
-        if (!((slot) = vte_buffer_create(rt, (size_t)(count) * sizeof(float), what, err))) \
-            return err->code;                                                       \
-    } while (0)
-
-static vte_status plan_buffers(vte_session *s, vte_error *err) {
-    vte_runtime *rt = s->rt;
-    const vte_model_config *c = &s->model->config;
-    const size_t B = (size_t)s->max_batch, T = (size_t)c->num_tokens, D = (size_t)c->hidden_size;
-    const size_t F = (size_t)c->intermediate_size, P = (size_t)(c->grid_h * c->grid_w), H = (size_t)c->num_heads;
-    const size_t K = (size_t)(c->num_channels * c->patch_size * c->patch_size);
-    const size_t rows = B * T;
-    ALLOC(s->pixels, B * (size_t)c->num_channels * c->image_height * c->image_width, "input pixels");
-    ALLOC(s->patches, B * P * K, "image patches");
-    ALLOC(s->patch_out, B * P * D, "patch embeddings");
-    s->hidden = calloc((size_t)c->num_layers + 1, sizeof *s->hidden);
-    s->layers = calloc((size_t)c->num_layers, sizeof *s->layers);
-    if (!s->hidden || !s->layers) return vte_error_set(err, VTE_ERR_OUT_OF_MEMORY, "out of memory planning a session");
-    for (int l = 0; l <= c->num_layers; l++) ALLOC(s->hidden[l], rows * D, "hidden states");
-    for (int l = 0; l < c->num_layers; l++) {
-        vte_layer_activations *a = &s->layers[l];
-        ALLOC(a->ln1_out, rows * D, "LayerNorm outputs");
-        ALLOC(a->ln1_mean, rows, "LayerNorm statistics");
-        ALLOC(a->ln1_rstd, rows, "LayerNorm statistics");
-        ALLOC(a->qkv, rows * 3 * D, "query/key/value activations");
-        ALLOC(a->attn, B * H * T * T, "attention probabilities");
-        ALLOC(a->ctx, rows * D, "attention context");
-        ALLOC(a->resid, rows * D, "residual stream");
-        ALLOC(a->ln2_out, rows * D, "LayerNorm outputs");
-        ALLOC(a->ln2_mean, rows, "LayerNorm statistics");
-        ALLOC(a->ln2_rstd, rows, "LayerNorm statistics");
-        ALLOC(a->fc1_pre, rows * F, "MLP activations");
-        ALLOC(a->fc1_act, rows * F, "MLP activations");
-    }
-    ALLOC(s->final_out, B * D, "final LayerNorm output");
-    ALLOC(s->final_mean, B, "final LayerNorm statistics");
-    ALLOC(s->final_rstd, B, "final LayerNorm statistics");
-    ALLOC(s->logits, B * (size_t)c->num_labels, "logits");
-    return VTE_OK;
-}
-#undef ALLOC
 
 vte_session *vte_session_init(vte_model *model, int max_batch, vte_error *err) {
     vte_error local_err = {0};
@@ -105,8 +87,9 @@ vte_session *vte_session_init(vte_model *model, int max_batch, vte_error *err) {
     s->model = model;
     s->rt = model->rt;
     s->max_batch = max_batch;
-    if (vte_gemm_self_check(s->rt, err) != VTE_OK || create_kernels(s, err) != VTE_OK ||
-        plan_buffers(s, err) != VTE_OK || reserve_gemms(s, err) != VTE_OK) {
+    s->dims = dims_of(&model->config, max_batch);
+    if (vte_gemm_self_check(s->rt, err) != VTE_OK || create_kernels(s->rt, &s->fwd, err) != VTE_OK ||
+        create_buffers(s->rt, &s->fwd, s->dims, err) != VTE_OK || reserve_gemms(s, err) != VTE_OK) {
         vte_session_free(s);
         return NULL;
     }
@@ -116,26 +99,9 @@ vte_session *vte_session_init(vte_model *model, int max_batch, vte_error *err) {
 void vte_session_free(vte_session *s) {
     if (!s) return;
     if (s->rt && s->rt->queue) clFinish(s->rt->queue);
-    vte_explain_plan_free(s);
-    const vte_model_config *c = &s->model->config;
-    if (s->layers)
-        for (int l = 0; l < c->num_layers; l++) {
-            vte_layer_activations *a = &s->layers[l];
-            cl_mem *all[] = {&a->ln1_out, &a->ln1_mean, &a->ln1_rstd, &a->qkv,     &a->attn,     &a->ctx,
-                             &a->resid,   &a->ln2_out,  &a->ln2_mean, &a->ln2_rstd, &a->fc1_pre, &a->fc1_act};
-            for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) vte_buffer_release(all[i]);
-        }
-    if (s->hidden)
-        for (int l = 0; l <= c->num_layers; l++) vte_buffer_release(&s->hidden[l]);
-    free(s->layers);
-    free(s->hidden);
-    cl_mem *all[] = {&s->pixels,     &s->patches,    &s->patch_out, &s->final_out,
-                     &s->final_mean, &s->final_rstd, &s->logits};
-    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) vte_buffer_release(all[i]);
-    cl_kernel kernels[] = {s->k.patch_im2col,      s->k.embeddings_assemble, s->k.layernorm_forward, s->k.bias_add,
-                           s->k.bias_gelu_forward, s->k.bias_residual_add,   s->k.softmax_rows};
-    for (size_t i = 0; i < sizeof kernels / sizeof kernels[0]; i++)
-        if (kernels[i]) clReleaseKernel(kernels[i]);
+    if (s->explain_release) s->explain_release(s);
+    vte_backward_plan_free(s);
+    release_plan(&s->fwd, s->dims);
     free(s);
 }
 
@@ -145,7 +111,7 @@ vte_status vte_session_read_logits(vte_session *s, float *logits, vte_error *err
     if (!s || !logits || s->batch < 1)
         return vte_error_set(err, VTE_ERR_INVALID_ARGUMENT, "vte_session_read_logits: no forward pass has run");
     size_t bytes = (size_t)s->batch * (size_t)s->model->config.num_labels * sizeof(float);
-    return vte_buffer_read(s->rt, s->logits, 0, bytes, logits, err);
+    return vte_buffer_read(s->rt, s->fwd.logits, 0, bytes, logits, err);
 }
 
 vte_status vte_session_read_attention(vte_session *s, int layer, float *attention, vte_error *err) {
@@ -156,7 +122,7 @@ vte_status vte_session_read_attention(vte_session *s, int layer, float *attentio
         return vte_error_set(err, VTE_ERR_INVALID_ARGUMENT, "layer %d is out of range (the model has %d)", layer,
                              c->num_layers);
     size_t bytes = (size_t)s->batch * c->num_heads * c->num_tokens * c->num_tokens * sizeof(float);
-    return vte_buffer_read(s->rt, s->layers[layer].attn, 0, bytes, attention, err);
+    return vte_buffer_read(s->rt, s->fwd.layers[layer].attn, 0, bytes, attention, err);
 }
 
 int vte_top_k(const float *logits, int num_labels, int k, vte_prediction *out) {

@@ -1,95 +1,153 @@
-/* A session: a model, a batch size, and every device buffer the passes use, planned once.
+/* A session: a model, a batch size, and every device buffer the forward and backward passes use, planned once
+ * (runtime/plan.h: each list below is the one place a buffer or kernel is named).
  *
  * Shapes (B = images in the batch, T = tokens, D = hidden, F = MLP width, H = heads, P = patches):
- *   hidden[0]          [B*T, D]   embeddings; hidden[l+1] is the output of layer l (the residual stream)
- *   layer l keeps      ln1_out [B*T, D], ln1_mean/ln1_rstd [B*T], qkv [B*T, 3D], attn [B, H, T, T] (the
- *                      post-softmax probabilities), ctx [B*T, D], resid [B*T, D] (after the attention
- *                      residual), ln2_out, ln2_mean/ln2_rstd, fc1_pre [B*T, F] (before GELU), fc1_act [B*T, F]
- *   final              final_out [B, D] (LayerNorm of the CLS rows), final_mean/rstd [B], logits [B, labels]
+ *   embeddings          [B*T, D]  the residual stream entering layer 0
+ *   layer l keeps       ln1_out [B*T, D], ln1_mean/ln1_rstd [B*T], qkv [B*T, 3D], attn [B, H, T, T] (the
+ *                       post-softmax probabilities), ctx [B*T, D], resid [B*T, D] (after the attention
+ *                       residual), ln2_out, ln2_mean, ln2_rstd, fc1_pre [B*T, F] (before GELU), fc1_act [B*T, F],
+ *                       output [B*T, D] (the residual stream leaving the layer)
+ *   final               final_out [B, D] (LayerNorm of the CLS rows), final_mean/rstd [B], logits [B, labels]
  * Everything a backward pass needs stays on the device until the next forward. */
 #ifndef VTE_VIT_SESSION_H
 #define VTE_VIT_SESSION_H
 
 #include "model/model.h"
 #include "runtime/gemm.h"
+#include "runtime/plan.h"
+
+/* The sizes every plan of a session is computed from. */
+typedef struct vte_plan_dims {
+    size_t B;            /* images per pass: the session's max_batch */
+    size_t T, D, F, H, L; /* tokens, hidden size, MLP width, heads, layers */
+    size_t P, K;         /* patches; values per patch (channels * patch_size^2) */
+    size_t labels;
+    size_t image_values; /* floats of one preprocessed image: channels * image_height * image_width */
+    size_t image_pixels; /* image_height * image_width: one upsampled map */
+} vte_plan_dims;
+
+/* ---------------------------------------------------------------- the forward pass's plan */
+
+#define VTE_FORWARD_BUFFERS(X)                                                          \
+    X(pixels, VTE_F32(d.B * d.image_values), "input pixels")                            \
+    X(patches, VTE_F32(d.B * d.P * d.K), "image patches")                               \
+    X(patch_out, VTE_F32(d.B * d.P * d.D), "patch embeddings")                          \
+    X(embeddings, VTE_F32(d.B * d.T * d.D), "embeddings")                               \
+    X(final_out, VTE_F32(d.B * d.D), "final LayerNorm output")                          \
+    X(final_mean, VTE_F32(d.B), "final LayerNorm statistics")                           \
+    X(final_rstd, VTE_F32(d.B), "final LayerNorm statistics")                           \
+    X(logits, VTE_F32(d.B * d.labels), "logits")
+
+/* One set per layer. */
+#define VTE_LAYER_BUFFERS(X)                                                            \
+    X(ln1_out, VTE_F32(d.B * d.T * d.D), "LayerNorm outputs")                           \
+    X(ln1_mean, VTE_F32(d.B * d.T), "LayerNorm statistics")                             \
+    X(ln1_rstd, VTE_F32(d.B * d.T), "LayerNorm statistics")                             \
+    X(qkv, VTE_F32(d.B * d.T * 3 * d.D), "query/key/value activations")                 \
+    X(attn, VTE_F32(d.B * d.H * d.T * d.T), "attention probabilities")                  \
+    X(ctx, VTE_F32(d.B * d.T * d.D), "attention context")                               \
+    X(resid, VTE_F32(d.B * d.T * d.D), "residual stream")                               \
+    X(ln2_out, VTE_F32(d.B * d.T * d.D), "LayerNorm outputs")                           \
+    X(ln2_mean, VTE_F32(d.B * d.T), "LayerNorm statistics")                             \
+    X(ln2_rstd, VTE_F32(d.B * d.T), "LayerNorm statistics")                             \
+    X(fc1_pre, VTE_F32(d.B * d.T * d.F), "MLP activations")                             \
+    X(fc1_act, VTE_F32(d.B * d.T * d.F), "MLP activations")                             \
+    X(output, VTE_F32(d.B * d.T * d.D), "hidden states")
+
+#define VTE_FORWARD_KERNELS(X)                                                          \
+    X(patch_im2col, "embed", "patch_im2col")                                            \
+    X(embeddings_assemble, "embed", "embeddings_assemble")                              \
+    X(layernorm_forward, "layernorm", "layernorm_forward")                              \
+    X(bias_add, "elementwise", "bias_add")                                              \
+    X(bias_gelu_forward, "elementwise", "bias_gelu_forward")                            \
+    X(bias_residual_add, "elementwise", "bias_residual_add")                            \
+    X(softmax_rows, "attention", "softmax_rows")
 
 typedef struct vte_layer_activations {
-    cl_mem ln1_out, ln1_mean, ln1_rstd;
-    cl_mem qkv;
-    cl_mem attn;
-    cl_mem ctx;
-    cl_mem resid;
-    cl_mem ln2_out, ln2_mean, ln2_rstd;
-    cl_mem fc1_pre, fc1_act;
+    VTE_LAYER_BUFFERS(VTE_PLAN_BUFFER_FIELD)
 } vte_layer_activations;
 
-typedef struct vte_forward_kernels {
-    cl_kernel patch_im2col, embeddings_assemble;
-    cl_kernel layernorm_forward;
-    cl_kernel bias_add, bias_gelu_forward, bias_residual_add;
-    cl_kernel softmax_rows;
+typedef struct vte_forward_plan {
+    VTE_FORWARD_BUFFERS(VTE_PLAN_BUFFER_FIELD)
+    VTE_FORWARD_KERNELS(VTE_PLAN_KERNEL_FIELD)
+    vte_layer_activations *layers; /* [num_layers] */
     size_t layernorm_group, softmax_group, elementwise_group;
-} vte_forward_kernels;
+} vte_forward_plan;
 
-/* Buffers and kernels of the backward pass and the explanation methods, planned on the first explanation
- * of a session (a session that only classifies never pays for them). Gradients are input gradients only. */
-typedef struct vte_explain_plan {
+/* ---------------------------------------------------------------- the backward pass's plan */
+
+/* Made on the first backward pass (a session that only classifies never pays for it). Input gradients only. */
+#define VTE_BACKWARD_BUFFERS(X)                                                                          \
+    X(classes, d.B * sizeof(cl_int), "target classes") /* int [B]: the target of each image */          \
+    X(seed, VTE_F32(d.B * d.D), "gradient seed")       /* the classifier row of the target */           \
+    X(d_hidden, VTE_F32(d.B * d.T * d.D), "residual-stream gradient")                                  \
+    X(d_act, VTE_F32(d.B * d.T * d.F), "MLP gradient")                                                  \
+    X(d_ln, VTE_F32(d.B * d.T * d.D), "LayerNorm gradient")                                             \
+    X(d_ctx, VTE_F32(d.B * d.T * d.D), "attention-context gradient")                                   \
+    X(d_qkv, VTE_F32(d.B * d.T * 3 * d.D), "query/key/value gradient")                                 \
+    X(d_scores, VTE_F32(d.B * d.H * d.T * d.T), "attention-score gradient") /* one layer's */
+
+/* One per layer: d(target logit)/dA, the gradient the gradient-weighted methods read. */
+#define VTE_BACKWARD_LAYER_BUFFERS(X) X(d_attn, VTE_F32(d.B * d.H * d.T * d.T), "attention gradients")
+
+#define VTE_BACKWARD_KERNELS(X)                                                         \
+    X(layernorm_backward, "layernorm", "layernorm_backward")                            \
+    X(gelu_backward, "elementwise", "gelu_backward")                                    \
+    X(softmax_backward, "attention", "softmax_backward")                                \
+    X(classifier_seed, "elementwise", "classifier_seed")
+
+typedef struct vte_layer_gradients {
+    VTE_BACKWARD_LAYER_BUFFERS(VTE_PLAN_BUFFER_FIELD)
+} vte_layer_gradients;
+
+typedef struct vte_backward_plan {
     int planned;
-    cl_mem classes;  /* int [B]: the target class of each image in the current backward pass */
-    cl_mem seed;     /* [B, D]: classifier row of the target, the gradient of the logit w.r.t. the final LN output */
-    cl_mem d_hidden; /* [B*T, D]: gradient w.r.t. the residual stream, walking down the layers */
-    cl_mem d_act;    /* [B*T, F] */
-    cl_mem d_ln;     /* [B*T, D] */
-    cl_mem d_ctx;    /* [B*T, D] */
-    cl_mem d_qkv;    /* [B*T, 3D] */
-    cl_mem d_scores; /* [B, H, T, T]: gradient w.r.t. the pre-softmax scores of one layer */
-    cl_mem *d_attn;  /* num_layers x [B, H, T, T]: d(target logit)/dA, the gradient GMAR and Chefer weigh by */
-    /* explanation scratch */
-    cl_mem fused;                     /* [B, T, T] one layer's fused attention */
-    cl_mem head_norms, head_weights;  /* [B, H] */
-    cl_mem row_a, row_b;              /* [B, T] the propagated CLS row */
-    cl_mem scores;                    /* [B, T-1] LeGrad accumulator */
-    cl_mem maps;                      /* [B, P] one method's grid maps */
-    cl_mem upsampled;                 /* [B, image_h*image_w] */
-    /* LeGrad's per-layer single-token backward, on the CLS rows only ([B, D] or [B, F]) */
-    cl_mem cls_mean, cls_rstd, cls_scratch, g_h, g_act, u_cls, g_ln, g_y, g_ctx;
-    cl_kernel layernorm_backward, gelu_backward, softmax_backward;
-    cl_kernel classifier_seed, attention_fuse, head_gradient_norms, head_weights_normalize, discard_lowest,
-        add_identity_normalize, cls_row_init, cls_row_step, patch_minmax, legrad_accumulate,
-        seed_legrad_accumulate, gather_rows, upsample_bilinear;
-    size_t reduce_group; /* work-group size of the per-row reductions */
-    size_t select_group; /* work-group size of discard_lowest */
-} vte_explain_plan;
+    VTE_BACKWARD_BUFFERS(VTE_PLAN_BUFFER_FIELD)
+    VTE_BACKWARD_KERNELS(VTE_PLAN_KERNEL_FIELD)
+    vte_layer_gradients *layers; /* [num_layers] */
+    size_t reduce_group;         /* work-group size of the per-row reductions */
+} vte_backward_plan;
+
+/* ---------------------------------------------------------------- the session */
+
+struct vte_explain_plan; /* explain/plan.h: the explanation methods' buffers and kernels */
 
 struct vte_session {
     vte_model *model;
     vte_runtime *rt;
     int max_batch;
     int batch; /* images in the last forward pass */
-    cl_mem pixels;    /* [B, C, H, W] */
-    cl_mem patches;   /* [B*P, C*p*p] */
-    cl_mem patch_out; /* [B*P, D] */
-    cl_mem *hidden;   /* num_layers + 1 buffers of [B*T, D] */
-    vte_layer_activations *layers;
-    cl_mem final_out, final_mean, final_rstd;
-    cl_mem logits;
-    vte_forward_kernels k;
-    vte_explain_plan x;
+    vte_plan_dims dims;
+    vte_forward_plan fwd;
+    vte_backward_plan bwd;
+    /* Owned by explain/ and made on the first explanation; released through explain_release, so that vit/
+     * does not depend on explain/. */
+    struct vte_explain_plan *explain;
+    void (*explain_release)(vte_session *s);
 };
 
-/* Plans the backward and explanation buffers (once per session). */
-vte_status vte_explain_plan_init(vte_session *s, vte_error *err);
-void vte_explain_plan_free(vte_session *s);
+/* The residual stream after `l` layers: the embeddings for l = 0, else the output of layer l-1. */
+static inline cl_mem vte_session_hidden(const vte_session *s, int l) {
+    return l == 0 ? s->fwd.embeddings : s->fwd.layers[l - 1].output;
+}
 
-/* Backward pass for the last forward: fills x.d_attn[l] with d(logit of classes[b])/dA^l for every layer.
- * `classes` holds one class id per image of the last forward. */
+/* ---------------------------------------------------------------- passes and their building blocks */
+
+/* The forward pass in parts, for callers that re-run part of it on the last batch (tests perturb one layer's
+ * attention probabilities): block l from its attention probabilities on, a whole block, and the head (final
+ * LayerNorm of the CLS rows, classifier). Enqueue only. */
+vte_status vte_forward_block_after_attention(vte_session *s, int l, int images, vte_error *err);
+vte_status vte_forward_block(vte_session *s, int l, int images, vte_error *err);
+vte_status vte_forward_head(vte_session *s, int images, vte_error *err);
+
+/* Plans the backward pass's buffers (once per session). */
+vte_status vte_backward_plan_init(vte_session *s, vte_error *err);
+void vte_backward_plan_free(vte_session *s);
+
+/* Backward pass for the last forward: fills bwd.layers[l].d_attn with d(logit of classes[b])/dA^l for every
+ * layer, and bwd.seed with the classifier rows of the targets. `classes` holds one class id per image of the
+ * last forward. */
 vte_status vte_session_backward(vte_session *s, const int *classes, vte_error *err);
-
-/* Re-runs the forward pass of the last batch from layer `layer`'s attention probabilities on (as they are in
- * its attn buffer now), for finite-difference checks of d(logit)/dA. */
-vte_status vte_session_forward_from_attention(vte_session *s, int layer, vte_error *err);
-
-/* Building blocks shared by the passes and the explanation methods (enqueue only). */
 
 /* One operand of the per-(image, head) attention products: the matrix of image b, head h starts at
  * base + b*image_stride + h*head_stride of `buffer` (elements), rows ld apart. */
@@ -106,13 +164,13 @@ vte_status vte_session_head_gemm(vte_session *s, vte_gemm_op op_a, vte_gemm_op o
 /* LayerNorm of `rows` rows of x (row r at x + r*x_row_stride) into y [rows, D], keeping mean and rstd. */
 vte_status vte_session_layernorm_rows(vte_session *s, cl_mem x, size_t x_row_stride, cl_mem y, cl_mem mean,
                                       cl_mem rstd, cl_mem gamma, cl_mem beta, size_t rows, vte_error *err);
-/* dx (+)= LayerNorm-backward(dy [rows, D]) with the statistics of the forward. */
+/* dx (+)= LayerNorm-backward(dy [rows, D]) with the statistics of the forward (needs the backward plan). */
 vte_status vte_session_layernorm_backward(vte_session *s, cl_mem dy, cl_mem x, size_t x_row_stride, cl_mem mean,
                                           cl_mem rstd, cl_mem gamma, cl_mem dx, size_t dx_row_stride, int accumulate,
                                           size_t rows, vte_error *err);
-/* d *= GELU'(u), element-wise over count values. */
+/* d *= GELU'(u), element-wise over count values (needs the backward plan). */
 vte_status vte_session_gelu_backward(vte_session *s, cl_mem u, cl_mem d, size_t count, vte_error *err);
-/* x.seed[b] = W_cls[classes[b]] (validated). */
+/* bwd.seed[b] = W_cls[classes[b]] (validated), classes also copied to bwd.classes (needs the backward plan). */
 vte_status vte_session_classifier_seed(vte_session *s, const int *classes, int B, vte_error *err);
 
 #endif

@@ -1,0 +1,18 @@
+/* Declarations shared by the runtime's own files (runtime.c, device.c, program.c); nothing outside src/runtime
+ * includes it. */
+#ifndef VTE_RUNTIME_INTERNAL_H
+#define VTE_RUNTIME_INTERNAL_H
+
+#include "runtime/runtime.h"
+
+/* device.c: the platform and device handles of the index-th device of vte_devices_list's flat list. */
+vte_status vte_device_handles(int index, cl_platform_id *platform, cl_device_id *device, vte_error *err);
+
+/* program.c: releases every program built for rt (on vte_runtime_free). */
+void vte_programs_release(vte_runtime *rt);
+
+/* program.c: the program-binary cache directory into out ("" when off): `requested`, else
+ * $VITEXPLAIN_CACHE_DIR, else $XDG_CACHE_HOME/vitexplain or ~/.cache/vitexplain; created if missing. */
+vte_status vte_cache_dir_resolve(const char *requested, char *out, size_t size, vte_error *err);
+
+#endif
