@@ -208,6 +208,7 @@ typedef struct vte_method_info {
                               folder); the method's own name when it is alone in its family */
     const char *variant;   /* "l1" or "l2" within the GMAR family; "" otherwise */
     const char *title;     /* as vte_method_title */
+    const char *description; /* what it is and where it was published, for help texts */
     int class_independent; /* 1: one map for every target class (rollout reads no gradient) */
     int has_seed_variant;  /* 1: compat_seed changes its formula (the original PyTorch project had it) */
 } vte_method_info;

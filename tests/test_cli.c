@@ -240,13 +240,78 @@ Test(cli, explain_compat_seed_and_rollout_options) {
     check_against_reference(path, "horse_c0_seed_legrad");
 }
 
+Test(cli, compat_seed_refuses_options_it_has_no_counterpart_for) {
+    /* The original project's formulas take the head mean, discard nothing and use every layer. */
+    static const char *const options[] = {"--head-fusion max", "--discard-ratio 0.5", "--legrad-layers 1"};
+    for (size_t i = 0; i < sizeof options / sizeof options[0]; i++) {
+        char args[512], option[64];
+        snprintf(args, sizeof args,
+                 "explain --model tests/fixtures/models/vit-tiny --method all --compat seed %s --out /nonexistent "
+                 "images/chelsea.png",
+                 options[i]);
+        run_result *r = run_cli(args);
+        cr_assert_eq(r->status, 2, "%s: status %d, stderr %s", options[i], r->status, r->err);
+        snprintf(option, sizeof option, "%.*s has no counterpart in --compat seed",
+                 (int)strcspn(options[i], " "), options[i]);
+        cr_assert(strstr(r->err, option), "%s: %s", options[i], r->err);
+    }
+    run_result *r = run_cli("explain --help");
+    cr_assert_eq(r->status, 0);
+    cr_assert(strstr(r->out, "--legrad-layers are refused with it"), "%s", r->out);
+}
+
+Test(cli, an_all_zero_map_is_written_with_a_warning) {
+    /* Min head fusion with 99% of each layer discarded leaves the CLS row without patch mass: a flat map. */
+    char out[4096], args[8192], path[8192];
+    snprintf(out, sizeof out, "%s", vte_test_temp_dir());
+    snprintf(args, sizeof args,
+             "explain --model tests/fixtures/models/vit-tiny --method rollout,legrad --head-fusion min "
+             "--discard-ratio 0.99 --save-raw --quiet --out '%s' images/chelsea.png images/horse.png",
+             out);
+    run_result *r = run_cli(args);
+    cr_assert_eq(r->status, 0, "%s", r->err);
+    cr_assert(strstr(r->err, "warning: images/chelsea.png: the rollout map is all zeros"), "%s", r->err);
+    cr_assert(strstr(r->err, "warning: images/horse.png: the rollout map is all zeros"), "%s", r->err);
+    cr_assert_null(strstr(r->err, "legrad map"), "LeGrad's map is not flat: %s", r->err);
+    const char *first = strstr(r->err, "chelsea.png: the rollout map");
+    cr_assert_null(strstr(first + 1, "chelsea.png: the rollout map"), "one warning per image: %s", r->err);
+    snprintf(path, sizeof path, "%s/rollout/chelsea_rollout.png", out);
+    cr_assert_eq(access(path, F_OK), 0, "the picture is still written");
+    snprintf(path, sizeof path, "%s/rollout/chelsea_rollout.npy", out);
+    vte_npy npy = {0};
+    vte_error err = {0};
+    cr_assert_eq(vte_npy_read(path, &npy, &err), VTE_OK, "%s", err.message);
+    for (size_t p = 0; p < npy.count; p++) cr_assert_eq(((float *)npy.data)[p], 0.0f);
+    vte_npy_free(&npy);
+    /* A map with something in it says nothing. */
+    snprintf(args, sizeof args,
+             "explain --model tests/fixtures/models/vit-tiny --method rollout --head-fusion min --discard-ratio 0.5 "
+             "--quiet --out '%s' images/chelsea.png",
+             out);
+    r = run_cli(args);
+    cr_assert_eq(r->status, 0, "%s", r->err);
+    cr_assert_str_eq(r->err, "");
+}
+
+Test(cli, explain_help_lists_the_methods_of_the_table) {
+    run_result *r = run_cli("explain --help");
+    cr_assert_eq(r->status, 0);
+    for (int m = 0; m < VTE_METHOD_COUNT; m++) {
+        const vte_method_info *info = vte_method_info_of((vte_method)m);
+        char line[256];
+        snprintf(line, sizeof line, "  %-8s %s\n", info->family, info->description);
+        cr_assert(strstr(r->out, line), "no line '%s' in:\n%s", line, r->out);
+    }
+    cr_assert(strstr(r->out, "--method M         rollout, gmar, legrad, chefer or all;"), "%s", r->out);
+}
+
 Test(cli, explain_errors) {
     run_result *r = run_cli("explain --model tests/fixtures/models/vit-tiny images/chelsea.png");
     cr_assert_eq(r->status, 2);
     cr_assert(strstr(r->err, "no --method"), "%s", r->err);
     r = run_cli("explain --method saliency images/chelsea.png");
     cr_assert_eq(r->status, 2);
-    cr_assert(strstr(r->err, "unknown method 'saliency'"), "%s", r->err);
+    cr_assert(strstr(r->err, "unknown method 'saliency' (rollout, gmar, legrad, chefer or all)"), "%s", r->err);
     r = run_cli("explain --method rollout --topk 2 --class 1 images/chelsea.png");
     cr_assert_eq(r->status, 2);
     char out[4096];

@@ -412,3 +412,67 @@ Test(explain, more_images_than_heads_in_one_batch) {
     vte_explain_options o = all_methods();
     check_methods("vit-tiny", four, 4, &o, DEFAULT_SUFFIXES);
 }
+
+/* ---------------------------------------------------------------- the method table's public face */
+
+Test(methods, names_families_and_needs) {
+    for (int m = 0; m < VTE_METHOD_COUNT; m++) {
+        const vte_method_info *info = vte_method_info_of((vte_method)m);
+        cr_assert_not_null(info);
+        cr_assert_str_eq(info->name, vte_method_name((vte_method)m));
+        cr_assert_str_eq(info->title, vte_method_title((vte_method)m));
+        cr_assert(info->family[0] && info->description[0], "method %d lacks a family or description", m);
+        cr_assert_eq(vte_method_from_name(info->name), m, "%s does not name itself", info->name);
+        cr_assert(vte_methods_from_name(info->family) & VTE_METHOD_BIT(m), "%s not in its family", info->name);
+    }
+    cr_assert_eq(vte_method_from_name("GMAR_L2"), VTE_METHOD_GMAR_L2);
+    cr_assert_eq(vte_method_from_name("gmar"), -1, "a family is not one method");
+    cr_assert_eq(vte_method_from_name("saliency"), -1);
+    cr_assert_null(vte_method_info_of(VTE_METHOD_COUNT));
+    cr_assert_eq(vte_methods_from_name("gmar"), VTE_METHOD_BIT(VTE_METHOD_GMAR_L1) | VTE_METHOD_BIT(VTE_METHOD_GMAR_L2));
+    cr_assert_eq(vte_methods_from_name("Chefer"), VTE_METHOD_BIT(VTE_METHOD_CHEFER));
+    cr_assert_eq(vte_methods_from_name("ALL"), (1u << VTE_METHOD_COUNT) - 1);
+    cr_assert_eq(vte_methods_from_name("saliency"), 0u);
+    cr_assert_eq(vte_methods_from_name(NULL), 0u);
+    /* Which methods cost a backward pass: rollout none, LeGrad none in its closed form, but its seed variant does. */
+    vte_explain_options seed;
+    vte_explain_options_default(&seed);
+    seed.compat_seed = 1;
+    cr_assert_eq(vte_method_needs_backward(VTE_METHOD_ROLLOUT, NULL), 0);
+    cr_assert_eq(vte_method_needs_backward(VTE_METHOD_LEGRAD, NULL), 0);
+    cr_assert_eq(vte_method_needs_backward(VTE_METHOD_LEGRAD, &seed), 1);
+    cr_assert_eq(vte_method_needs_backward(VTE_METHOD_GMAR_L1, NULL), 1);
+    cr_assert_eq(vte_method_needs_backward(VTE_METHOD_CHEFER, &seed), 1);
+    cr_assert_eq(vte_method_info_of(VTE_METHOD_ROLLOUT)->class_independent, 1);
+    cr_assert_eq(vte_method_info_of(VTE_METHOD_CHEFER)->has_seed_variant, 0);
+}
+
+Test(methods, compat_seed_refuses_options_its_formulas_lack) {
+    fixture f = open_model("vit-tiny", 1);
+    const char *stem = "rocket";
+    float *pixels = load_pixels(&f, &stem, 1);
+    vte_explain_options o;
+    vte_explain_options_default(&o);
+    o.compat_seed = 1;
+    vte_error err = {0};
+    o.methods = VTE_METHOD_BIT(VTE_METHOD_ROLLOUT);
+    o.rollout_fusion = VTE_FUSION_MAX;
+    cr_assert_null(vte_session_explain(f.session, pixels, 1, NULL, 1, &o, &err));
+    cr_assert_eq(err.code, VTE_ERR_INVALID_ARGUMENT);
+    cr_assert(strstr(err.message, "Rollout has no head fusion"), "%s", err.message);
+    o.rollout_fusion = VTE_FUSION_MEAN;
+    o.discard_ratio = 0.5f;
+    cr_assert_null(vte_session_explain(f.session, pixels, 1, NULL, 1, &o, &err));
+    cr_assert(strstr(err.message, "Rollout has no discard ratio"), "%s", err.message);
+    o.discard_ratio = 0.0f;
+    o.legrad_layers = 1;
+    vte_explanation *e = vte_session_explain(f.session, pixels, 1, NULL, 1, &o, &err);
+    cr_assert_not_null(e, "a LeGrad option without LeGrad is no conflict: %s", err.message);
+    vte_explanation_free(e);
+    o.methods |= VTE_METHOD_BIT(VTE_METHOD_LEGRAD);
+    cr_assert_null(vte_session_explain(f.session, pixels, 1, NULL, 1, &o, &err));
+    cr_assert(strstr(err.message, "LeGrad has no layer count"), "%s", err.message);
+    free(pixels);
+    close_model(&f);
+}
+

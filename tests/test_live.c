@@ -228,6 +228,28 @@ Test(live, keys_switch_methods_and_save_overlays) {
     vte_image_free(&saved);
 }
 
+Test(live, method_names_and_the_family_cycle) {
+    /* Keys per frame: m (chefer wraps to rollout), g (norm l2), s, m (gmar, its l2 variant), s, q. */
+    char out[4096], args[16384];
+    snprintf(out, sizeof out, "%s", vte_test_temp_dir());
+    snprintf(args, sizeof args, "--model " MODEL " --method CHEFER --keys mgsmsq --frames 100 --out '%s/saved' images",
+             out);
+    run_result *r = run_live(OFFSCREEN, args);
+    cr_assert_eq(r->status, 0, "exit %d, stderr: %s", r->status, r->err);
+    char rollout[4300], l2[4300];
+    snprintf(rollout, sizeof rollout, "%s/saved/live_rollout_1.png", out);
+    snprintf(l2, sizeof l2, "%s/saved/live_gmar_l2_1.png", out);
+    cr_assert(file_exists(rollout) && strstr(r->out, rollout), "no %s; stdout: %s", rollout, r->out);
+    cr_assert(file_exists(l2) && strstr(r->out, l2), "no %s; stdout: %s", l2, r->out);
+    /* A method's own name picks its variant: gmar_l2 saves an L2 map without --norm. */
+    snprintf(args, sizeof args, "--model " MODEL " --method gmar_l2 --keys sq --frames 100 --out '%s/named' images",
+             out);
+    r = run_live(OFFSCREEN, args);
+    cr_assert_eq(r->status, 0, "exit %d, stderr: %s", r->status, r->err);
+    snprintf(l2, sizeof l2, "%s/named/live_gmar_l2_1.png", out);
+    cr_assert(file_exists(l2) && strstr(r->out, l2), "no %s; stdout: %s", l2, r->out);
+}
+
 Test(live, pause_computes_nothing) {
     /* Paused for two frames shown (the space and '+'), then resumed: 3 explained frames still need 3 passes. */
     run_result *r = run_live(OFFSCREEN, "--model " MODEL " --method rollout --keys ' + ' --frames 3 images/");
@@ -272,6 +294,8 @@ Test(live, usage_errors_exit_2) {
         const char *args, *message;
     } cases[] = {
         {"--method gradcam images", "unknown method 'gradcam'"},
+        {"--method all images", "unknown method 'all' (rollout, gmar, legrad or chefer)"},
+        {"--method gmar_l2 --norm l1 images", "--method gmar_l2 and --norm l1 disagree"},
         {"--alpha 1.5 images", "--alpha"},
         {"--topk 0 images", "--topk"},
         {"--frames 0 images", "--frames"},

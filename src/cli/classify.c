@@ -99,6 +99,13 @@ static void print_predictions(const vte_model *model, const char *path, const vt
                top[i].class_id, (double)top[i].logit, (double)top[i].prob);
 }
 
+/* An input that cannot be read: reported, counted, skipped. */
+static void report_failure(void *failures, const char *path, const char *message) {
+    (void)path; /* the message names it */
+    cli_error("%s", message);
+    (*(int *)failures)++;
+}
+
 int cli_classify(int argc, char **argv) {
     classify_options o = {0};
     int exit_status = parse_options(argc, argv, &o);
@@ -112,9 +119,9 @@ int cli_classify(int argc, char **argv) {
     vte_runtime *rt = NULL;
     vte_model *model = NULL;
     vte_session *session = NULL;
-    float *pixels = NULL, *logits = NULL;
+    float *logits = NULL;
     vte_prediction *top = NULL;
-    const char **batch_paths = NULL;
+    cli_batch batch = {0};
     const char *model_dir = cli_model_dir(o.model_dir);
     cli_inputs inputs = {0};
     if (cli_collect_inputs(o.images, o.image_count, o.recursive, NULL, &inputs)) exit_status = EXIT_SOME_FAILED;
@@ -130,27 +137,30 @@ int cli_classify(int argc, char **argv) {
         goto done;
     }
     const vte_model_config *config = vte_model_get_config(model);
-    int batch = o.batch < (int)inputs.count ? o.batch : (int)inputs.count;
-    if (!(session = vte_session_init(model, batch, &err))) {
+    int capacity = o.batch < (int)inputs.count ? o.batch : (int)inputs.count;
+    if (!(session = vte_session_init(model, capacity, &err))) {
         cli_error("%s", err.message);
         exit_status = EXIT_SETUP;
         goto done;
     }
-    pixels = malloc((size_t)batch * vte_preprocess_size(config) * sizeof *pixels);
-    logits = malloc((size_t)batch * (size_t)config->num_labels * sizeof *logits);
+    logits = malloc((size_t)capacity * (size_t)config->num_labels * sizeof *logits);
     top = malloc((size_t)o.topk * sizeof *top);
-    batch_paths = malloc((size_t)batch * sizeof *batch_paths);
-    if (!pixels || !logits || !top || !batch_paths) {
+    if (!logits || !top) {
         cli_error("out of memory");
         exit_status = EXIT_SETUP;
         goto done;
     }
-    int next = 0, failures = 0;
-    while (next < (int)inputs.count) {
-        int filled = cli_load_batch(model, inputs.paths, (int)inputs.count, &next, batch, pixels, batch_paths, &failures);
+    if (!cli_batch_init(&batch, model, capacity, 0)) {
+        exit_status = EXIT_SETUP;
+        goto done;
+    }
+    size_t next = 0;
+    int failures = 0;
+    while (next < inputs.count) {
+        int filled = cli_batch_load(&batch, model, inputs.paths, inputs.count, &next, report_failure, &failures);
         if (failures) exit_status = EXIT_SOME_FAILED;
         if (filled == 0) continue;
-        if (vte_session_forward(session, pixels, filled, &err) != VTE_OK ||
+        if (vte_session_forward(session, batch.pixels, filled, &err) != VTE_OK ||
             vte_session_read_logits(session, logits, &err) != VTE_OK) {
             cli_error("%s", err.message);
             exit_status = EXIT_SETUP;
@@ -158,15 +168,14 @@ int cli_classify(int argc, char **argv) {
         }
         for (int i = 0; i < filled; i++) {
             int k = vte_top_k(logits + (size_t)i * config->num_labels, config->num_labels, o.topk, top);
-            print_predictions(model, batch_paths[i], top, k, o.json);
+            print_predictions(model, batch.paths[i], top, k, o.json);
         }
         fflush(stdout);
     }
 done:
-    free(batch_paths);
+    cli_batch_free(&batch);
     free(top);
     free(logits);
-    free(pixels);
     vte_session_free(session);
     vte_model_free(model);
     vte_runtime_free(rt);

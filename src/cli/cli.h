@@ -2,6 +2,8 @@
 #ifndef VTE_CLI_CLI_H
 #define VTE_CLI_CLI_H
 
+#include "util/clock.h"  /* vte_now_ms */
+#include "util/fileio.h" /* vte_make_dirs */
 #include "vitexplain.h"
 
 /* Exit status of every command (documented in --help and the README). */
@@ -37,8 +39,9 @@ typedef struct cli_explain_job {
 } cli_explain_job;
 
 void cli_explain_job_default(cli_explain_job *job);
-/* Adds methods from "rollout,gmar,..." ("all" for every one); GMAR with norms 1 (L1), 2 (L2) or 3 (both).
- * Returns 0 after reporting an unknown name. */
+/* Adds the methods named in "rollout,gmar,..." (method names, families or "all": vte_methods_from_name); of a
+ * family with variants (GMAR's norms) the variants in `norms`: 1 (l1), 2 (l2) or 3 (both). Returns 0 after
+ * reporting an unknown name. */
 int cli_explain_set_methods(cli_explain_job *job, const char *list, int norms);
 /* Explains the images of files and folders; returns the exit status. */
 int cli_explain_run(const cli_explain_job *job, char **inputs, int input_count);
@@ -65,13 +68,28 @@ int cli_parse_float(const char *command, const char *option, const char *text, d
 /* The file name without folders and extension: "a/b/cat.png" -> "cat". */
 void cli_stem(const char *path, char *stem, size_t size);
 
-/* Output folders are made with vte_make_dirs (mkdir -p), shared with the library. */
-#include "util/fileio.h"
+/* The method families of the library's table, in its order, as a list for messages: with separators ", " and
+ * " or ", "rollout, gmar, legrad or chefer". */
+void cli_method_families(char *out, size_t size, const char *separator, const char *last_separator);
 
-/* Loads and preprocesses images from paths[*next] on until `capacity` of them decoded (or the list ends):
- * pixels of the i-th good one at pixels + i*preprocess_size, its path in good[i]. Each failure is reported on
- * stderr and counted in *failures. Returns how many were loaded. */
-int cli_load_batch(const vte_model *model, char **paths, int count, int *next, int capacity, float *pixels,
-                   const char **good, int *failures);
+/* A batch of decoded, preprocessed images, filled from a list of paths. */
+typedef struct cli_batch {
+    int capacity, count;
+    float *pixels;      /* capacity * vte_preprocess_size: image i at pixels + i*preprocess_size */
+    const char **paths; /* the paths of the images in the batch */
+    vte_image *images;  /* their decoded pictures when kept (explain draws on them), else NULL */
+} cli_batch;
+
+/* 0 after reporting "out of memory". */
+int cli_batch_init(cli_batch *batch, const vte_model *model, int capacity, int keep_images);
+void cli_batch_free(cli_batch *batch);
+
+/* Called for each input that cannot be decoded or preprocessed, with the library's message. */
+typedef void (*cli_load_failure)(void *context, const char *path, const char *message);
+
+/* Empties the batch (freeing kept images), then loads paths[*next] on until it is full or the list ends; each
+ * input that fails goes to on_failure and is skipped. Returns batch->count. */
+int cli_batch_load(cli_batch *batch, const vte_model *model, char **paths, size_t count, size_t *next,
+                   cli_load_failure on_failure, void *context);
 
 #endif

@@ -1,4 +1,4 @@
-/* Pieces shared by the sub-commands: option values, file names, image batches. */
+/* Pieces shared by the sub-commands: option values, file names, method names, image batches. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,24 +38,71 @@ void cli_stem(const char *path, char *stem, size_t size) {
     if (dot && dot != stem) *dot = '\0';
 }
 
-int cli_load_batch(const vte_model *model, char **paths, int count, int *next, int capacity, float *pixels,
-                   const char **good, int *failures) {
+void cli_method_families(char *out, size_t size, const char *separator, const char *last_separator) {
+    const char *families[VTE_METHOD_COUNT];
+    int count = 0;
+    for (int m = 0; m < VTE_METHOD_COUNT; m++) {
+        const char *family = vte_method_info_of((vte_method)m)->family;
+        int seen = 0;
+        for (int i = 0; i < count; i++) seen |= strcmp(families[i], family) == 0;
+        if (!seen) families[count++] = family;
+    }
+    size_t used = 0;
+    out[0] = '\0';
+    for (int i = 0; i < count && used < size; i++) {
+        const char *before = i == 0 ? "" : i == count - 1 ? last_separator : separator;
+        int n = snprintf(out + used, size - used, "%s%s", before, families[i]);
+        if (n < 0) break;
+        used += (size_t)n;
+    }
+}
+
+int cli_batch_init(cli_batch *batch, const vte_model *model, int capacity, int keep_images) {
+    memset(batch, 0, sizeof *batch);
+    batch->capacity = capacity;
+    batch->pixels = malloc((size_t)capacity * vte_preprocess_size(vte_model_get_config(model)) * sizeof(float));
+    batch->paths = calloc((size_t)capacity, sizeof *batch->paths);
+    if (keep_images) batch->images = calloc((size_t)capacity, sizeof *batch->images);
+    if (!batch->pixels || !batch->paths || (keep_images && !batch->images)) {
+        cli_batch_free(batch);
+        cli_error("out of memory");
+        return 0;
+    }
+    return 1;
+}
+
+static void release_images(cli_batch *batch) {
+    for (int i = 0; batch->images && i < batch->count; i++) vte_image_free(&batch->images[i]);
+    batch->count = 0;
+}
+
+void cli_batch_free(cli_batch *batch) {
+    release_images(batch);
+    free(batch->pixels);
+    free(batch->paths);
+    free(batch->images);
+    memset(batch, 0, sizeof *batch);
+}
+
+int cli_batch_load(cli_batch *batch, const vte_model *model, char **paths, size_t count, size_t *next,
+                   cli_load_failure on_failure, void *context) {
     const vte_model_config *config = vte_model_get_config(model);
-    size_t image_floats = vte_preprocess_size(config);
-    int filled = 0;
-    while (filled < capacity && *next < count) {
+    const size_t image_floats = vte_preprocess_size(config);
+    release_images(batch);
+    while (batch->count < batch->capacity && *next < count) {
         const char *path = paths[(*next)++];
         vte_image image = {0};
         vte_error err = {0};
+        float *pixels = batch->pixels + (size_t)batch->count * image_floats;
         if (vte_image_load(path, &image, &err) != VTE_OK ||
-            vte_preprocess(vte_model_get_preprocess(model), config, &image, pixels + (size_t)filled * image_floats,
-                           &err) != VTE_OK) {
-            cli_error("%s", err.message);
-            (*failures)++;
-        } else {
-            good[filled++] = path;
+            vte_preprocess(vte_model_get_preprocess(model), config, &image, pixels, &err) != VTE_OK) {
+            on_failure(context, path, err.message);
+            vte_image_free(&image);
+            continue;
         }
-        vte_image_free(&image);
+        if (batch->images) batch->images[batch->count] = image;
+        else vte_image_free(&image);
+        batch->paths[batch->count++] = path;
     }
-    return filled;
+    return batch->count;
 }

@@ -1,22 +1,35 @@
 /* vitexplain explain: heat-map overlays (and optionally the raw grid maps) of the explanation methods for
  * image files and folders, in batches on the device, with progress and an optional summary file. The
- * seed's interactive mode (interactive.c) runs the same job. */
-#include <errno.h>
+ * seed's interactive mode (interactive.c) runs the same job. What is written for each image is outputs.c. */
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <unistd.h>
 
 #include "cli/cli.h"
 #include "cli/inputs.h"
+#include "cli/outputs.h"
 #include "cli/progress.h"
 #include "cli/summary.h"
-#include "render/render.h"
-#include "util/npy.h"
+
+/* "  rollout = attention rollout (Abnar & Zuidema 2020)", one line per family of the library's table. */
+static void print_method_descriptions(void) {
+    const char *printed[VTE_METHOD_COUNT];
+    int count = 0;
+    for (int m = 0; m < VTE_METHOD_COUNT; m++) {
+        const vte_method_info *info = vte_method_info_of((vte_method)m);
+        int seen = 0;
+        for (int i = 0; i < count; i++) seen |= strcmp(printed[i], info->family) == 0;
+        if (seen) continue;
+        printed[count++] = info->family;
+        printf("  %-8s %s\n", info->family, info->description);
+    }
+}
 
 static void print_help(void) {
+    char families[256];
+    cli_method_families(families, sizeof families, ", ", ", ");
     printf(
         "Usage: vitexplain explain --method METHOD [OPTIONS] INPUT...\n"
         "\n"
@@ -26,7 +39,7 @@ static void print_help(void) {
         "  OUT/<method>/<stem>_<method>.png; GMAR: OUT/gmar/l1_<stem>_gmar.png and OUT/gmar/l2_<stem>_gmar.png;\n"
         "  with --topk or --class the stem becomes <stem>_c<ID> (e.g. results/rollout/cat_c285_rollout.png).\n"
         "\n"
-        "  --method M         rollout, gmar, legrad, chefer or all; repeat or separate with commas\n"
+        "  --method M         %s or all; repeat or separate with commas\n"
         "  --norm N           GMAR head weights: l1, l2 or both (default both)\n"
         "  --class C          explain class C (an id or a label of the model, any case) instead of the top\n"
         "                     class; repeat for several classes\n"
@@ -42,7 +55,7 @@ static void print_help(void) {
         "  --batch N          images per pass on the device (default 8)\n"
         "  --summary FILE     write FILE (.json or .csv): per image the top classes with probabilities, the\n"
         "                     files written and the time of each stage, or why it failed\n"
-        "  --quiet            print nothing but errors\n"
+        "  --quiet            print nothing but errors and warnings\n"
         "  --model DIR        Hugging Face ViTForImageClassification folder (default $VITEXPLAIN_MODEL, else\n"
         "                     %s)\n"
         "  --device SPEC      OpenCL device (see `vitexplain devices`)\n"
@@ -52,40 +65,24 @@ static void print_help(void) {
         "                     CLS->CLS entry (default 0)\n"
         "  --legrad-layers K  LeGrad over the last K layers only (default: all)\n"
         "  --compat seed      the formulas of the original PyTorch project (its LeGrad variant, GMAR head\n"
-        "                     mean, rollout product order), to compare with its results\n"
+        "                     mean, rollout product order), to compare with its results; they have no head\n"
+        "                     fusion, discard ratio or layer count, so --head-fusion, --discard-ratio and\n"
+        "                     --legrad-layers are refused with it (Chefer is the same either way)\n"
         "\n"
-        "Methods: rollout = attention rollout (Abnar & Zuidema 2020); gmar = gradient-weighted multi-head\n"
-        "attention rollout (Jo et al. 2025); legrad = LeGrad (Bousselham et al. 2024) with the model's own\n"
-        "readout at every layer; chefer = gradient-weighted rollout (Chefer et al. 2021).\n"
+        "Methods:\n",
+        families, DEFAULT_MODEL_DIR);
+    print_method_descriptions();
+    printf(
         "\n"
+        "A map that comes out all zeros (nothing stands out, e.g. rollout with --head-fusion min and a high\n"
+        "--discard-ratio) is still written, with a warning naming the image and the method.\n"
         "Pictures are written to a temporary name and renamed, so an interrupted run leaves no partial file.\n"
         "An image that cannot be read is reported with its reason and skipped; the run goes on.\n"
         "Progress goes to stderr: a bar on a terminal, plain lines otherwise.\n"
         "Ctrl-C finishes the batch in hand, writes its pictures and the summary, and stops (a second Ctrl-C\n"
         "stops at once).\n"
         "Exit status: 0 all images explained; 1 some images failed (the others were done); 2 usage error;\n"
-        "3 set-up error (no device, unreadable model, output folder not writable); 130 interrupted.\n",
-        DEFAULT_MODEL_DIR);
-}
-
-static int add_methods(const char *list, vte_explain_options *o, int *gmar_asked) {
-    char copy[256];
-    snprintf(copy, sizeof copy, "%s", list);
-    for (char *save = NULL, *name = strtok_r(copy, ",", &save); name; name = strtok_r(NULL, ",", &save)) {
-        if (strcasecmp(name, "rollout") == 0) o->methods |= VTE_METHOD_BIT(VTE_METHOD_ROLLOUT);
-        else if (strcasecmp(name, "legrad") == 0) o->methods |= VTE_METHOD_BIT(VTE_METHOD_LEGRAD);
-        else if (strcasecmp(name, "chefer") == 0) o->methods |= VTE_METHOD_BIT(VTE_METHOD_CHEFER);
-        else if (strcasecmp(name, "gmar") == 0) *gmar_asked = 1;
-        else if (strcasecmp(name, "all") == 0) {
-            o->methods |= VTE_METHOD_BIT(VTE_METHOD_ROLLOUT) | VTE_METHOD_BIT(VTE_METHOD_LEGRAD) |
-                          VTE_METHOD_BIT(VTE_METHOD_CHEFER);
-            *gmar_asked = 1;
-        } else {
-            cli_error("explain: unknown method '%s' (rollout, gmar, legrad, chefer or all)", name);
-            return 0;
-        }
-    }
-    return 1;
+        "3 set-up error (no device, unreadable model, output folder not writable); 130 interrupted.\n");
 }
 
 void cli_explain_job_default(cli_explain_job *job) {
@@ -97,12 +94,27 @@ void cli_explain_job_default(cli_explain_job *job) {
     vte_explain_options_default(&job->methods);
 }
 
+/* Of a family with variants (GMAR: l1, l2), whether `norms` (1: l1, 2: l2, 3: both) takes this one. */
+static int variant_chosen(const vte_method_info *info, int norms) {
+    if (strcmp(info->variant, "l1") == 0) return (norms & 1) != 0;
+    if (strcmp(info->variant, "l2") == 0) return (norms & 2) != 0;
+    return 1;
+}
+
 int cli_explain_set_methods(cli_explain_job *job, const char *list, int norms) {
-    int gmar = 0;
-    if (!add_methods(list, &job->methods, &gmar)) return 0;
-    if (gmar) {
-        if (norms & 1) job->methods.methods |= VTE_METHOD_BIT(VTE_METHOD_GMAR_L1);
-        if (norms & 2) job->methods.methods |= VTE_METHOD_BIT(VTE_METHOD_GMAR_L2);
+    char copy[256];
+    snprintf(copy, sizeof copy, "%s", list);
+    for (char *save = NULL, *name = strtok_r(copy, ",", &save); name; name = strtok_r(NULL, ",", &save)) {
+        unsigned named = vte_methods_from_name(name);
+        if (!named) {
+            char families[256];
+            cli_method_families(families, sizeof families, ", ", ", ");
+            cli_error("explain: unknown method '%s' (%s or all)", name, families);
+            return 0;
+        }
+        for (int m = 0; m < VTE_METHOD_COUNT; m++)
+            if ((named & VTE_METHOD_BIT(m)) && variant_chosen(vte_method_info_of((vte_method)m), norms))
+                job->methods.methods |= VTE_METHOD_BIT(m);
     }
     return 1;
 }
@@ -113,6 +125,7 @@ static int parse_options(int argc, char **argv, cli_explain_job *job, char ***in
     *inputs = calloc((size_t)argc, sizeof **inputs);
     if (!*inputs) return EXIT_SETUP;
     int norms = 3, method_given = 0;
+    const char *seed_conflict = NULL; /* an option --compat seed has no counterpart for */
     char methods[512] = "";
     for (int i = 1; i < argc; i++) {
         const char *arg = argv[i];
@@ -184,6 +197,7 @@ static int parse_options(int argc, char **argv, cli_explain_job *job, char ***in
                 if (!cli_parse_float("explain", arg, value, 0.0, 1.0, &number)) return EXIT_USAGE;
                 job->alpha = (float)number;
             } else if (strcmp(arg, "--head-fusion") == 0) {
+                seed_conflict = arg;
                 if (strcasecmp(value, "mean") == 0) job->methods.rollout_fusion = VTE_FUSION_MEAN;
                 else if (strcasecmp(value, "max") == 0) job->methods.rollout_fusion = VTE_FUSION_MAX;
                 else if (strcasecmp(value, "min") == 0) job->methods.rollout_fusion = VTE_FUSION_MIN;
@@ -192,9 +206,11 @@ static int parse_options(int argc, char **argv, cli_explain_job *job, char ***in
                     return EXIT_USAGE;
                 }
             } else if (strcmp(arg, "--discard-ratio") == 0) {
+                seed_conflict = arg;
                 if (!cli_parse_float("explain", arg, value, 0.0, 0.999, &number)) return EXIT_USAGE;
                 job->methods.discard_ratio = (float)number;
             } else if (strcmp(arg, "--legrad-layers") == 0) {
+                seed_conflict = arg;
                 if (!cli_parse_int("explain", arg, value, 1, 100000, &job->methods.legrad_layers)) return EXIT_USAGE;
             } else if (strcmp(arg, "--compat") == 0) {
                 if (strcasecmp(value, "seed") != 0) {
@@ -206,7 +222,15 @@ static int parse_options(int argc, char **argv, cli_explain_job *job, char ***in
         }
     }
     if (!method_given) {
-        cli_error("explain: no --method given (rollout, gmar, legrad, chefer or all)");
+        char families[256];
+        cli_method_families(families, sizeof families, ", ", ", ");
+        cli_error("explain: no --method given (%s or all)", families);
+        return EXIT_USAGE;
+    }
+    if (job->methods.compat_seed && seed_conflict) {
+        cli_error("explain: %s has no counterpart in --compat seed (the original project's formulas take the head "
+                  "mean, discard nothing and use every layer)",
+                  seed_conflict);
         return EXIT_USAGE;
     }
     if (!cli_explain_set_methods(job, methods, norms)) return EXIT_USAGE;
@@ -224,183 +248,6 @@ static int parse_options(int argc, char **argv, cli_explain_job *job, char ***in
         return EXIT_USAGE;
     }
     return -1;
-}
-
-/* ---------------------------------------------------------------- output names */
-
-static const char *method_folder(vte_method m) {
-    return m == VTE_METHOD_GMAR_L1 || m == VTE_METHOD_GMAR_L2 ? "gmar" : vte_method_name(m);
-}
-
-/* OUT/<folder>/<prefix><stem>[_c<ID>]_<folder>.<extension> */
-static void output_path(const cli_explain_job *job, const char *folder, const char *prefix, const char *stem,
-                        int class_id, const char *extension, char *path, size_t size) {
-    char suffix[32] = "";
-    if (class_id >= 0) snprintf(suffix, sizeof suffix, "_c%d", class_id);
-    snprintf(path, size, "%s/%s/%s%s%s_%s.%s", job->out_dir, folder, prefix, stem, suffix, folder, extension);
-}
-
-static void method_output_path(const cli_explain_job *job, vte_method m, const char *stem, int class_id,
-                               const char *extension, char *path, size_t size) {
-    const char *prefix = m == VTE_METHOD_GMAR_L1 ? "l1_" : m == VTE_METHOD_GMAR_L2 ? "l2_" : "";
-    output_path(job, method_folder(m), prefix, stem, class_id, extension, path, size);
-}
-
-/* Creates every output folder up front, so an unwritable --out fails before any work. */
-static int prepare_output(const cli_explain_job *job) {
-    char path[4096];
-    for (int m = -1; m < VTE_METHOD_COUNT; m++) {
-        if (m < 0 ? !job->grid : !(job->methods.methods & VTE_METHOD_BIT(m)) || (!job->pictures && !job->save_raw))
-            continue;
-        snprintf(path, sizeof path, "%s/%s", job->out_dir, m < 0 ? "grid" : method_folder((vte_method)m));
-        if (vte_make_dirs(path) != 0) {
-            cli_error("explain: cannot create output folder %s: %s", path, strerror(errno));
-            return 0;
-        }
-        /* A folder can exist and still refuse files (permissions, read-only mount): try one. */
-        char probe[4200];
-        snprintf(probe, sizeof probe, "%s/.vitexplain-write-test-%ld", path, (long)getpid());
-        FILE *f = fopen(probe, "w");
-        if (!f) {
-            cli_error("explain: cannot write into output folder %s: %s", path, strerror(errno));
-            return 0;
-        }
-        fclose(f);
-        remove(probe);
-    }
-    return 1;
-}
-
-/* Output stems must not collide (a/cat.png and b/cat.jpg): later ones get _2, _3, ... */
-typedef struct stem_set {
-    char **stems;
-    size_t count, capacity;
-} stem_set;
-
-static void unique_stem(stem_set *set, const char *path, char *stem, size_t size) {
-    char base[1024];
-    cli_stem(path, base, sizeof base);
-    snprintf(stem, size, "%s", base);
-    for (int n = 2;; n++) {
-        size_t i = 0;
-        while (i < set->count && strcmp(set->stems[i], stem) != 0) i++;
-        if (i == set->count) break;
-        snprintf(stem, size, "%s_%d", base, n);
-    }
-    if (set->count == set->capacity) {
-        size_t capacity = set->capacity ? set->capacity * 2 : 64;
-        char **grown = realloc(set->stems, capacity * sizeof *grown);
-        if (!grown) return;
-        set->stems = grown;
-        set->capacity = capacity;
-    }
-    set->stems[set->count++] = strdup(stem);
-}
-
-static void stem_set_free(stem_set *set) {
-    for (size_t i = 0; i < set->count; i++) free(set->stems[i]);
-    free(set->stems);
-}
-
-/* ---------------------------------------------------------------- one image's outputs */
-
-/* The method's title, marked when the seed project's formulas are used. */
-static const char *method_title(vte_method m, int compat) {
-    static char titles[VTE_METHOD_COUNT][32];
-    if (!compat || m == VTE_METHOD_CHEFER) return vte_method_title(m); /* Chefer has no seed variant */
-    snprintf(titles[m], sizeof titles[m], "%s (seed)", vte_method_title(m));
-    return titles[m];
-}
-
-typedef struct run_state {
-    const cli_explain_job *job;
-    const vte_model *model;
-    cli_progress progress;
-    cli_summary summary;
-    stem_set stems;
-    int failures;
-} run_state;
-
-static void report_error(run_state *st, const char *message) {
-    cli_progress_clear(&st->progress);
-    cli_error("%s", message);
-}
-
-/* Writes the pictures and maps of image i of an explanation; returns 0, or the number of files that failed. */
-static int write_outputs(run_state *st, const vte_explanation *e, int i, const char *path, const vte_image *image,
-                         cli_record *record) {
-    const cli_explain_job *job = st->job;
-    const vte_model_config *c = vte_model_get_config(st->model);
-    char stem[1100], file[4096], title[512], description[1024];
-    unique_stem(&st->stems, path, stem, sizeof stem);
-    int failed = 0, suffixed = job->topk > 0 || job->class_count > 0;
-    int targets = vte_explanation_target_count(e);
-    for (int t = 0; t < targets; t++) {
-        vte_prediction p = vte_explanation_target(e, i, t);
-        const char *label = vte_model_label(st->model, p.class_id);
-        vte_grid_panel panels[VTE_METHOD_COUNT];
-        int panel_count = 0;
-        for (int m = 0; m < VTE_METHOD_COUNT; m++) {
-            const float *map = vte_explanation_map(e, i, t, (vte_method)m);
-            if (!map) continue;
-            panels[panel_count++] = (vte_grid_panel){method_title((vte_method)m, job->methods.compat_seed), map};
-            vte_error err = {0};
-            if (job->save_raw) {
-                method_output_path(job, (vte_method)m, stem, suffixed ? p.class_id : -1, "npy", file, sizeof file);
-                int64_t shape[2] = {c->grid_h, c->grid_w};
-                if (vte_npy_write_f32(file, map, 2, shape, &err) != VTE_OK) {
-                    report_error(st, err.message);
-                    failed++;
-                } else {
-                    cli_record_add_file(record, file);
-                }
-            }
-            if (!job->pictures) continue;
-            method_output_path(job, (vte_method)m, stem, suffixed ? p.class_id : -1, "png", file, sizeof file);
-            snprintf(title, sizeof title, "%s - %s (%.2f)", method_title((vte_method)m, job->methods.compat_seed),
-                     label, (double)p.prob);
-            snprintf(description, sizeof description,
-                     "vitexplain %s; method %s; class %d (%s); probability %.4f; image %s", vte_version(),
-                     vte_method_name((vte_method)m), p.class_id, label, (double)p.prob, path);
-            vte_image overlay = {0};
-            if (vte_render_overlay(image, map, c->grid_h, c->grid_w, job->alpha, title, &overlay, &err) != VTE_OK ||
-                vte_png_write(file, &overlay, title, description, &err) != VTE_OK) {
-                report_error(st, err.message);
-                failed++;
-            } else {
-                cli_record_add_file(record, file);
-            }
-            vte_image_free(&overlay);
-        }
-        if (job->grid && panel_count) {
-            vte_prediction top[5];
-            int k = vte_explanation_predictions(e, i, top, 5);
-            char lines[6][1400];
-            const char *line_ptrs[6];
-            snprintf(lines[0], sizeof lines[0], "%s: explaining %s (%.2f)", stem, label, (double)p.prob);
-            line_ptrs[0] = lines[0];
-            for (int j = 0; j < k; j++) {
-                snprintf(lines[j + 1], sizeof lines[j + 1], "%d. %s %.2f", j + 1,
-                         vte_model_label(st->model, top[j].class_id), (double)top[j].prob);
-                line_ptrs[j + 1] = lines[j + 1];
-            }
-            output_path(job, "grid", "", stem, suffixed ? p.class_id : -1, "png", file, sizeof file);
-            snprintf(description, sizeof description, "vitexplain %s; grid; class %d (%s); image %s", vte_version(),
-                     p.class_id, label, path);
-            vte_image grid = {0};
-            vte_error err = {0};
-            if (vte_render_grid(image, panels, panel_count, c->grid_h, c->grid_w, job->alpha, line_ptrs, k + 1, &grid,
-                                &err) != VTE_OK ||
-                vte_png_write(file, &grid, lines[0], description, &err) != VTE_OK) {
-                report_error(st, err.message);
-                failed++;
-            } else {
-                cli_record_add_file(record, file);
-            }
-            vte_image_free(&grid);
-        }
-    }
-    return failed;
 }
 
 /* ---------------------------------------------------------------- the run */
@@ -445,163 +292,212 @@ static int resolve_classes(const vte_model *model, const cli_explain_job *job, i
     return 1;
 }
 
-int cli_explain_run(const cli_explain_job *job, char **input_args, int input_count) {
-    int exit_status = EXIT_OK;
+typedef struct run_state {
+    const cli_explain_job *job;
+    vte_runtime *rt;
+    vte_model *model;
+    vte_session *session;
+    int targets;
+    int class_ids[CLI_MAX_CLASSES];
+    int *classes; /* [batch][targets] for --class, else NULL */
+    cli_batch batch;
+    cli_progress progress;
+    cli_summary summary;
+    cli_outputs outputs;
+    int failures;
+    int failed_in_batch; /* inputs of the batch in hand that could not be read: one progress step per batch */
+    size_t explained;
+    vte_stage_times total; /* device time over the run */
+} run_state;
+
+static void report_error(void *context, const char *message) {
+    run_state *st = context;
+    cli_progress_clear(&st->progress);
+    cli_error("%s", message);
+}
+
+/* An input that cannot be decoded: reported, recorded in the summary, counted, skipped. */
+static void report_load_failure(void *context, const char *path, const char *message) {
+    run_state *st = context;
+    report_error(st, message);
+    cli_record *r = cli_summary_add(&st->summary, path);
+    if (r) cli_record_set_error(r, message);
+    st->failures++;
+    st->failed_in_batch++;
+}
+
+/* Runtime, model, classes, session and batch buffers; an exit status on failure (reported), else -1. */
+static int open_engine(run_state *st, size_t input_count) {
+    const cli_explain_job *job = st->job;
     vte_error err = {0};
     vte_runtime_params params = {.device = job->device};
-    vte_runtime *rt = NULL;
-    vte_model *model = NULL;
-    vte_session *session = NULL;
-    float *pixels = NULL;
-    int *classes = NULL, class_ids[CLI_MAX_CLASSES];
-    vte_image *images = NULL;
-    const char **batch_paths = NULL;
-    cli_inputs inputs = {0};
-    run_state st = {.job = job};
+    if (!(st->rt = vte_runtime_init(&params, &err)) ||
+        !(st->model = vte_model_load(st->rt, cli_model_dir(job->model_dir), &err))) {
+        cli_error("%s", err.message);
+        return EXIT_SETUP;
+    }
+    const vte_model_config *config = vte_model_get_config(st->model);
+    if (!resolve_classes(st->model, job, st->class_ids)) return EXIT_USAGE;
+    st->targets = job->class_count ? job->class_count : job->topk ? job->topk : 1;
+    if (st->targets > config->num_labels) {
+        cli_error("explain: --topk %d, but the model has %d classes", st->targets, config->num_labels);
+        return EXIT_USAGE;
+    }
+    int capacity = job->batch < (int)input_count ? job->batch : (int)input_count;
+    if (!(st->session = vte_session_init(st->model, capacity, &err))) {
+        cli_error("%s", err.message);
+        return EXIT_SETUP;
+    }
+    if (!cli_batch_init(&st->batch, st->model, capacity, 1)) return EXIT_SETUP;
+    if (job->class_count) {
+        if (!(st->classes = malloc((size_t)capacity * st->targets * sizeof *st->classes))) {
+            cli_error("out of memory");
+            return EXIT_SETUP;
+        }
+        for (int i = 0; i < capacity; i++)
+            for (int t = 0; t < job->class_count; t++) st->classes[i * st->targets + t] = st->class_ids[t];
+    }
+    cli_outputs_init(&st->outputs, job, st->model, report_error, st);
+    return -1;
+}
 
-    if (!prepare_output(job)) return EXIT_SETUP;
-    if (cli_collect_inputs(input_args, input_count, job->recursive, job->out_dir, &inputs)) exit_status = EXIT_SOME_FAILED;
+/* Once per image: a map that came out all zeros (nothing stands out) is written, but said. */
+static void warn_flat_maps(run_state *st, const vte_explanation *e, int i, const char *path) {
+    const vte_model_config *c = vte_model_get_config(st->model);
+    char names[256] = "";
+    for (int m = 0; m < VTE_METHOD_COUNT; m++) {
+        int flat = 0;
+        for (int t = 0; t < vte_explanation_target_count(e) && !flat; t++) {
+            const float *map = vte_explanation_map(e, i, t, (vte_method)m);
+            flat = map != NULL;
+            for (int p = 0; map && p < c->grid_h * c->grid_w && flat; p++) flat = map[p] == 0.0f;
+        }
+        if (!flat) continue;
+        size_t used = strlen(names);
+        snprintf(names + used, sizeof names - used, "%s%s", used ? ", " : "", vte_method_name((vte_method)m));
+    }
+    if (!names[0]) return;
+    cli_progress_clear(&st->progress);
+    cli_error("warning: %s: the %s map is all zeros: nothing stands out, so its picture shows no heat "
+              "(with rollout, --head-fusion min or a high --discard-ratio can do this)",
+              path, names);
+}
+
+/* The per-image line on stdout. */
+static void print_image_line(const run_state *st, const vte_explanation *e, int i, const cli_record *r,
+                             int batch_size) {
+    vte_prediction p = vte_explanation_target(e, i, 0);
+    const char *path = st->batch.paths[i], *label = vte_model_label(st->model, p.class_id);
+    if (st->job->seed_output)
+        printf("Processing: %s \u2192 %s\n", path, label);
+    else
+        printf("%s \u2192 %s (class %d, %.2f): %d file%s; forward %.1f ms, backward %.1f ms, explanation %.1f ms "
+               "(its share of a batch of %d)\n",
+               path, label, p.class_id, (double)p.prob, r->file_count, r->file_count == 1 ? "" : "s", r->forward_ms,
+               r->backward_ms, r->explain_ms, batch_size);
+    fflush(stdout);
+}
+
+/* Explains the batch in hand and writes its outputs; an exit status when the device fails, else -1. */
+static int explain_batch(run_state *st) {
+    const cli_explain_job *job = st->job;
+    const int filled = st->batch.count;
+    vte_error err = {0};
+    vte_explanation *e =
+        vte_session_explain(st->session, st->batch.pixels, filled, st->classes, st->targets, &job->methods, &err);
+    if (!e) {
+        report_error(st, err.message);
+        return EXIT_SETUP;
+    }
+    vte_stage_times times = vte_explanation_times(e);
+    st->total.forward_ms += times.forward_ms;
+    st->total.backward_ms += times.backward_ms;
+    st->total.explain_ms += times.explain_ms;
+    for (int i = 0; i < filled; i++) {
+        cli_record scratch = {0}, *r = cli_summary_add(&st->summary, st->batch.paths[i]);
+        if (!r) r = &scratch;
+        r->top_count = vte_explanation_predictions(e, i, r->top, VTE_EXPLANATION_MAX_PREDICTIONS);
+        r->forward_ms = times.forward_ms / filled;
+        r->backward_ms = times.backward_ms / filled;
+        r->explain_ms = times.explain_ms / filled;
+        if (cli_outputs_write(&st->outputs, e, i, st->batch.paths[i], &st->batch.images[i], r)) {
+            cli_record_set_error(r, "some outputs could not be written (see the messages above)");
+            st->failures++;
+        } else {
+            st->explained++;
+        }
+        warn_flat_maps(st, e, i, st->batch.paths[i]);
+        if (!job->quiet) {
+            cli_progress_clear(&st->progress);
+            print_image_line(st, e, i, r, filled);
+        }
+        if (r == &scratch) free(scratch.files);
+    }
+    vte_explanation_free(e);
+    return -1;
+}
+
+static void print_done(const run_state *st, size_t input_count) {
+    const cli_explain_job *job = st->job;
+    if (interrupted)
+        cli_error("explain: interrupted after %zu of %zu images; the pictures written so far are complete",
+                  st->progress.done, input_count);
+    if (job->quiet) return;
+    double seconds = (vte_now_ms() - st->progress.start_ms) / 1000.0;
+    printf("%s %zu image%s explained, %d failed, in %.1f s (device: forward %.0f ms, backward %.0f ms, "
+           "explanation %.0f ms); output in %s/\n",
+           job->seed_output ? "All images done:" : "Done:", st->explained, st->explained == 1 ? "" : "s",
+           st->failures, seconds, st->total.forward_ms, st->total.backward_ms, st->total.explain_ms, job->out_dir);
+}
+
+static void close_run(run_state *st) {
+    cli_outputs_free(&st->outputs);
+    cli_summary_free(&st->summary);
+    cli_batch_free(&st->batch);
+    free(st->classes);
+    vte_session_free(st->session);
+    vte_model_free(st->model);
+    vte_runtime_free(st->rt);
+}
+
+int cli_explain_run(const cli_explain_job *job, char **input_args, int input_count) {
+    run_state st = {.job = job};
+    cli_inputs inputs = {0};
+    if (!cli_outputs_prepare(job)) return EXIT_SETUP;
+    int exit_status = cli_collect_inputs(input_args, input_count, job->recursive, job->out_dir, &inputs)
+                          ? EXIT_SOME_FAILED
+                          : EXIT_OK;
     if (inputs.count == 0) {
         cli_error("explain: no images to explain");
         cli_inputs_free(&inputs);
         return exit_status == EXIT_OK ? EXIT_USAGE : exit_status;
     }
-    if (!(rt = vte_runtime_init(&params, &err)) || !(model = vte_model_load(rt, cli_model_dir(job->model_dir), &err))) {
-        cli_error("%s", err.message);
-        exit_status = EXIT_SETUP;
-        goto done;
-    }
-    st.model = model;
-    const vte_model_config *config = vte_model_get_config(model);
-    if (!resolve_classes(model, job, class_ids)) {
-        exit_status = EXIT_USAGE;
-        goto done;
-    }
-    int targets = job->class_count ? job->class_count : job->topk ? job->topk : 1;
-    if (targets > config->num_labels) {
-        cli_error("explain: --topk %d, but the model has %d classes", targets, config->num_labels);
-        exit_status = EXIT_USAGE;
-        goto done;
-    }
-    int batch = job->batch < (int)inputs.count ? job->batch : (int)inputs.count;
-    if (!(session = vte_session_init(model, batch, &err))) {
-        cli_error("%s", err.message);
-        exit_status = EXIT_SETUP;
-        goto done;
-    }
-    size_t image_floats = vte_preprocess_size(config);
-    pixels = malloc((size_t)batch * image_floats * sizeof *pixels);
-    classes = malloc((size_t)batch * targets * sizeof *classes);
-    images = calloc((size_t)batch, sizeof *images);
-    batch_paths = malloc((size_t)batch * sizeof *batch_paths);
-    if (!pixels || !classes || !images || !batch_paths) {
-        cli_error("out of memory");
-        exit_status = EXIT_SETUP;
-        goto done;
-    }
-    for (int i = 0; i < batch; i++)
-        for (int t = 0; t < job->class_count; t++) classes[i * targets + t] = class_ids[t];
-
-    cli_progress_start(&st.progress, inputs.count, job->quiet);
-    double total_forward = 0, total_backward = 0, total_explain = 0;
-    size_t next = 0, explained = 0;
-    catch_interrupts();
-    while (next < inputs.count && !interrupted) {
-        /* Fill a batch with images that decode; report and record the others. */
-        int filled = 0, failed_here = 0;
-        while (filled < batch && next < inputs.count) {
-            const char *path = inputs.paths[next++];
-            vte_image *image = &images[filled];
-            if (vte_image_load(path, image, &err) != VTE_OK ||
-                vte_preprocess(vte_model_get_preprocess(model), config, image, pixels + (size_t)filled * image_floats,
-                               &err) != VTE_OK) {
-                report_error(&st, err.message);
-                cli_record *r = cli_summary_add(&st.summary, path);
-                if (r) cli_record_set_error(r, err.message);
-                vte_image_free(image);
-                failed_here++;
-                continue;
-            }
-            batch_paths[filled++] = path;
+    int stopped = open_engine(&st, inputs.count);
+    if (stopped < 0) {
+        cli_progress_start(&st.progress, inputs.count, job->quiet);
+        catch_interrupts();
+        size_t next = 0;
+        while (stopped < 0 && next < inputs.count && !interrupted) {
+            st.failed_in_batch = 0;
+            if (cli_batch_load(&st.batch, st.model, inputs.paths, inputs.count, &next, report_load_failure, &st) &&
+                (stopped = explain_batch(&st)) >= 0)
+                break;
+            size_t failed = (size_t)st.failed_in_batch;
+            cli_progress_advance(&st.progress, (size_t)st.batch.count + failed, failed);
         }
-        st.failures += failed_here;
-        if (filled == 0) {
-            cli_progress_advance(&st.progress, (size_t)failed_here, (size_t)failed_here);
-            continue;
+        if (stopped < 0) {
+            cli_progress_finish(&st.progress);
+            print_done(&st, inputs.count);
         }
-        vte_explanation *e = vte_session_explain(session, pixels, filled, job->class_count ? classes : NULL, targets,
-                                                 &job->methods, &err);
-        if (!e) {
-            report_error(&st, err.message);
-            exit_status = EXIT_SETUP;
-            for (int i = 0; i < filled; i++) vte_image_free(&images[i]);
-            goto done;
-        }
-        vte_stage_times times = vte_explanation_times(e);
-        total_forward += times.forward_ms;
-        total_backward += times.backward_ms;
-        total_explain += times.explain_ms;
-        for (int i = 0; i < filled; i++) {
-            cli_record *r = cli_summary_add(&st.summary, batch_paths[i]);
-            cli_record scratch = {0};
-            if (!r) r = &scratch;
-            r->top_count = vte_explanation_predictions(e, i, r->top, VTE_EXPLANATION_MAX_PREDICTIONS);
-            r->forward_ms = times.forward_ms / filled;
-            r->backward_ms = times.backward_ms / filled;
-            r->explain_ms = times.explain_ms / filled;
-            int write_failures = write_outputs(&st, e, i, batch_paths[i], &images[i], r);
-            if (write_failures) {
-                cli_record_set_error(r, "some outputs could not be written (see the messages above)");
-                st.failures++;
-            } else {
-                explained++;
-            }
-            if (!job->quiet) {
-                vte_prediction p = vte_explanation_target(e, i, 0);
-                cli_progress_clear(&st.progress);
-                if (job->seed_output)
-                    printf("Processing: %s \u2192 %s\n", batch_paths[i], vte_model_label(model, p.class_id));
-                else
-                    printf("%s \u2192 %s (class %d, %.2f): %d file%s; forward %.1f ms, backward %.1f ms, "
-                           "explanation %.1f ms (its share of a batch of %d)\n",
-                           batch_paths[i], vte_model_label(model, p.class_id), p.class_id, (double)p.prob,
-                           r->file_count, r->file_count == 1 ? "" : "s", r->forward_ms, r->backward_ms, r->explain_ms,
-                           filled);
-                fflush(stdout);
-            }
-            if (r == &scratch) free(scratch.files);
-            vte_image_free(&images[i]);
-        }
-        vte_explanation_free(e);
-        cli_progress_advance(&st.progress, (size_t)(filled + failed_here), (size_t)failed_here);
     }
-    cli_progress_finish(&st.progress);
-    if (interrupted) {
-        cli_error("explain: interrupted after %zu of %zu images; the pictures written so far are complete",
-                  st.progress.done, inputs.count);
-        exit_status = EXIT_INTERRUPTED;
-    }
-    if (!job->quiet) {
-        double seconds = (vte_now_ms() - st.progress.start_ms) / 1000.0;
-        printf("%s %zu image%s explained, %d failed, in %.1f s (device: forward %.0f ms, backward %.0f ms, "
-               "explanation %.0f ms); output in %s/\n",
-               job->seed_output ? "All images done:" : "Done:", explained, explained == 1 ? "" : "s", st.failures,
-               seconds, total_forward, total_backward, total_explain, job->out_dir);
-    }
-    if (st.failures && exit_status == EXIT_OK) exit_status = EXIT_SOME_FAILED;
-done:
-    if (job->summary_path && model && cli_summary_write(&st.summary, model, job->topk > 5 ? job->topk : 5,
-                                                        job->summary_path) != 0 && exit_status == EXIT_OK)
+    if (stopped >= 0) exit_status = stopped;
+    else if (interrupted) exit_status = EXIT_INTERRUPTED;
+    else if (st.failures && exit_status == EXIT_OK) exit_status = EXIT_SOME_FAILED;
+    if (job->summary_path && st.model &&
+        cli_summary_write(&st.summary, st.model, job->topk > 5 ? job->topk : 5, job->summary_path) != 0 &&
+        exit_status == EXIT_OK)
         exit_status = EXIT_SOME_FAILED;
-    cli_summary_free(&st.summary);
-    stem_set_free(&st.stems);
-    free(batch_paths);
-    free(images);
-    free(classes);
-    free(pixels);
-    vte_session_free(session);
-    vte_model_free(model);
-    vte_runtime_free(rt);
+    close_run(&st);
     cli_inputs_free(&inputs);
     return exit_status;
 }

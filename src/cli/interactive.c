@@ -22,34 +22,40 @@ static int ask(const char *question, char *answer, size_t size) {
     return 1;
 }
 
+/* 1 when the methods include variants to choose between (GMAR's norms: "gmar" or "all", not "gmar_l1"). */
+static int has_variants(unsigned methods) {
+    int variants = 0;
+    for (int m = 0; m < VTE_METHOD_COUNT; m++)
+        if ((methods & VTE_METHOD_BIT(m)) && vte_method_info_of((vte_method)m)->variant[0]) variants++;
+    return variants > 1;
+}
+
 int cli_interactive(void) {
-    char method[64], norm[64];
+    char method[64], norm[64], families[256];
+    cli_method_families(families, sizeof families, ", ", " or ");
+    unsigned methods = 0;
     for (;;) {
         if (!ask("Which method? (legrad/gmar/rollout): ", method, sizeof method)) {
             printf("\n");
             return EXIT_USAGE;
         }
-        if (strcasecmp(method, "legrad") == 0 || strcasecmp(method, "gmar") == 0 ||
-            strcasecmp(method, "rollout") == 0 || strcasecmp(method, "chefer") == 0 || strcasecmp(method, "all") == 0)
-            break;
-        printf("Unknown method '%s': type legrad, gmar or rollout (or chefer, or all).\n", method);
+        if ((methods = vte_methods_from_name(method)) != 0) break;
+        printf("Unknown method '%s': type legrad, gmar or rollout (any of %s, or all).\n", method, families);
     }
     int norms = 3;
-    if (strcasecmp(method, "gmar") == 0 || strcasecmp(method, "all") == 0) {
-        for (;;) {
-            if (!ask("Which norm? (l1/l2): ", norm, sizeof norm)) {
-                printf("\n");
-                return EXIT_USAGE;
-            }
-            if (strcasecmp(norm, "l1") == 0) norms = 1;
-            else if (strcasecmp(norm, "l2") == 0) norms = 2;
-            else if (strcasecmp(norm, "both") == 0) norms = 3;
-            else {
-                printf("Unknown norm '%s': type l1 or l2.\n", norm);
-                continue;
-            }
-            break;
+    while (has_variants(methods)) {
+        if (!ask("Which norm? (l1/l2): ", norm, sizeof norm)) {
+            printf("\n");
+            return EXIT_USAGE;
         }
+        if (strcasecmp(norm, "l1") == 0) norms = 1;
+        else if (strcasecmp(norm, "l2") == 0) norms = 2;
+        else if (strcasecmp(norm, "both") == 0) norms = 3;
+        else {
+            printf("Unknown norm '%s': type l1 or l2.\n", norm);
+            continue;
+        }
+        break;
     }
     cli_explain_job job;
     cli_explain_job_default(&job);

@@ -22,15 +22,71 @@
 #define DISPLAY_MIN_SIDE 480  /* frames are scaled up until their shorter side is at least this ... */
 #define DISPLAY_MAX_SIDE 1280 /* ... and down until their longer side is at most this */
 #define IMAGE_SECONDS 1.0     /* how long each image of a folder is shown */
+#define DEFAULT_METHOD "gmar"
+#define FIRST_METHOD ((vte_method)0)
+
+/* ---------------------------------------------------------------- method families */
+
+/* The methods come from the library's table, so that a method added there shows up here. A family (what
+ * --method and the `m` key choose) is named by its first method in table order; within a family the norm
+ * (--norm, the `g` key) picks the variant "l1" or "l2". */
+
+static const char *family_of(vte_method m) { return vte_method_info_of(m)->family; }
+
+static int same_family(vte_method a, vte_method b) { return strcmp(family_of(a), family_of(b)) == 0; }
+
+/* The first method of m's family in table order (how a family is named here). */
+static vte_method family_head(vte_method m) {
+    for (vte_method k = FIRST_METHOD; k < m; k++)
+        if (same_family(k, m)) return k;
+    return m;
+}
+
+/* The family after `family` in table order, wrapping around. */
+static vte_method next_family(vte_method family) {
+    for (int step = 1; step < VTE_METHOD_COUNT; step++) {
+        vte_method m = (family + step) % VTE_METHOD_COUNT;
+        if (family_head(m) == m) return m;
+    }
+    return family;
+}
+
+/* The method of a family for a norm (1 or 2): its variant "l1" or "l2", else (no variants) the family's one. */
+static vte_method method_in_family(vte_method family, int norm) {
+    const char *variant = norm == 2 ? "l2" : "l1";
+    for (vte_method m = family; m < VTE_METHOD_COUNT; m++)
+        if (same_family(m, family) && strcmp(vte_method_info_of(m)->variant, variant) == 0) return m;
+    return family;
+}
+
+/* The norm a method's variant stands for: 1 ("l1"), 2 ("l2"), else 0. */
+static int norm_of_method(vte_method m) {
+    const char *variant = vte_method_info_of(m)->variant;
+    return strcmp(variant, "l1") == 0 ? 1 : strcmp(variant, "l2") == 0 ? 2 : 0;
+}
+
+static void append_text(char *text, size_t size, const char *more) {
+    size_t used = strlen(text);
+    if (used < size) snprintf(text + used, size - used, "%s", more);
+}
+
+/* ---------------------------------------------------------------- help */
 
 static void print_help(void) {
+    /* The families from the library's table: "rollout, gmar, legrad or chefer", and the `m` key's cycle. */
+    char families[256], cycle[256];
+    cli_method_families(families, sizeof families, ", ", " or ");
+    cli_method_families(cycle, sizeof cycle, " -> ", " -> ");
+    append_text(cycle, sizeof cycle, " -> ");
+    append_text(cycle, sizeof cycle, vte_method_info_of(FIRST_METHOD)->family);
     printf(
         "Usage: vitexplain live [OPTIONS] [--camera N | --video FILE | FOLDER]\n"
         "\n"
         "Opens a window with the current frame and its explanation overlay (jet colours: red = looked at),\n"
         "re-explained continuously, one frame at a time, on the OpenCL device. Drawn on the frame: the frame\n"
-        "rate, the milliseconds of each stage (forward, backward, explanation; rollout needs no backward pass,\n"
-        "so it is the fastest), the method, the explained class with its probability and the blend (alpha).\n"
+        "rate, the milliseconds of each stage (forward, backward, explanation; a method that needs no backward\n"
+        "pass shows \"backward none\" and is the fastest), the method, the explained class with its probability\n"
+        "and the blend (alpha).\n"
         "\n"
         "Source (one of):\n"
         "  --camera N       camera N (default: camera 0 when no source is given)\n"
@@ -40,7 +96,7 @@ static void print_help(void) {
         "                   for about %.0f s, cycling\n"
         "\n"
         "Options:\n"
-        "  --method M       rollout, gmar, legrad or chefer to start with (default gmar)\n"
+        "  --method M       %s to start with (default %s)\n"
         "  --norm N         GMAR head weights: l1 or l2 (default l1)\n"
         "  --alpha A        weight of the heat map in the blend, 0 to 1 (default 0.5)\n"
         "  --topk K         the `c` key cycles through the top K classes (default 3)\n"
@@ -53,7 +109,7 @@ static void print_help(void) {
         "  --device SPEC    OpenCL device (see `vitexplain devices`)\n"
         "\n"
         "Keys:\n"
-        "  m        next method: rollout -> gmar -> legrad -> chefer -> rollout\n"
+        "  m        next method: %s\n"
         "  g        GMAR norm: toggle l1 / l2\n"
         "  c        next target class among the top K\n"
         "  + / -    alpha up / down by 0.1 (0 to 1)\n"
@@ -69,28 +125,105 @@ static void print_help(void) {
         "Exit status: 0 done (quit, window closed or --frames reached); 1 a requested file could not be saved;\n"
         "2 usage error; 3 set-up error (no display, camera or video cannot be opened, no device, unreadable\n"
         "model).\n",
-        IMAGE_SECONDS, DEFAULT_OUT_DIR, DEFAULT_MODEL_DIR, DISPLAY_MIN_SIDE, DISPLAY_MAX_SIDE);
+        IMAGE_SECONDS, families, DEFAULT_METHOD, DEFAULT_OUT_DIR, DEFAULT_MODEL_DIR, cycle, DISPLAY_MIN_SIDE,
+        DISPLAY_MAX_SIDE);
 }
 
 /* ---------------------------------------------------------------- options */
-
-enum { FAMILY_ROLLOUT, FAMILY_GMAR, FAMILY_LEGRAD, FAMILY_CHEFER, FAMILY_COUNT };
-static const char *const family_names[FAMILY_COUNT] = {"rollout", "gmar", "legrad", "chefer"};
 
 enum { SOURCE_CAMERA, SOURCE_VIDEO, SOURCE_FOLDER };
 
 typedef struct live_options {
     const char *model_dir, *device, *video, *folder, *screenshot, *out_dir, *keys;
     int source, camera;
-    int family, norm; /* norm: 1 or 2 */
+    vte_method family; /* its first method in the table */
+    int norm;          /* 1 or 2 */
+    int named_method;  /* --method named one method ("gmar_l2"), else -1 */
+    const char *norm_arg; /* --norm as given, else NULL */
     double alpha;
     int topk, frames;
 } live_options;
 
+/* --method: a family ("gmar") or one method ("gmar_l2"), not "all". Returns 0 after reporting an unknown one. */
+static int parse_method(const char *value, live_options *o) {
+    unsigned methods = vte_methods_from_name(value);
+    vte_method first = FIRST_METHOD;
+    while (first < VTE_METHOD_COUNT && !(methods & VTE_METHOD_BIT(first))) first++;
+    int one_family = first < VTE_METHOD_COUNT; /* not for an unknown name, nor "all" */
+    for (vte_method m = first; one_family && m < VTE_METHOD_COUNT; m++)
+        if ((methods & VTE_METHOD_BIT(m)) && !same_family(m, first)) one_family = 0;
+    if (!one_family) {
+        char families[256];
+        cli_method_families(families, sizeof families, ", ", " or ");
+        cli_error("live: unknown method '%s' (%s)", value, families);
+        return 0;
+    }
+    o->family = family_head(first);
+    o->named_method = vte_method_from_name(value);
+    return 1;
+}
+
+/* A file or folder name option must not be empty; returns 0 after reporting that it is. */
+static int named(const char *option, const char *value, const char *what) {
+    if (*value) return 1;
+    cli_error("live: %s needs %s", option, what);
+    return 0;
+}
+
+/* One option with its value. Returns 0 after reporting a bad value. */
+static int parse_value_option(const char *arg, const char *value, live_options *o, int *sources) {
+    if (strcmp(arg, "--model") == 0) {
+        o->model_dir = value;
+    } else if (strcmp(arg, "--device") == 0) {
+        o->device = value;
+    } else if (strcmp(arg, "--camera") == 0) {
+        if (!cli_parse_int("live", arg, value, 0, 1023, &o->camera)) return 0;
+        o->source = SOURCE_CAMERA;
+        ++*sources;
+    } else if (strcmp(arg, "--video") == 0) {
+        if (!named(arg, value, "a file name")) return 0;
+        o->video = value;
+        o->source = SOURCE_VIDEO;
+        ++*sources;
+    } else if (strcmp(arg, "--method") == 0) {
+        return parse_method(value, o);
+    } else if (strcmp(arg, "--norm") == 0) {
+        if (strcasecmp(value, "l1") != 0 && strcasecmp(value, "l2") != 0) {
+            cli_error("live: --norm takes l1 or l2, got '%s'", value);
+            return 0;
+        }
+        o->norm = strcasecmp(value, "l2") == 0 ? 2 : 1;
+        o->norm_arg = value;
+    } else if (strcmp(arg, "--alpha") == 0) {
+        return cli_parse_float("live", arg, value, 0.0, 1.0, &o->alpha);
+    } else if (strcmp(arg, "--topk") == 0) {
+        return cli_parse_int("live", arg, value, 1, 100000, &o->topk);
+    } else if (strcmp(arg, "--frames") == 0) {
+        return cli_parse_int("live", arg, value, 1, INT_MAX, &o->frames);
+    } else if (strcmp(arg, "--screenshot") == 0) {
+        if (!named(arg, value, "a file name")) return 0;
+        o->screenshot = value;
+    } else if (strcmp(arg, "--out") == 0) {
+        if (!named(arg, value, "a folder name")) return 0;
+        o->out_dir = value;
+    } else if (strcmp(arg, "--keys") == 0) {
+        o->keys = value;
+    }
+    return 1;
+}
+
+static int takes_value(const char *arg) {
+    static const char *const with_value[] = {"--model", "--device", "--camera", "--video", "--method", "--norm",
+                                             "--alpha", "--topk", "--frames", "--screenshot", "--out", "--keys"};
+    for (size_t k = 0; k < sizeof with_value / sizeof with_value[0]; k++)
+        if (strcmp(arg, with_value[k]) == 0) return 1;
+    return 0;
+}
+
 /* Returns -1 to continue, else an exit status. */
 static int parse_options(int argc, char **argv, live_options *o) {
     o->source = SOURCE_CAMERA;
-    o->family = FAMILY_GMAR;
+    parse_method(DEFAULT_METHOD, o); /* a family: it names no single method */
     o->norm = 1;
     o->alpha = 0.5;
     o->topk = 3;
@@ -102,101 +235,39 @@ static int parse_options(int argc, char **argv, live_options *o) {
             print_help();
             return EXIT_OK;
         }
-        static const char *const with_value[] = {"--model", "--device", "--camera", "--video", "--method",
-                                                 "--norm", "--alpha", "--topk", "--frames", "--screenshot",
-                                                 "--out", "--keys"};
-        int takes_value = 0;
-        for (size_t k = 0; k < sizeof with_value / sizeof with_value[0]; k++) takes_value |= strcmp(arg, with_value[k]) == 0;
-        if (!takes_value) {
-            if (arg[0] == '-' && arg[1] != '\0') {
-                cli_error("live: unknown option '%s' (see `vitexplain live --help`)", arg);
+        if (takes_value(arg)) {
+            if (i + 1 >= argc) {
+                cli_error("live: %s needs a value", arg);
                 return EXIT_USAGE;
             }
-            if (o->folder) {
-                cli_error("live: one FOLDER only, got '%s' and '%s'", o->folder, arg);
-                return EXIT_USAGE;
-            }
+            if (!parse_value_option(arg, argv[++i], o, &sources)) return EXIT_USAGE;
+        } else if (arg[0] == '-' && arg[1] != '\0') {
+            cli_error("live: unknown option '%s' (see `vitexplain live --help`)", arg);
+            return EXIT_USAGE;
+        } else if (o->folder) {
+            cli_error("live: one FOLDER only, got '%s' and '%s'", o->folder, arg);
+            return EXIT_USAGE;
+        } else {
             o->folder = arg;
             o->source = SOURCE_FOLDER;
             sources++;
-            continue;
-        }
-        if (i + 1 >= argc) {
-            cli_error("live: %s needs a value", arg);
-            return EXIT_USAGE;
-        }
-        const char *value = argv[++i];
-        if (strcmp(arg, "--model") == 0) {
-            o->model_dir = value;
-        } else if (strcmp(arg, "--device") == 0) {
-            o->device = value;
-        } else if (strcmp(arg, "--camera") == 0) {
-            if (!cli_parse_int("live", arg, value, 0, 1023, &o->camera)) return EXIT_USAGE;
-            o->source = SOURCE_CAMERA;
-            sources++;
-        } else if (strcmp(arg, "--video") == 0) {
-            if (!*value) {
-                cli_error("live: --video needs a file name");
-                return EXIT_USAGE;
-            }
-            o->video = value;
-            o->source = SOURCE_VIDEO;
-            sources++;
-        } else if (strcmp(arg, "--method") == 0) {
-            int found = -1;
-            for (int f = 0; f < FAMILY_COUNT; f++)
-                if (strcasecmp(value, family_names[f]) == 0) found = f;
-            if (found < 0) {
-                cli_error("live: unknown method '%s' (rollout, gmar, legrad or chefer)", value);
-                return EXIT_USAGE;
-            }
-            o->family = found;
-        } else if (strcmp(arg, "--norm") == 0) {
-            if (strcasecmp(value, "l1") == 0) o->norm = 1;
-            else if (strcasecmp(value, "l2") == 0) o->norm = 2;
-            else {
-                cli_error("live: --norm takes l1 or l2, got '%s'", value);
-                return EXIT_USAGE;
-            }
-        } else if (strcmp(arg, "--alpha") == 0) {
-            if (!cli_parse_float("live", arg, value, 0.0, 1.0, &o->alpha)) return EXIT_USAGE;
-        } else if (strcmp(arg, "--topk") == 0) {
-            if (!cli_parse_int("live", arg, value, 1, 100000, &o->topk)) return EXIT_USAGE;
-        } else if (strcmp(arg, "--frames") == 0) {
-            if (!cli_parse_int("live", arg, value, 1, INT_MAX, &o->frames)) return EXIT_USAGE;
-        } else if (strcmp(arg, "--screenshot") == 0) {
-            if (!*value) {
-                cli_error("live: --screenshot needs a file name");
-                return EXIT_USAGE;
-            }
-            o->screenshot = value;
-        } else if (strcmp(arg, "--out") == 0) {
-            if (!*value) {
-                cli_error("live: --out needs a folder name");
-                return EXIT_USAGE;
-            }
-            o->out_dir = value;
-        } else if (strcmp(arg, "--keys") == 0) {
-            o->keys = value;
         }
     }
     if (sources > 1) {
         cli_error("live: give one source only: --camera N, --video FILE or FOLDER");
         return EXIT_USAGE;
     }
+    /* A method named with its norm ("gmar_l2") sets the norm, unless --norm says otherwise. */
+    int method_norm = o->named_method >= 0 ? norm_of_method(o->named_method) : 0;
+    if (method_norm && o->norm_arg && method_norm != o->norm) {
+        cli_error("live: --method %s and --norm %s disagree", vte_method_name(o->named_method), o->norm_arg);
+        return EXIT_USAGE;
+    }
+    if (method_norm) o->norm = method_norm;
     return -1;
 }
 
 /* ---------------------------------------------------------------- small helpers */
-
-static vte_method method_of(int family, int norm) {
-    switch (family) {
-    case FAMILY_ROLLOUT: return VTE_METHOD_ROLLOUT;
-    case FAMILY_GMAR: return norm == 2 ? VTE_METHOD_GMAR_L2 : VTE_METHOD_GMAR_L1;
-    case FAMILY_LEGRAD: return VTE_METHOD_LEGRAD;
-    default: return VTE_METHOD_CHEFER;
-    }
-}
 
 static int image_copy(const vte_image *src, vte_image *dst) {
     size_t bytes = (size_t)src->width * (size_t)src->height * 3;
@@ -305,7 +376,8 @@ static int source_next(frame_source *src, vte_image *frame) {
 
 typedef struct live_state {
     /* settings (what the next explained frame uses) */
-    int family, norm, rank;
+    vte_method family; /* as live_options */
+    int norm, rank;
     double alpha;
     int paused, quit, next_image;
     /* the frame on screen and what was computed for it */
@@ -331,7 +403,7 @@ static void handle_key(int key, live_state *st, const live_options *o, const fra
     key &= 0xFF;
     switch (key) {
     case 'q': case 'Q': case 27: st->quit = 1; break;
-    case 'm': case 'M': st->family = (st->family + 1) % FAMILY_COUNT; break;
+    case 'm': case 'M': st->family = next_family(st->family); break;
     case 'g': case 'G': st->norm = st->norm == 1 ? 2 : 1; break;
     case 'c': case 'C': st->rank = (st->rank + 1) % o->topk; break;
     case '+': case '=':
@@ -396,7 +468,7 @@ static int explain_frame(live_state *st, vte_session *session, const vte_model *
         cli_error("live: %s", err.message);
         return EXIT_SETUP;
     }
-    vte_method m = method_of(st->family, st->norm);
+    vte_method m = method_in_family(st->family, st->norm);
     vte_explain_options eo;
     vte_explain_options_default(&eo);
     eo.methods = VTE_METHOD_BIT(m);
@@ -461,7 +533,7 @@ static int render_frame(live_state *st, const vte_model *model, const live_optio
     if (fps > 0) snprintf(lines[0], sizeof lines[0], "%.1f FPS", fps);
     else snprintf(lines[0], sizeof lines[0], "FPS: measuring");
     const vte_stage_times *t = &st->times;
-    if (st->map_method == VTE_METHOD_ROLLOUT)
+    if (!vte_method_needs_backward(st->map_method, NULL))
         snprintf(lines[1], sizeof lines[1], "forward %.*f ms | backward none", ms_digits(t->forward_ms), t->forward_ms);
     else
         snprintf(lines[1], sizeof lines[1], "forward %.*f ms | backward %.*f ms", ms_digits(t->forward_ms),
@@ -475,7 +547,7 @@ static int render_frame(live_state *st, const vte_model *model, const live_optio
              vte_method_title(st->map_method), rank, label ? label : "?", 100.0 * (double)st->target.prob, st->alpha);
     snprintf(lines[4], sizeof lines[4], "%s", src->label);
     /* Paused with other settings chosen: say what resuming computes; else the keys. */
-    vte_method next = method_of(st->family, st->norm);
+    vte_method next = method_in_family(st->family, st->norm);
     if (st->paused && (next != st->map_method || (st->target_rank >= 0 && st->rank != st->target_rank)))
         snprintf(lines[5], sizeof lines[5], "on resume: %s, class #%d", vte_method_title(next), st->rank + 1);
     else
@@ -491,246 +563,308 @@ static int render_frame(live_state *st, const vte_model *model, const live_optio
 
 /* ---------------------------------------------------------------- the command */
 
-int cli_live(int argc, char **argv) {
-    live_options o = {0};
-    int status = parse_options(argc, argv, &o);
-    if (status >= 0) return status;
+/* Everything one run holds, so that each step below takes one argument and the end frees it all. */
+typedef struct live_run {
+    live_options o;
+    frame_source src;
+    live_state st;
+    vte_runtime *rt;
+    vte_model *model;
+    vte_session *session;
+    float *pixels, *logits;
+    vte_cv_window *window;
+    /* the loop */
+    const char *script;    /* --keys not yet used */
+    double image_shown_ms; /* folder: time the current image has been on screen (not paused) */
+    int need_render;
+    double paused_at_ms;
+} live_run;
 
-    frame_source src = {.kind = o.source};
-    live_state st = {.family = o.family, .norm = o.norm, .alpha = o.alpha, .target_rank = -1};
-    vte_runtime *rt = NULL;
-    vte_model *model = NULL;
-    vte_session *session = NULL;
-    vte_cv_window *window = NULL;
-    float *pixels = NULL, *logits = NULL;
-    vte_error err = {0};
-    status = EXIT_OK;
+enum { KEEP_GOING = -1 }; /* a loop step's answer when the run goes on (else the exit status to stop with) */
 
-    /* Sources that can be checked without a display first, so that their errors name them. */
-    if (src.kind == SOURCE_FOLDER) {
-        if ((status = list_folder(o.folder, &src.images)) != EXIT_OK) goto done;
-    } else if (src.kind == SOURCE_VIDEO) {
-        struct stat info;
-        if (stat(o.video, &info) != 0) {
-            cli_error("live: cannot open video %s: %s", o.video, strerror(errno));
-            status = EXIT_SETUP;
-            goto done;
-        }
-        if (S_ISDIR(info.st_mode)) {
-            cli_error("live: cannot open video %s: it is a folder (give a folder of images without --video)",
-                      o.video);
-            status = EXIT_SETUP;
-            goto done;
-        }
+/* The checks that need no display: a folder is listed, a video must be a file, so that their errors name
+ * them. Returns an exit status. */
+static int check_source(live_run *r) {
+    if (r->src.kind == SOURCE_FOLDER) return list_folder(r->o.folder, &r->src.images);
+    if (r->src.kind != SOURCE_VIDEO) return EXIT_OK;
+    struct stat info;
+    if (stat(r->o.video, &info) != 0) {
+        cli_error("live: cannot open video %s: %s", r->o.video, strerror(errno));
+        return EXIT_SETUP;
     }
+    if (S_ISDIR(info.st_mode)) {
+        cli_error("live: cannot open video %s: it is a folder (give a folder of images without --video)", r->o.video);
+        return EXIT_SETUP;
+    }
+    return EXIT_OK;
+}
+
+/* Checks the source, then the display, then opens the video or camera. Returns an exit status. */
+static int open_source(live_run *r) {
+    int status = check_source(r);
+    if (status != EXIT_OK) return status;
     if (!vte_cv_display_available()) {
         cli_error("live: no display (DISPLAY is not set or the X server does not answer); use `vitexplain explain` "
                   "for headless runs");
-        status = EXIT_SETUP;
-        goto done;
+        return EXIT_SETUP;
     }
-    if (src.kind == SOURCE_VIDEO) {
-        if (!(src.capture = vte_cv_capture_open_file(o.video, &err))) {
-            cli_error("live: cannot open video %s: %s", o.video, err.message);
-            status = EXIT_SETUP;
-            goto done;
+    frame_source *src = &r->src;
+    vte_error err = {0};
+    if (src->kind == SOURCE_VIDEO) {
+        if (!(src->capture = vte_cv_capture_open_file(r->o.video, &err))) {
+            cli_error("live: cannot open video %s: %s", r->o.video, err.message);
+            return EXIT_SETUP;
         }
-        src.fps = vte_cv_capture_fps(src.capture);
-        snprintf(src.label, sizeof src.label, "video %s", base_name(o.video));
-    } else if (src.kind == SOURCE_CAMERA) {
-        if (!(src.capture = vte_cv_capture_open_camera(o.camera, &err))) {
-            cli_error("live: cannot open camera %d: %s", o.camera, err.message);
-            status = EXIT_SETUP;
-            goto done;
+        src->fps = vte_cv_capture_fps(src->capture);
+        snprintf(src->label, sizeof src->label, "video %s", base_name(r->o.video));
+    } else if (src->kind == SOURCE_CAMERA) {
+        if (!(src->capture = vte_cv_capture_open_camera(r->o.camera, &err))) {
+            cli_error("live: cannot open camera %d: %s", r->o.camera, err.message);
+            return EXIT_SETUP;
         }
-        snprintf(src.label, sizeof src.label, "camera %d", o.camera);
+        snprintf(src->label, sizeof src->label, "camera %d", r->o.camera);
     }
+    return EXIT_OK;
+}
 
-    vte_runtime_params params = {.device = o.device};
-    if (!(rt = vte_runtime_init(&params, &err)) || !(model = vte_model_load(rt, cli_model_dir(o.model_dir), &err)) ||
-        !(session = vte_session_init(model, 1, &err))) {
+/* The device, the model, a session of one image and the host buffers. Returns an exit status. */
+static int open_engine(live_run *r) {
+    vte_error err = {0};
+    vte_runtime_params params = {.device = r->o.device};
+    if (!(r->rt = vte_runtime_init(&params, &err)) ||
+        !(r->model = vte_model_load(r->rt, cli_model_dir(r->o.model_dir), &err)) ||
+        !(r->session = vte_session_init(r->model, 1, &err))) {
         cli_error("%s", err.message);
-        status = EXIT_SETUP;
-        goto done;
+        return EXIT_SETUP;
     }
-    const vte_model_config *config = vte_model_get_config(model);
-    if (o.topk > config->num_labels) {
-        cli_error("live: --topk %d, but the model has %d classes", o.topk, config->num_labels);
-        status = EXIT_USAGE;
-        goto done;
+    const vte_model_config *config = vte_model_get_config(r->model);
+    if (r->o.topk > config->num_labels) {
+        cli_error("live: --topk %d, but the model has %d classes", r->o.topk, config->num_labels);
+        return EXIT_USAGE;
     }
-    pixels = malloc(vte_preprocess_size(config) * sizeof *pixels);
-    logits = malloc((size_t)config->num_labels * sizeof *logits);
-    st.map = malloc((size_t)config->grid_h * config->grid_w * sizeof *st.map);
-    st.ranking = malloc((size_t)o.topk * sizeof *st.ranking);
-    if (!pixels || !logits || !st.map || !st.ranking) {
+    r->pixels = malloc(vte_preprocess_size(config) * sizeof *r->pixels);
+    r->logits = malloc((size_t)config->num_labels * sizeof *r->logits);
+    r->st.map = malloc((size_t)config->grid_h * config->grid_w * sizeof *r->st.map);
+    r->st.ranking = malloc((size_t)r->o.topk * sizeof *r->st.ranking);
+    if (!r->pixels || !r->logits || !r->st.map || !r->st.ranking) {
         cli_error("out of memory");
-        status = EXIT_SETUP;
-        goto done;
+        return EXIT_SETUP;
     }
+    return EXIT_OK;
+}
 
-    char window_title[600];
-    snprintf(window_title, sizeof window_title, "vitexplain live - %s",
-             src.kind == SOURCE_FOLDER ? o.folder : src.kind == SOURCE_VIDEO ? o.video : src.label);
-    if (!(window = vte_cv_window_open(window_title, &err))) {
+/* Opens the window and says what runs where. Returns an exit status. */
+static int open_window(live_run *r) {
+    const frame_source *src = &r->src;
+    char title[600];
+    snprintf(title, sizeof title, "vitexplain live - %s",
+             src->kind == SOURCE_FOLDER ? r->o.folder : src->kind == SOURCE_VIDEO ? r->o.video : src->label);
+    vte_error err = {0};
+    if (!(r->window = vte_cv_window_open(title, &err))) {
         cli_error("live: %s", err.message);
-        status = EXIT_SETUP;
-        goto done;
+        return EXIT_SETUP;
     }
+    const vte_model_config *config = vte_model_get_config(r->model);
     printf("live: %s on %s, model %s (%dx%d, %d classes); press q or Esc to quit\n",
-           src.kind == SOURCE_FOLDER ? o.folder : src.label, vte_runtime_device(rt)->name,
-           cli_model_dir(o.model_dir), config->image_width, config->image_height, config->num_labels);
+           src->kind == SOURCE_FOLDER ? r->o.folder : src->label, vte_runtime_device(r->rt)->name,
+           cli_model_dir(r->o.model_dir), config->image_width, config->image_height, config->num_labels);
     fflush(stdout);
+    return EXIT_OK;
+}
 
-    const char *script = o.keys;
-    double image_shown_ms = 0; /* folder: time the current image has been on screen (not paused) */
-    int need_render = 0;
-    double paused_at_ms = 0;
-    while (!st.quit) {
-        double iteration_start = vte_now_ms();
-        if (!st.paused) {
-            /* A new frame: the next of a video or camera, or the folder's next image when due. */
-            int fresh = 0;
-            if (src.kind == SOURCE_FOLDER) {
-                if (st.next_image || image_shown_ms >= IMAGE_SECONDS * 1000.0) {
-                    src.file_index = (src.file_index + 1) % (int)src.images.count;
-                    st.next_image = 0;
-                    image_shown_ms = 0;
-                    fresh = -2; /* load it */
-                }
-                if (!st.frame.rgb || fresh == -2) {
-                    fresh = source_next(&src, &st.frame);
-                    if (fresh < 0) {
-                        status = st.explained ? EXIT_SOME_FAILED : EXIT_SETUP;
-                        break;
-                    }
-                }
-            } else {
-                fresh = source_next(&src, &st.frame);
-                if (fresh < 0) {
-                    status = st.explained ? EXIT_SOME_FAILED : EXIT_SETUP;
-                    break;
-                }
-                if (fresh == 0 && !st.frame.rgb) {
-                    cli_error("live: %s gives no frames", src.kind == SOURCE_VIDEO ? o.video : src.label);
-                    status = EXIT_SETUP;
-                    break;
-                }
-            }
-            if (fresh == 1) {
-                int w, h;
-                display_size(st.frame.width, st.frame.height, &w, &h);
-                vte_image display = {0};
-                if (vte_cv_resize(&st.frame, w, h, &display, &err) != VTE_OK) {
-                    cli_error("live: %s", err.message);
-                    status = EXIT_SETUP;
-                    break;
-                }
-                vte_image_free(&st.display);
-                st.display = display;
-            }
-            if ((status = explain_frame(&st, session, model, &o, pixels, logits)) != 0) break;
-            need_render = 1;
-        }
-        if (need_render) {
-            if ((status = render_frame(&st, model, &o, &src)) != 0) break;
-            vte_status shown = vte_cv_window_show(window, &st.shown, &err);
-            if (shown != VTE_OK) {
-                cli_error("live: %s", err.message);
-                status = EXIT_SETUP;
-                break;
-            }
-            need_render = 0;
-            if (!st.paused) {
-                double now = vte_now_ms();
-                if (st.last_show_ms > 0) {
-                    double interval = now - st.last_show_ms;
-                    st.interval_ema_ms = st.interval_ema_ms > 0 ? 0.8 * st.interval_ema_ms + 0.2 * interval : interval;
-                    if (src.kind == SOURCE_FOLDER) image_shown_ms += interval;
-                } else {
-                    st.first_show_ms = now;
-                }
-                st.last_show_ms = now;
-            }
-        }
-        if (o.frames && st.explained >= o.frames) break;
-
-        /* Keys: the window's, else a scripted one per frame shown; a video is paced to its frame rate. */
-        int delay = 1;
-        if (st.paused) delay = 30;
-        else if (src.kind == SOURCE_VIDEO && !src.ended && src.fps > 0 && src.fps <= 1000) {
-            double left = 1000.0 / src.fps - (vte_now_ms() - iteration_start);
-            delay = left > 1 ? (int)left : 1;
-        }
-        int key = vte_cv_window_wait_key(window, delay);
-        if (key < 0 && script && *script) key = (unsigned char)*script++;
-        if (key >= 0) {
-            int before_paused = st.paused;
-            double before_alpha = st.alpha;
-            int before_family = st.family, before_norm = st.norm, before_rank = st.rank;
-            handle_key(key, &st, &o, &src);
-            if ((key & 0xFF) == 's' || (key & 0xFF) == 'S') save_overlay(&st, &o, model, &src);
-            /* Paused: nothing is computed, but the blend and the text follow the keys. */
-            if (st.paused && (before_paused != st.paused || before_alpha != st.alpha || before_family != st.family ||
-                              before_norm != st.norm || before_rank != st.rank))
-                need_render = 1;
-            /* A pause counts neither as a frame interval nor in the summary's frame rate. */
-            if (st.paused && !before_paused) paused_at_ms = vte_now_ms();
-            if (!st.paused && before_paused && st.last_show_ms > 0) {
-                double paused_for = vte_now_ms() - paused_at_ms;
-                st.last_show_ms += paused_for;
-                st.first_show_ms += paused_for;
-            }
-        }
-        if (!vte_cv_window_is_open(window)) break;
+/* Replaces st->display with the frame scaled to the display size. Returns 0 or an exit status. */
+static int scale_for_display(live_state *st) {
+    int w, h;
+    display_size(st->frame.width, st->frame.height, &w, &h);
+    vte_image display = {0};
+    vte_error err = {0};
+    if (vte_cv_resize(&st->frame, w, h, &display, &err) != VTE_OK) {
+        cli_error("live: %s", err.message);
+        return EXIT_SETUP;
     }
+    vte_image_free(&st->display);
+    st->display = display;
+    return 0;
+}
 
-    if (st.explained > 0) {
-        double seconds = (st.last_show_ms - st.first_show_ms) / 1000.0;
-        printf("live: %ld frame%s explained", st.explained, st.explained == 1 ? "" : "s");
-        if (st.explained > 1 && seconds > 0) printf(", %.1f frames/s", (double)(st.explained - 1) / seconds);
-        if (st.explained > 1) {
-            double n = (double)(st.explained - 1);
-            printf("; after the first, mean forward %.2f ms, backward %.2f ms, explanation %.2f ms",
-                   st.sum_forward / n, st.sum_backward / n, st.sum_explain / n);
+/* The frame to explain: the next of a video or camera (the last one stays at its end), or the folder's next
+ * image when due. Returns 0 or an exit status. */
+static int advance_frame(live_run *r) {
+    frame_source *src = &r->src;
+    live_state *st = &r->st;
+    int fresh;
+    if (src->kind == SOURCE_FOLDER) {
+        int due = st->next_image || r->image_shown_ms >= IMAGE_SECONDS * 1000.0;
+        if (due) {
+            src->file_index = (src->file_index + 1) % (int)src->images.count;
+            st->next_image = 0;
+            r->image_shown_ms = 0;
         }
-        printf("\n");
-    }
-    if (o.screenshot && (status == EXIT_OK || status == EXIT_SOME_FAILED)) {
-        if (!st.shown.rgb) {
-            cli_error("live: no frame was displayed, so there is no screenshot for %s", o.screenshot);
-            status = EXIT_SOME_FAILED;
-        } else {
-            char description[1024];
-            const char *label = vte_model_label(model, st.target.class_id);
-            snprintf(description, sizeof description, "%s; %s; class %d (%s), probability %.4f; alpha %.1f",
-                     src.label, vte_method_title(st.map_method), st.target.class_id, label ? label : "?",
-                     (double)st.target.prob, st.alpha);
-            if (vte_png_write(o.screenshot, &st.shown, "vitexplain live", description, &err) != VTE_OK) {
-                cli_error("live: %s", err.message);
-                status = EXIT_SOME_FAILED;
-            } else {
-                printf("screenshot %s (%dx%d)\n", o.screenshot, st.shown.width, st.shown.height);
-            }
+        if (!due && st->frame.rgb) return 0;
+        fresh = source_next(src, &st->frame);
+    } else {
+        fresh = source_next(src, &st->frame);
+        if (fresh == 0 && !st->frame.rgb) {
+            cli_error("live: %s gives no frames", src->kind == SOURCE_VIDEO ? r->o.video : src->label);
+            return EXIT_SETUP;
         }
     }
-    if (status == EXIT_OK && st.save_failures) status = EXIT_SOME_FAILED;
+    if (fresh < 0) return st->explained ? EXIT_SOME_FAILED : EXIT_SETUP;
+    return fresh ? scale_for_display(st) : 0;
+}
 
-done:
+/* Renders the held frame and shows it; unpaused, it counts as a frame interval. Returns 0 or an exit status. */
+static int show_frame(live_run *r) {
+    live_state *st = &r->st;
+    int status = render_frame(st, r->model, &r->o, &r->src);
+    if (status != 0) return status;
+    vte_error err = {0};
+    if (vte_cv_window_show(r->window, &st->shown, &err) != VTE_OK) {
+        cli_error("live: %s", err.message);
+        return EXIT_SETUP;
+    }
+    r->need_render = 0;
+    if (st->paused) return 0;
+    double now = vte_now_ms();
+    if (st->last_show_ms > 0) {
+        double interval = now - st->last_show_ms;
+        st->interval_ema_ms = st->interval_ema_ms > 0 ? 0.8 * st->interval_ema_ms + 0.2 * interval : interval;
+        if (r->src.kind == SOURCE_FOLDER) r->image_shown_ms += interval;
+    } else {
+        st->first_show_ms = now;
+    }
+    st->last_show_ms = now;
+    return 0;
+}
+
+/* The window's key, else a scripted one (one per frame shown), else -1; a video is paced to its frame rate. */
+static int wait_for_key(live_run *r, double iteration_start) {
+    const frame_source *src = &r->src;
+    int delay = 1;
+    if (r->st.paused) delay = 30;
+    else if (src->kind == SOURCE_VIDEO && !src->ended && src->fps > 0 && src->fps <= 1000) {
+        double left = 1000.0 / src->fps - (vte_now_ms() - iteration_start);
+        delay = left > 1 ? (int)left : 1;
+    }
+    int key = vte_cv_window_wait_key(r->window, delay);
+    if (key < 0 && r->script && *r->script) key = (unsigned char)*r->script++;
+    return key;
+}
+
+static void apply_key(live_run *r, int key) {
+    live_state *st = &r->st;
+    int before_paused = st->paused, before_norm = st->norm, before_rank = st->rank;
+    double before_alpha = st->alpha;
+    vte_method before_family = st->family;
+    handle_key(key, st, &r->o, &r->src);
+    if ((key & 0xFF) == 's' || (key & 0xFF) == 'S') save_overlay(st, &r->o, r->model, &r->src);
+    /* Paused: nothing is computed, but the blend and the text follow the keys. */
+    if (st->paused && (before_paused != st->paused || before_alpha != st->alpha || before_family != st->family ||
+                       before_norm != st->norm || before_rank != st->rank))
+        r->need_render = 1;
+    /* A pause counts neither as a frame interval nor in the summary's frame rate. */
+    if (st->paused && !before_paused) r->paused_at_ms = vte_now_ms();
+    if (!st->paused && before_paused && st->last_show_ms > 0) {
+        double paused_for = vte_now_ms() - r->paused_at_ms;
+        st->last_show_ms += paused_for;
+        st->first_show_ms += paused_for;
+    }
+}
+
+/* One pass of the loop: unless paused, a new frame explained; the frame shown when it changed; a key.
+ * Returns KEEP_GOING or the exit status to stop with. */
+static int live_step(live_run *r) {
+    live_state *st = &r->st;
+    double iteration_start = vte_now_ms();
+    int status;
+    if (!st->paused) {
+        if ((status = advance_frame(r)) != 0) return status;
+        if ((status = explain_frame(st, r->session, r->model, &r->o, r->pixels, r->logits)) != 0) return status;
+        r->need_render = 1;
+    }
+    if (r->need_render && (status = show_frame(r)) != 0) return status;
+    if (r->o.frames && st->explained >= r->o.frames) return EXIT_OK;
+    int key = wait_for_key(r, iteration_start);
+    if (key >= 0) apply_key(r, key);
+    return vte_cv_window_is_open(r->window) ? KEEP_GOING : EXIT_OK;
+}
+
+/* "live: N frames explained, F frames/s; after the first, mean ..." (the first also builds the programs). */
+static void print_summary(const live_state *st) {
+    if (st->explained == 0) return;
+    double seconds = (st->last_show_ms - st->first_show_ms) / 1000.0;
+    printf("live: %ld frame%s explained", st->explained, st->explained == 1 ? "" : "s");
+    if (st->explained > 1 && seconds > 0) printf(", %.1f frames/s", (double)(st->explained - 1) / seconds);
+    if (st->explained > 1) {
+        double n = (double)(st->explained - 1);
+        printf("; after the first, mean forward %.2f ms, backward %.2f ms, explanation %.2f ms", st->sum_forward / n,
+               st->sum_backward / n, st->sum_explain / n);
+    }
+    printf("\n");
+}
+
+/* Saves the last displayed frame to --screenshot. Returns EXIT_OK or EXIT_SOME_FAILED. */
+static int save_screenshot(const live_run *r) {
+    const live_state *st = &r->st;
+    if (!st->shown.rgb) {
+        cli_error("live: no frame was displayed, so there is no screenshot for %s", r->o.screenshot);
+        return EXIT_SOME_FAILED;
+    }
+    char description[1024];
+    const char *label = vte_model_label(r->model, st->target.class_id);
+    snprintf(description, sizeof description, "%s; %s; class %d (%s), probability %.4f; alpha %.1f", r->src.label,
+             vte_method_title(st->map_method), st->target.class_id, label ? label : "?", (double)st->target.prob,
+             st->alpha);
+    vte_error err = {0};
+    if (vte_png_write(r->o.screenshot, &st->shown, "vitexplain live", description, &err) != VTE_OK) {
+        cli_error("live: %s", err.message);
+        return EXIT_SOME_FAILED;
+    }
+    printf("screenshot %s (%dx%d)\n", r->o.screenshot, st->shown.width, st->shown.height);
+    return EXIT_OK;
+}
+
+/* Runs the loop, then the summary and the screenshot. Returns the exit status. */
+static int run_and_report(live_run *r) {
+    r->script = r->o.keys;
+    int status = KEEP_GOING;
+    while (!r->st.quit && (status = live_step(r)) == KEEP_GOING) continue;
+    if (status == KEEP_GOING) status = EXIT_OK; /* quit with a key */
+    print_summary(&r->st);
+    if (r->o.screenshot && (status == EXIT_OK || status == EXIT_SOME_FAILED) && save_screenshot(r) != EXIT_OK)
+        status = EXIT_SOME_FAILED;
+    if (status == EXIT_OK && r->st.save_failures) status = EXIT_SOME_FAILED;
+    return status;
+}
+
+static void close_run(live_run *r) {
+    vte_cv_window_close(r->window);
+    if (r->src.capture) vte_cv_capture_close(r->src.capture);
+    cli_inputs_free(&r->src.images);
+    vte_image_free(&r->st.frame);
+    vte_image_free(&r->st.display);
+    vte_image_free(&r->st.overlay);
+    vte_image_free(&r->st.shown);
+    free(r->st.map);
+    free(r->st.ranking);
+    free(r->logits);
+    free(r->pixels);
+    vte_session_free(r->session);
+    vte_model_free(r->model);
+    vte_runtime_free(r->rt);
+}
+
+int cli_live(int argc, char **argv) {
+    live_run run = {0}, *r = &run;
+    int status = parse_options(argc, argv, &r->o);
+    if (status >= 0) return status;
+    r->src.kind = r->o.source;
+    r->st = (live_state){.family = r->o.family, .norm = r->o.norm, .alpha = r->o.alpha, .target_rank = -1};
+    status = open_source(r);
+    if (status == EXIT_OK) status = open_engine(r);
+    if (status == EXIT_OK) status = open_window(r);
+    if (status == EXIT_OK) status = run_and_report(r);
     fflush(stdout);
-    vte_cv_window_close(window);
-    if (src.capture) vte_cv_capture_close(src.capture);
-    cli_inputs_free(&src.images);
-    vte_image_free(&st.frame);
-    vte_image_free(&st.display);
-    vte_image_free(&st.overlay);
-    vte_image_free(&st.shown);
-    free(st.map);
-    free(st.ranking);
-    free(logits);
-    free(pixels);
-    vte_session_free(session);
-    vte_model_free(model);
-    vte_runtime_free(rt);
+    close_run(r);
     return status;
 }

@@ -50,15 +50,22 @@ static vte_status validate(const vte_session *s, int n_images, int targets, cons
     if (o->rollout_fusion != VTE_FUSION_MEAN && o->rollout_fusion != VTE_FUSION_MAX &&
         o->rollout_fusion != VTE_FUSION_MIN)
         return vte_error_set(err, VTE_ERR_INVALID_ARGUMENT, "unknown head fusion %d", (int)o->rollout_fusion);
-    /* The seed project's formulas have none of these options: refuse rather than ignore them. */
-    if (o->compat_seed && wants(o, VTE_METHOD_ROLLOUT) &&
-        (o->rollout_fusion != VTE_FUSION_MEAN || o->discard_ratio > 0.0f))
-        return vte_error_set(err, VTE_ERR_INVALID_ARGUMENT,
-                             "compat_seed: the original project's rollout has no head fusion or discard ratio "
-                             "(it takes the head mean and discards nothing)");
-    if (o->compat_seed && wants(o, VTE_METHOD_LEGRAD) && o->legrad_layers > 0)
-        return vte_error_set(err, VTE_ERR_INVALID_ARGUMENT,
-                             "compat_seed: the original project's LeGrad has no layer count (it averages every layer)");
+    /* The seed project's formulas have none of the options: refuse rather than ignore them. */
+    const unsigned set = (o->rollout_fusion != VTE_FUSION_MEAN ? VTE_USES_HEAD_FUSION : 0u) |
+                         (o->discard_ratio > 0.0f ? VTE_USES_DISCARD_RATIO : 0u) |
+                         (o->legrad_layers > 0 ? VTE_USES_LAYER_COUNT : 0u);
+    for (int m = 0; m < VTE_METHOD_COUNT && o->compat_seed && set; m++) {
+        const vte_method_spec *spec = vte_method_spec_of((vte_method)m);
+        const unsigned conflict = wants(o, (vte_method)m) && spec->info.has_seed_variant ? spec->uses & set : 0u;
+        if (conflict)
+            return vte_error_set(err, VTE_ERR_INVALID_ARGUMENT,
+                                 "compat_seed: the original project's %s has no %s (its formulas take the head mean, "
+                                 "discard nothing and use every layer)",
+                                 spec->info.title,
+                                 conflict & VTE_USES_HEAD_FUSION     ? "head fusion"
+                                 : conflict & VTE_USES_DISCARD_RATIO ? "discard ratio"
+                                                                     : "layer count");
+    }
     return VTE_OK;
 }
 

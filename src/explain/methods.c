@@ -6,10 +6,14 @@
 #include <string.h>
 #include <strings.h>
 
+#define GMAR_DESCRIPTION "gradient-weighted multi-head attention rollout (Jo et al. 2025)"
+
 static const vte_method_spec METHODS[VTE_METHOD_COUNT] = {
     [VTE_METHOD_ROLLOUT] = {
         .info = {.name = "rollout", .family = "rollout", .variant = "", .title = "Rollout",
-                 .class_independent = 1, .has_seed_variant = 1},
+                 .description = "attention rollout (Abnar & Zuidema 2020)", .class_independent = 1,
+                 .has_seed_variant = 1},
+        .uses = VTE_USES_HEAD_FUSION | VTE_USES_DISCARD_RATIO,
         .run = vte_run_rollout_recipe,
         /* docs/methods.md "Rollout": fused heads (+ discard), (A + I)/rowsum, later layers on the left */
         .recipe = {.fusion = VTE_FUSION_FROM_OPTIONS, .discard = 1, .identity_alpha = 1.0f},
@@ -17,7 +21,8 @@ static const vte_method_spec METHODS[VTE_METHOD_COUNT] = {
         .seed_recipe = {.fusion = VTE_FUSE_MEAN, .identity_alpha = 1.0f, .first_layer_first = 1, .eps = 1e-8f},
     },
     [VTE_METHOD_GMAR_L1] = {
-        .info = {.name = "gmar_l1", .family = "gmar", .variant = "l1", .title = "GMAR L1", .has_seed_variant = 1},
+        .info = {.name = "gmar_l1", .family = "gmar", .variant = "l1", .title = "GMAR L1",
+                 .description = GMAR_DESCRIPTION, .has_seed_variant = 1},
         .needs = VTE_NEEDS_BACKWARD,
         .seed_needs = VTE_NEEDS_BACKWARD,
         .run = vte_run_rollout_recipe,
@@ -28,7 +33,8 @@ static const vte_method_spec METHODS[VTE_METHOD_COUNT] = {
                         .first_layer_first = 1, .eps = 1e-8f},
     },
     [VTE_METHOD_GMAR_L2] = {
-        .info = {.name = "gmar_l2", .family = "gmar", .variant = "l2", .title = "GMAR L2", .has_seed_variant = 1},
+        .info = {.name = "gmar_l2", .family = "gmar", .variant = "l2", .title = "GMAR L2",
+                 .description = GMAR_DESCRIPTION, .has_seed_variant = 1},
         .needs = VTE_NEEDS_BACKWARD,
         .seed_needs = VTE_NEEDS_BACKWARD,
         .run = vte_run_rollout_recipe,
@@ -37,17 +43,21 @@ static const vte_method_spec METHODS[VTE_METHOD_COUNT] = {
                         .first_layer_first = 1, .eps = 1e-8f},
     },
     [VTE_METHOD_LEGRAD] = {
-        .info = {.name = "legrad", .family = "legrad", .variant = "", .title = "LeGrad", .has_seed_variant = 1},
+        .info = {.name = "legrad", .family = "legrad", .variant = "", .title = "LeGrad",
+                 .description = "LeGrad (Bousselham et al. 2024) with the model's own readout at every layer",
+                 .has_seed_variant = 1},
         /* "LeGrad": a closed form per layer needs only the target's classifier row, no backward pass */
         .needs = VTE_NEEDS_TARGET_ROW,
         /* the seed project's variant reads the full backward's dA^l of every layer */
         .seed_needs = VTE_NEEDS_BACKWARD,
+        .uses = VTE_USES_LAYER_COUNT,
         .run = vte_run_legrad,
         .recipe = {.fusion = VTE_FUSION_NONE},
         .seed_recipe = {.fusion = VTE_FUSE_POSITIVE_GRAD_THEN_ATTN, .eps = 1e-8f},
     },
     [VTE_METHOD_CHEFER] = {
-        .info = {.name = "chefer", .family = "chefer", .variant = "", .title = "Chefer"},
+        .info = {.name = "chefer", .family = "chefer", .variant = "", .title = "Chefer",
+                 .description = "gradient-weighted rollout (Chefer et al. 2021)"},
         .needs = VTE_NEEDS_BACKWARD,
         .run = vte_run_rollout_recipe,
         /* "Chefer": R = (I + A^L) ... (I + A^1) with A^l = mean_h max(dA * A, 0); no normalisation */

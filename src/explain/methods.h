@@ -1,7 +1,8 @@
 /* The explanation methods, in one table (methods.c): a method is one row, with its name and title, what it
- * needs from the passes, its recipe and its runner, plus whatever kernel it adds (docs/architecture.md, "Adding
- * a method"). Every runner writes one min-max normalised grid map per image into the explanation plan's `maps`
- * [B, P] for the images of the last forward pass. docs/methods.md says what each computes. */
+ * needs from the passes, the options it reads, its recipe and its runner, plus whatever kernel it adds
+ * (docs/architecture.md, "Where each kind of change goes"). Every runner writes one min-max normalised grid map
+ * per image into the explanation plan's `maps` [B, P] for the images of the last forward pass.
+ * docs/methods.md says what each computes. */
 #ifndef VTE_EXPLAIN_METHODS_H
 #define VTE_EXPLAIN_METHODS_H
 
@@ -41,6 +42,14 @@ enum {
     VTE_NEEDS_TARGET_ROW = 2u /* only the classifier row of the target (bwd.seed) */
 };
 
+/* The options of vte_explain_options a method's default formula reads (bit set). Its seed variant reads none of
+ * them, so with compat_seed setting one is refused rather than ignored. */
+enum {
+    VTE_USES_HEAD_FUSION = 1u,   /* rollout_fusion */
+    VTE_USES_DISCARD_RATIO = 2u, /* discard_ratio */
+    VTE_USES_LAYER_COUNT = 4u    /* legrad_layers */
+};
+
 typedef struct vte_method_spec vte_method_spec;
 typedef vte_status (*vte_method_runner)(vte_session *s, const vte_method_spec *spec, const vte_explain_options *o,
                                         int images, vte_error *err);
@@ -48,6 +57,7 @@ typedef vte_status (*vte_method_runner)(vte_session *s, const vte_method_spec *s
 struct vte_method_spec {
     vte_method_info info;        /* names, title, properties (public: vte_method_info_of) */
     unsigned needs, seed_needs;  /* VTE_NEEDS_*, by default and with compat_seed */
+    unsigned uses;               /* VTE_USES_*: the options the default formula reads */
     vte_method_runner run;
     vte_rollout_recipe recipe, seed_recipe; /* by default and with compat_seed (has_seed_variant) */
 };

@@ -47,7 +47,7 @@ vte_status vte_cv_write(const char *path, const unsigned char *pixels, int width
  * modes. `source` (may be NULL) names the file in error messages. image->rgb is malloc'ed. */
 vte_status vte_image_from_cv(const vte_cv_pixels *pixels, const char *source, vte_image *image, vte_error *err);
 
-/* ---------------------------------------------------------------- drawing and encoding (render.c uses these) */
+/* ---------------------------------------------------------------- drawing and encoding (src/render/ uses these) */
 
 /* OpenCV's COLORMAP_JET of 8-bit gray levels: rgb_out[3*i..] = R,G,B of level gray[i] (OpenCV returns BGR; this
  * converts). In OpenCV 4.6 level 0 is RGB (0,0,128) and level 255 is RGB (128,0,0). */

@@ -4,10 +4,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "runtime/gemm.h"
 #include "runtime/internal.h"
+#include "util/clock.h"
 
 const char *vte_cl_error_name(cl_int status) {
     switch (status) {
@@ -209,17 +209,13 @@ static void kernel_name(cl_kernel kernel, char *name, size_t size) {
 double vte_profile_begin(vte_runtime *rt) {
     if (!rt->profiling) return 0.0;
     clFinish(rt->queue);
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return t.tv_sec * 1e3 + t.tv_nsec / 1e6;
+    return vte_now_ms();
 }
 
 void vte_profile_end(vte_runtime *rt, const char *name, double start) {
     if (!rt->profiling) return;
     clFinish(rt->queue);
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    double elapsed = t.tv_sec * 1e3 + t.tv_nsec / 1e6 - start;
+    double elapsed = vte_now_ms() - start;
     if (!rt->profile && !(rt->profile = calloc(PROFILE_CAPACITY, sizeof *rt->profile))) return;
     size_t i = 0;
     while (i < rt->profile_count && strcmp(rt->profile[i].name, name) != 0) i++;

@@ -1,0 +1,255 @@
+/* The files `vitexplain explain` writes (outputs.h): names, folders, and one writer per output format. */
+#include "cli/outputs.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "render/render.h"
+#include "util/npy.h"
+
+/* ---------------------------------------------------------------- the formats */
+
+/* Everything a per-map writer may need: one map of one method for one target of one image. */
+typedef struct map_output_args {
+    const cli_explain_job *job;
+    const vte_model *model;
+    vte_method method;
+    const char *title; /* the method's title as pictures show it */
+    const float *map;  /* grid_h x grid_w, in [0, 1] */
+    vte_prediction target;
+    const char *label; /* the target's label */
+    const char *input_path;
+    const vte_image *image; /* the decoded input */
+} map_output_args;
+
+/* --save-raw: the grid map as float32 .npy [grid_h, grid_w]. */
+static vte_status write_npy(const map_output_args *a, const char *file, vte_error *err) {
+    const vte_model_config *c = vte_model_get_config(a->model);
+    int64_t shape[2] = {c->grid_h, c->grid_w};
+    return vte_npy_write_f32(file, a->map, 2, shape, err);
+}
+
+/* Pictures (default): the heat map over the image, titled, with the title and a description as PNG text. */
+static vte_status write_overlay(const map_output_args *a, const char *file, vte_error *err) {
+    const vte_model_config *c = vte_model_get_config(a->model);
+    char title[512], description[1024];
+    snprintf(title, sizeof title, "%s - %s (%.2f)", a->title, a->label, (double)a->target.prob);
+    snprintf(description, sizeof description, "vitexplain %s; method %s; class %d (%s); probability %.4f; image %s",
+             vte_version(), vte_method_name(a->method), a->target.class_id, a->label, (double)a->target.prob,
+             a->input_path);
+    vte_image overlay = {0};
+    vte_status status = vte_render_overlay(a->image, a->map, c->grid_h, c->grid_w, a->job->alpha, title, &overlay, err);
+    if (status == VTE_OK) status = vte_png_write(file, &overlay, title, description, err);
+    vte_image_free(&overlay);
+    return status;
+}
+
+static int wants_raw(const cli_explain_job *job) { return job->save_raw; }
+static int wants_pictures(const cli_explain_job *job) { return job->pictures; }
+
+/* Per-map formats, in the order they are written (and listed in the summary). */
+static const struct map_output {
+    const char *extension;
+    int (*enabled)(const cli_explain_job *job);
+    vte_status (*write)(const map_output_args *a, const char *file, vte_error *err);
+} MAP_OUTPUTS[] = {
+    {"npy", wants_raw, write_npy},
+    {"png", wants_pictures, write_overlay},
+};
+#define MAP_OUTPUT_COUNT (sizeof MAP_OUTPUTS / sizeof MAP_OUTPUTS[0])
+
+/* --grid: one picture per image and target, every method side by side. */
+#define GRID_FOLDER "grid"
+
+/* ---------------------------------------------------------------- names and folders */
+
+/* The method's title, marked when the seed project's formulas are used. */
+static void method_title(vte_method m, int compat, char *title, size_t size) {
+    const vte_method_info *info = vte_method_info_of(m);
+    snprintf(title, size, "%s%s", info->title, compat && info->has_seed_variant ? " (seed)" : "");
+}
+
+/* OUT/<folder>/<prefix><stem>[_c<ID>]_<folder>.<extension> */
+static void output_path(const cli_explain_job *job, const char *folder, const char *prefix, const char *stem,
+                        int class_id, const char *extension, char *path, size_t size) {
+    char suffix[32] = "";
+    if (class_id >= 0) snprintf(suffix, sizeof suffix, "_c%d", class_id);
+    snprintf(path, size, "%s/%s/%s%s%s_%s.%s", job->out_dir, folder, prefix, stem, suffix, folder, extension);
+}
+
+static void method_output_path(const cli_explain_job *job, vte_method m, const char *stem, int class_id,
+                               const char *extension, char *path, size_t size) {
+    const vte_method_info *info = vte_method_info_of(m);
+    char prefix[32] = "";
+    if (info->variant[0]) snprintf(prefix, sizeof prefix, "%s_", info->variant);
+    output_path(job, info->family, prefix, stem, class_id, extension, path, size);
+}
+
+static int any_map_output(const cli_explain_job *job) {
+    for (size_t f = 0; f < MAP_OUTPUT_COUNT; f++)
+        if (MAP_OUTPUTS[f].enabled(job)) return 1;
+    return 0;
+}
+
+/* Creates a folder and checks that it takes a file (permissions, read-only mounts). */
+static int prepare_folder(const char *path) {
+    if (vte_make_dirs(path) != 0) {
+        cli_error("explain: cannot create output folder %s: %s", path, strerror(errno));
+        return 0;
+    }
+    char probe[4200];
+    snprintf(probe, sizeof probe, "%s/.vitexplain-write-test-%ld", path, (long)getpid());
+    FILE *f = fopen(probe, "w");
+    if (!f) {
+        cli_error("explain: cannot write into output folder %s: %s", path, strerror(errno));
+        return 0;
+    }
+    fclose(f);
+    remove(probe);
+    return 1;
+}
+
+int cli_outputs_prepare(const cli_explain_job *job) {
+    char path[4096];
+    if (job->grid) {
+        snprintf(path, sizeof path, "%s/%s", job->out_dir, GRID_FOLDER);
+        if (!prepare_folder(path)) return 0;
+    }
+    for (int m = 0; m < VTE_METHOD_COUNT && any_map_output(job); m++) {
+        if (!(job->methods.methods & VTE_METHOD_BIT(m))) continue;
+        snprintf(path, sizeof path, "%s/%s", job->out_dir, vte_method_info_of((vte_method)m)->family);
+        if (!prepare_folder(path)) return 0;
+    }
+    return 1;
+}
+
+/* The stem of an input's outputs, unique in this run: a/cat.png and b/cat.jpg give cat and cat_2. */
+static void unique_stem(cli_outputs *o, const char *path, char *stem, size_t size) {
+    char base[1024];
+    cli_stem(path, base, sizeof base);
+    snprintf(stem, size, "%s", base);
+    for (int n = 2;; n++) {
+        size_t i = 0;
+        while (i < o->stem_count && strcmp(o->stems[i], stem) != 0) i++;
+        if (i == o->stem_count) break;
+        snprintf(stem, size, "%s_%d", base, n);
+    }
+    if (o->stem_count == o->stem_capacity) {
+        size_t capacity = o->stem_capacity ? o->stem_capacity * 2 : 64;
+        char **grown = realloc(o->stems, capacity * sizeof *grown);
+        if (!grown) return;
+        o->stems = grown;
+        o->stem_capacity = capacity;
+    }
+    o->stems[o->stem_count++] = strdup(stem);
+}
+
+/* ---------------------------------------------------------------- writing */
+
+void cli_outputs_init(cli_outputs *outputs, const cli_explain_job *job, const vte_model *model,
+                      cli_output_failure on_failure, void *context) {
+    memset(outputs, 0, sizeof *outputs);
+    outputs->job = job;
+    outputs->model = model;
+    outputs->on_failure = on_failure;
+    outputs->context = context;
+}
+
+void cli_outputs_free(cli_outputs *outputs) {
+    for (size_t i = 0; i < outputs->stem_count; i++) free(outputs->stems[i]);
+    free(outputs->stems);
+    memset(outputs, 0, sizeof *outputs);
+}
+
+/* Records a written file, or reports why it was not; returns 1 for a failure. */
+static int account(cli_outputs *o, vte_status status, const vte_error *err, const char *file, cli_record *record) {
+    if (status != VTE_OK) {
+        o->on_failure(o->context, err->message);
+        return 1;
+    }
+    cli_record_add_file(record, file);
+    return 0;
+}
+
+/* One target of one image, as every file of it is named and titled. */
+typedef struct target_context {
+    const vte_explanation *e;
+    int image_index, target_index;
+    const char *input_path;
+    const vte_image *image;
+    const char *stem;
+    int name_class; /* the class id in file names (_c<ID>), or -1 */
+    vte_prediction target;
+    const char *label;
+} target_context;
+
+/* The --grid picture of one target: the image and every method's map, a header with the top classes. */
+static int write_grid(cli_outputs *o, const target_context *t, const vte_grid_panel *panels, int panel_count,
+                      cli_record *record) {
+    const vte_model_config *c = vte_model_get_config(o->model);
+    vte_prediction top[5];
+    const int k = vte_explanation_predictions(t->e, t->image_index, top, 5);
+    char lines[6][1400], file[4096], description[1024];
+    const char *line_ptrs[6];
+    snprintf(lines[0], sizeof lines[0], "%s: explaining %s (%.2f)", t->stem, t->label, (double)t->target.prob);
+    line_ptrs[0] = lines[0];
+    for (int j = 0; j < k; j++) {
+        snprintf(lines[j + 1], sizeof lines[j + 1], "%d. %s %.2f", j + 1, vte_model_label(o->model, top[j].class_id),
+                 (double)top[j].prob);
+        line_ptrs[j + 1] = lines[j + 1];
+    }
+    output_path(o->job, GRID_FOLDER, "", t->stem, t->name_class, "png", file, sizeof file);
+    snprintf(description, sizeof description, "vitexplain %s; grid; class %d (%s); image %s", vte_version(),
+             t->target.class_id, t->label, t->input_path);
+    vte_image grid = {0};
+    vte_error err = {0};
+    vte_status status = vte_render_grid(t->image, panels, panel_count, c->grid_h, c->grid_w, o->job->alpha,
+                                        line_ptrs, k + 1, &grid, &err);
+    if (status == VTE_OK) status = vte_png_write(file, &grid, lines[0], description, &err);
+    vte_image_free(&grid);
+    return account(o, status, &err, file, record);
+}
+
+/* Every per-map format of every method of one target, then its grid. Returns the files that failed. */
+static int write_target(cli_outputs *o, const target_context *t, cli_record *record) {
+    const cli_explain_job *job = o->job;
+    char titles[VTE_METHOD_COUNT][64], file[4096];
+    vte_grid_panel panels[VTE_METHOD_COUNT];
+    int panel_count = 0, failed = 0;
+    for (int i = 0; i < VTE_METHOD_COUNT; i++) {
+        const vte_method m = (vte_method)i;
+        const float *map = vte_explanation_map(t->e, t->image_index, t->target_index, m);
+        if (!map) continue; /* not requested */
+        method_title(m, job->methods.compat_seed, titles[i], sizeof titles[i]);
+        panels[panel_count++] = (vte_grid_panel){titles[i], map};
+        const map_output_args args = {job, o->model, m, titles[i], map, t->target, t->label, t->input_path, t->image};
+        for (size_t f = 0; f < MAP_OUTPUT_COUNT; f++) {
+            if (!MAP_OUTPUTS[f].enabled(job)) continue;
+            method_output_path(job, m, t->stem, t->name_class, MAP_OUTPUTS[f].extension, file, sizeof file);
+            vte_error err = {0};
+            failed += account(o, MAP_OUTPUTS[f].write(&args, file, &err), &err, file, record);
+        }
+    }
+    if (job->grid && panel_count) failed += write_grid(o, t, panels, panel_count, record);
+    return failed;
+}
+
+int cli_outputs_write(cli_outputs *outputs, const vte_explanation *e, int i, const char *path,
+                      const vte_image *image, cli_record *record) {
+    const cli_explain_job *job = outputs->job;
+    char stem[1100];
+    unique_stem(outputs, path, stem, sizeof stem);
+    /* With several targets (--topk, --class) every name carries the class. */
+    const int class_in_names = job->topk > 0 || job->class_count > 0;
+    int failed = 0;
+    for (int t = 0; t < vte_explanation_target_count(e); t++) {
+        const vte_prediction target = vte_explanation_target(e, i, t);
+        const target_context context = {e, i, t, path, image, stem, class_in_names ? target.class_id : -1, target,
+                                        vte_model_label(outputs->model, target.class_id)};
+        failed += write_target(outputs, &context, record);
+    }
+    return failed;
+}
