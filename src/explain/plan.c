@@ -5,11 +5,7 @@
 
 static vte_status create_kernels(vte_runtime *rt, vte_explain_plan *plan, vte_error *err) {
     VTE_EXPLAIN_KERNELS(VTE_PLAN_KERNEL_CREATE)
-    /* One group size for every per-row reduction: the smallest any of them allows. */
-    const size_t preferred = vte_runtime_reduction_group(rt);
-    size_t group = vte_kernel_group_size(rt, plan->head_gradient_norms, preferred);
-    size_t limit = vte_kernel_group_size(rt, plan->patch_minmax, preferred);
-    plan->reduce_group = limit < group ? limit : group;
+    plan->reduce_group = vte_reduction_group_of(rt, plan->head_gradient_norms, plan->patch_minmax);
     plan->select_group = vte_kernel_group_size(rt, plan->discard_lowest, 256);
     return VTE_OK;
 }

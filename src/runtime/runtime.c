@@ -267,3 +267,9 @@ size_t vte_kernel_group_size(vte_runtime *rt, cl_kernel kernel, size_t wanted) {
     while (size * 2 <= limit) size *= 2;
     return size;
 }
+
+size_t vte_reduction_group_of(vte_runtime *rt, cl_kernel a, cl_kernel b) {
+    const size_t preferred = vte_runtime_reduction_group(rt);
+    const size_t group_a = vte_kernel_group_size(rt, a, preferred), group_b = vte_kernel_group_size(rt, b, preferred);
+    return group_a < group_b ? group_a : group_b;
+}

@@ -89,6 +89,10 @@ size_t vte_runtime_reduction_group(const vte_runtime *rt);
  * device and this kernel allow (never below 1). */
 size_t vte_kernel_group_size(vte_runtime *rt, cl_kernel kernel, size_t wanted);
 
+/* One work-group size for the per-row reductions of two kernels that share it: the largest power of two up to
+ * vte_runtime_reduction_group that both allow. */
+size_t vte_reduction_group_of(vte_runtime *rt, cl_kernel a, cl_kernel b);
+
 /* Device buffers: created once when a model or session is planned. */
 cl_mem vte_buffer_create(vte_runtime *rt, size_t bytes, const char *what, vte_error *err);
 void vte_buffer_release(cl_mem *buffer);

@@ -135,11 +135,7 @@ vte_status vte_session_backward(vte_session *s, const int *classes, vte_error *e
 
 static vte_status create_kernels(vte_runtime *rt, vte_backward_plan *plan, vte_error *err) {
     VTE_BACKWARD_KERNELS(VTE_PLAN_KERNEL_CREATE)
-    /* One group size for the per-row reductions: the smallest either kernel allows. */
-    const size_t preferred = vte_runtime_reduction_group(rt);
-    size_t group = vte_kernel_group_size(rt, plan->layernorm_backward, preferred);
-    size_t limit = vte_kernel_group_size(rt, plan->softmax_backward, preferred);
-    plan->reduce_group = limit < group ? limit : group;
+    plan->reduce_group = vte_reduction_group_of(rt, plan->layernorm_backward, plan->softmax_backward);
     return VTE_OK;
 }
 
