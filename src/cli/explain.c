@@ -119,14 +119,124 @@ int cli_explain_set_methods(cli_explain_job *job, const char *list, int norms) {
     return 1;
 }
 
+/* What parsing collects besides the job. */
+typedef struct parse_state {
+    int norms, method_given;
+    const char *seed_conflict; /* an option --compat seed has no counterpart for */
+    char methods[512];         /* the --method values, joined by commas */
+} parse_state;
+
+static int takes_value(const char *arg) {
+    static const char *const with_value[] = {"--method", "--norm", "--class", "--topk", "--out", "--model",
+                                             "--batch", "--device", "--head-fusion", "--discard-ratio",
+                                             "--legrad-layers", "--compat", "--alpha", "--summary"};
+    for (size_t k = 0; k < sizeof with_value / sizeof with_value[0]; k++)
+        if (strcmp(arg, with_value[k]) == 0) return 1;
+    return 0;
+}
+
+/* One option with a value; 0 after reporting a bad value. */
+static int parse_value_option(const char *arg, const char *value, cli_explain_job *job, parse_state *p) {
+    double number = 0;
+    if (strcmp(arg, "--method") == 0) {
+        p->method_given = 1;
+        if (strlen(p->methods) + strlen(value) + 2 >= sizeof p->methods) {
+            cli_error("explain: too many --method values");
+            return 0;
+        }
+        if (p->methods[0]) strcat(p->methods, ",");
+        strcat(p->methods, value);
+    } else if (strcmp(arg, "--norm") == 0) {
+        if (strcasecmp(value, "l1") == 0) p->norms = 1;
+        else if (strcasecmp(value, "l2") == 0) p->norms = 2;
+        else if (strcasecmp(value, "both") == 0) p->norms = 3;
+        else {
+            cli_error("explain: --norm takes l1, l2 or both, got '%s'", value);
+            return 0;
+        }
+    } else if (strcmp(arg, "--class") == 0) {
+        if (job->class_count == CLI_MAX_CLASSES) {
+            cli_error("explain: at most %d --class options", CLI_MAX_CLASSES);
+            return 0;
+        }
+        job->class_args[job->class_count++] = value;
+    } else if (strcmp(arg, "--topk") == 0) {
+        if (!cli_parse_int("explain", arg, value, 1, 100000, &job->topk)) return 0;
+    } else if (strcmp(arg, "--out") == 0) {
+        job->out_dir = value;
+    } else if (strcmp(arg, "--model") == 0) {
+        job->model_dir = value;
+    } else if (strcmp(arg, "--batch") == 0) {
+        if (!cli_parse_int("explain", arg, value, 1, 4096, &job->batch)) return 0;
+    } else if (strcmp(arg, "--device") == 0) {
+        job->device = value;
+    } else if (strcmp(arg, "--summary") == 0) {
+        if (!cli_summary_format_known(value)) {
+            cli_error("explain: --summary needs a file name ending in .json or .csv, got '%s'", value);
+            return 0;
+        }
+        job->summary_path = value;
+    } else if (strcmp(arg, "--alpha") == 0) {
+        if (!cli_parse_float("explain", arg, value, 0.0, 1.0, &number)) return 0;
+        job->alpha = (float)number;
+    } else if (strcmp(arg, "--head-fusion") == 0) {
+        p->seed_conflict = arg;
+        if (strcasecmp(value, "mean") == 0) job->methods.rollout_fusion = VTE_FUSION_MEAN;
+        else if (strcasecmp(value, "max") == 0) job->methods.rollout_fusion = VTE_FUSION_MAX;
+        else if (strcasecmp(value, "min") == 0) job->methods.rollout_fusion = VTE_FUSION_MIN;
+        else {
+            cli_error("explain: --head-fusion takes mean, max or min, got '%s'", value);
+            return 0;
+        }
+    } else if (strcmp(arg, "--discard-ratio") == 0) {
+        p->seed_conflict = arg;
+        if (!cli_parse_float("explain", arg, value, 0.0, 0.999, &number)) return 0;
+        job->methods.discard_ratio = (float)number;
+    } else if (strcmp(arg, "--legrad-layers") == 0) {
+        p->seed_conflict = arg;
+        if (!cli_parse_int("explain", arg, value, 1, 100000, &job->methods.legrad_layers)) return 0;
+    } else if (strcmp(arg, "--compat") == 0) {
+        if (strcasecmp(value, "seed") != 0) {
+            cli_error("explain: --compat takes 'seed', got '%s'", value);
+            return 0;
+        }
+        job->methods.compat_seed = 1;
+    }
+    return 1;
+}
+
+/* The checks that need the whole command line; -1 to continue, else an exit status. */
+static int check_options(cli_explain_job *job, const parse_state *p) {
+    if (!p->method_given) {
+        char families[256];
+        cli_method_families(families, sizeof families, ", ", ", ");
+        cli_error("explain: no --method given (%s or all)", families);
+        return EXIT_USAGE;
+    }
+    if (job->methods.compat_seed && p->seed_conflict) {
+        cli_error("explain: %s has no counterpart in --compat seed (the original project's formulas take the head "
+                  "mean, discard nothing and use every layer)",
+                  p->seed_conflict);
+        return EXIT_USAGE;
+    }
+    if (!cli_explain_set_methods(job, p->methods, p->norms)) return EXIT_USAGE;
+    if (job->topk && job->class_count) {
+        cli_error("explain: --topk and --class exclude each other");
+        return EXIT_USAGE;
+    }
+    if (!job->pictures && !job->save_raw && !job->summary_path && !job->grid) {
+        cli_error("explain: --no-pictures leaves nothing to write (add --save-raw, --grid or --summary)");
+        return EXIT_USAGE;
+    }
+    return -1;
+}
+
 /* Returns -1 to continue, else an exit status. */
 static int parse_options(int argc, char **argv, cli_explain_job *job, char ***inputs, int *input_count,
                          int seed_defaults) {
     *inputs = calloc((size_t)argc, sizeof **inputs);
     if (!*inputs) return EXIT_SETUP;
-    int norms = 3, method_given = 0;
-    const char *seed_conflict = NULL; /* an option --compat seed has no counterpart for */
-    char methods[512] = "";
+    parse_state p = {.norms = 3};
     for (int i = 1; i < argc; i++) {
         const char *arg = argv[i];
         if (strcmp(arg, "-h") == 0 || strcmp(arg, "--help") == 0) {
@@ -139,109 +249,18 @@ static int parse_options(int argc, char **argv, cli_explain_job *job, char ***in
         else if (strcmp(arg, "--recursive") == 0) job->recursive = 1;
         else if (strcmp(arg, "--quiet") == 0) job->quiet = 1;
         else if (arg[0] != '-' || arg[1] == '\0') (*inputs)[(*input_count)++] = argv[i];
-        else {
-            static const char *const with_value[] = {"--method", "--norm", "--class", "--topk", "--out", "--model",
-                                                     "--batch", "--device", "--head-fusion", "--discard-ratio",
-                                                     "--legrad-layers", "--compat", "--alpha", "--summary"};
-            int known = 0;
-            for (size_t k = 0; k < sizeof with_value / sizeof with_value[0]; k++) known |= strcmp(arg, with_value[k]) == 0;
-            if (!known) {
-                cli_error("explain: unknown option '%s' (see `vitexplain explain --help`)", arg);
-                return EXIT_USAGE;
-            }
-            if (i + 1 >= argc) {
-                cli_error("explain: %s needs a value", arg);
-                return EXIT_USAGE;
-            }
-            const char *value = argv[++i];
-            double number = 0;
-            if (strcmp(arg, "--method") == 0) {
-                method_given = 1;
-                if (strlen(methods) + strlen(value) + 2 >= sizeof methods) {
-                    cli_error("explain: too many --method values");
-                    return EXIT_USAGE;
-                }
-                if (methods[0]) strcat(methods, ",");
-                strcat(methods, value);
-            } else if (strcmp(arg, "--norm") == 0) {
-                if (strcasecmp(value, "l1") == 0) norms = 1;
-                else if (strcasecmp(value, "l2") == 0) norms = 2;
-                else if (strcasecmp(value, "both") == 0) norms = 3;
-                else {
-                    cli_error("explain: --norm takes l1, l2 or both, got '%s'", value);
-                    return EXIT_USAGE;
-                }
-            } else if (strcmp(arg, "--class") == 0) {
-                if (job->class_count == CLI_MAX_CLASSES) {
-                    cli_error("explain: at most %d --class options", CLI_MAX_CLASSES);
-                    return EXIT_USAGE;
-                }
-                job->class_args[job->class_count++] = value;
-            } else if (strcmp(arg, "--topk") == 0) {
-                if (!cli_parse_int("explain", arg, value, 1, 100000, &job->topk)) return EXIT_USAGE;
-            } else if (strcmp(arg, "--out") == 0) {
-                job->out_dir = value;
-            } else if (strcmp(arg, "--model") == 0) {
-                job->model_dir = value;
-            } else if (strcmp(arg, "--batch") == 0) {
-                if (!cli_parse_int("explain", arg, value, 1, 4096, &job->batch)) return EXIT_USAGE;
-            } else if (strcmp(arg, "--device") == 0) {
-                job->device = value;
-            } else if (strcmp(arg, "--summary") == 0) {
-                if (!cli_summary_format_known(value)) {
-                    cli_error("explain: --summary needs a file name ending in .json or .csv, got '%s'", value);
-                    return EXIT_USAGE;
-                }
-                job->summary_path = value;
-            } else if (strcmp(arg, "--alpha") == 0) {
-                if (!cli_parse_float("explain", arg, value, 0.0, 1.0, &number)) return EXIT_USAGE;
-                job->alpha = (float)number;
-            } else if (strcmp(arg, "--head-fusion") == 0) {
-                seed_conflict = arg;
-                if (strcasecmp(value, "mean") == 0) job->methods.rollout_fusion = VTE_FUSION_MEAN;
-                else if (strcasecmp(value, "max") == 0) job->methods.rollout_fusion = VTE_FUSION_MAX;
-                else if (strcasecmp(value, "min") == 0) job->methods.rollout_fusion = VTE_FUSION_MIN;
-                else {
-                    cli_error("explain: --head-fusion takes mean, max or min, got '%s'", value);
-                    return EXIT_USAGE;
-                }
-            } else if (strcmp(arg, "--discard-ratio") == 0) {
-                seed_conflict = arg;
-                if (!cli_parse_float("explain", arg, value, 0.0, 0.999, &number)) return EXIT_USAGE;
-                job->methods.discard_ratio = (float)number;
-            } else if (strcmp(arg, "--legrad-layers") == 0) {
-                seed_conflict = arg;
-                if (!cli_parse_int("explain", arg, value, 1, 100000, &job->methods.legrad_layers)) return EXIT_USAGE;
-            } else if (strcmp(arg, "--compat") == 0) {
-                if (strcasecmp(value, "seed") != 0) {
-                    cli_error("explain: --compat takes 'seed', got '%s'", value);
-                    return EXIT_USAGE;
-                }
-                job->methods.compat_seed = 1;
-            }
+        else if (!takes_value(arg)) {
+            cli_error("explain: unknown option '%s' (see `vitexplain explain --help`)", arg);
+            return EXIT_USAGE;
+        } else if (i + 1 >= argc) {
+            cli_error("explain: %s needs a value", arg);
+            return EXIT_USAGE;
+        } else if (!parse_value_option(arg, argv[++i], job, &p)) {
+            return EXIT_USAGE;
         }
     }
-    if (!method_given) {
-        char families[256];
-        cli_method_families(families, sizeof families, ", ", ", ");
-        cli_error("explain: no --method given (%s or all)", families);
-        return EXIT_USAGE;
-    }
-    if (job->methods.compat_seed && seed_conflict) {
-        cli_error("explain: %s has no counterpart in --compat seed (the original project's formulas take the head "
-                  "mean, discard nothing and use every layer)",
-                  seed_conflict);
-        return EXIT_USAGE;
-    }
-    if (!cli_explain_set_methods(job, methods, norms)) return EXIT_USAGE;
-    if (job->topk && job->class_count) {
-        cli_error("explain: --topk and --class exclude each other");
-        return EXIT_USAGE;
-    }
-    if (!job->pictures && !job->save_raw && !job->summary_path && !job->grid) {
-        cli_error("explain: --no-pictures leaves nothing to write (add --save-raw, --grid or --summary)");
-        return EXIT_USAGE;
-    }
+    int status = check_options(job, &p);
+    if (status >= 0) return status;
     if (*input_count == 0 && seed_defaults) (*inputs)[(*input_count)++] = "images";
     if (*input_count == 0) {
         cli_error("explain: no INPUT given (see `vitexplain explain --help`)");
