@@ -124,9 +124,17 @@ typedef struct vte_preprocess_config {
 
 typedef struct vte_model vte_model;
 
+/* Where the model `spec` is: a model folder as it is, or a Hugging Face hub id ("google/vit-base-patch16-224")
+ * that transformers has downloaded, found in the local Hugging Face cache ($HF_HUB_CACHE, else $HF_HOME/hub, else
+ * ~/.cache/huggingface/hub; models--ORG--NAME/snapshots/<revision from refs/main>). Writes the folder into dir.
+ * A hub id with no cached copy fails with VTE_ERR_IO, the message saying how to fetch it. */
+vte_status vte_model_locate(const char *spec, char *dir, size_t size, vte_error *err);
+
 /* Loads DIR/config.json, DIR/model.safetensors and (when present) DIR/preprocessor_config.json, validates
- * them and uploads the weights to the runtime's device. */
+ * them and uploads the weights to the runtime's device. `dir` may be a hub id (vte_model_locate). */
 vte_model *vte_model_load(vte_runtime *rt, const char *dir, vte_error *err);
+/* The folder the model was loaded from (the cache snapshot for a hub id). */
+const char *vte_model_dir(const vte_model *model);
 void vte_model_free(vte_model *model);
 const vte_model_config *vte_model_get_config(const vte_model *model);
 const vte_preprocess_config *vte_model_get_preprocess(const vte_model *model);

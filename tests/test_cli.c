@@ -375,3 +375,56 @@ Test(cli, library_example_links_no_windows_or_video) {
     for (size_t i = 0; i < sizeof unwanted / sizeof *unwanted; i++)
         cr_expect(!strstr(r->out, unwanted[i]), "explain-one depends on %s:\n%s", unwanted[i], r->out);
 }
+
+/* ---------------------------------------------------------------- which model */
+
+/* A Hugging Face cache holding the fixture model vit-tiny as test-org/vit-tiny, laid out as huggingface_hub does:
+ * blobs, snapshots/<revision>/ links into them, refs/main naming the revision. Returns the cache folder. */
+static const char *make_hub_cache(const char *root) {
+    static char cache[4200];
+    char line[16384];
+    snprintf(cache, sizeof cache, "%s/hub", root);
+    snprintf(line, sizeof line,
+             "set -e; repo='%s/models--test-org--vit-tiny'; mkdir -p \"$repo/blobs\" \"$repo/refs\" "
+             "\"$repo/snapshots/0123abcd\"; for f in config.json model.safetensors preprocessor_config.json; do "
+             "cp '%s/models/vit-tiny/'$f \"$repo/blobs/$f.blob\"; ln -s ../../blobs/$f.blob \"$repo/snapshots/0123abcd/$f\"; "
+             "done; printf 0123abcd > \"$repo/refs/main\"; mkdir -p \"$repo/snapshots/ffff0000\"",
+             cache, VTE_FIXTURES_DIR);
+    vte_test_run *r = vte_test_shell(root, line, "/dev/null");
+    cr_assert_eq(r->status, 0, "%s", r->err);
+    return cache;
+}
+
+Test(model, hub_ids_are_found_in_the_hugging_face_cache) {
+    char root[4096]; /* a copy: vte_test_temp_dir's buffer is reused by every command run */
+    snprintf(root, sizeof root, "%s", vte_test_temp_dir());
+    const char *cache = make_hub_cache(root);
+    char env[8192], want[8192];
+    snprintf(env, sizeof env, "-u HF_HOME HF_HUB_CACHE='%s'", cache);
+    run_result *r = vte_test_cli(VTE_SOURCE_DIR, env, "classify --model test-org/vit-tiny --topk 1 images/chelsea.png");
+    cr_assert_eq(r->status, 0, "%s", r->err);
+    cr_assert(strstr(r->out, "1. tabby cat"), "%s", r->out);
+    /* The first line names the model and where it was found: the revision refs/main names, not the other one. */
+    snprintf(want, sizeof want, "model: test-org/vit-tiny in %s/models--test-org--vit-tiny/snapshots/0123abcd (--model)",
+             cache);
+    cr_assert(strncmp(r->err, want, strlen(want)) == 0, "stderr: %s", r->err);
+    /* $HF_HOME/hub when HF_HUB_CACHE is not set. */
+    snprintf(env, sizeof env, "-u HF_HUB_CACHE HF_HOME='%s'", root);
+    r = vte_test_cli(VTE_SOURCE_DIR, env, "classify --model test-org/vit-tiny --topk 1 images/chelsea.png");
+    cr_assert_eq(r->status, 0, "%s", r->err);
+    cr_assert(strstr(r->out, "1. tabby cat"), "%s", r->out);
+    /* Not in the cache: a set-up error that says how to fetch it. */
+    snprintf(env, sizeof env, "-u HF_HOME HF_HUB_CACHE='%s'", cache);
+    r = vte_test_cli(VTE_SOURCE_DIR, env, "classify --model test-org/vit-huge images/chelsea.png");
+    cr_assert_eq(r->status, 3, "%s", r->err);
+    cr_assert(strstr(r->err, "tools/fetch-model.sh test-org/vit-huge --cache"), "%s", r->err);
+    cr_assert(strstr(r->err, "models--test-org--vit-huge"), "%s", r->err);
+}
+
+Test(model, an_existing_folder_wins_over_a_hub_id_of_the_same_name) {
+    /* "tests/fixtures" has the shape of ORG/NAME but is a folder here: it is read as a folder (and is no model). */
+    run_result *r = vte_test_cli(VTE_SOURCE_DIR, "-u HF_HOME HF_HUB_CACHE=/nonexistent",
+                                 "classify --model tests/fixtures images/chelsea.png");
+    cr_assert_eq(r->status, 3);
+    cr_assert(strstr(r->err, "tests/fixtures/config.json"), "%s", r->err);
+}

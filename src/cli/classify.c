@@ -14,7 +14,8 @@ static void print_help(void) {
            "image file or a folder of .jpg, .jpeg and .png files (--recursive: sub-folders too).\n"
            "\n"
            "  --model DIR    Hugging Face ViTForImageClassification folder (config.json, model.safetensors,\n"
-           "                 optional preprocessor_config.json); default $VITEXPLAIN_MODEL, else %s\n"
+           "                 optional preprocessor_config.json) or hub id found in the Hugging Face cache;\n"
+           "                 default " MODEL_DEFAULT_HELP "\n"
            "  --topk K       classes per image (default 5)\n"
            "  --json         one JSON object per line and image:\n"
            "                 {\"image\": PATH, \"top\": [{\"id\", \"label\", \"logit\", \"prob\"}, ...]}\n"
@@ -23,8 +24,8 @@ static void print_help(void) {
            "  --device SPEC  OpenCL device (see `vitexplain devices`)\n"
            "\n"
            "An image that cannot be read is reported on stderr and skipped.\n"
-           "Exit status: 0 all images classified; 1 some images failed; 2 usage error; 3 set-up error.\n",
-           DEFAULT_MODEL_DIR);
+           "The first line on stderr names the model used.\n"
+           "Exit status: 0 all images classified; 1 some images failed; 2 usage error; 3 set-up error.\n");
 }
 
 typedef struct classify_options {
@@ -122,7 +123,7 @@ int cli_classify(int argc, char **argv) {
     float *logits = NULL;
     vte_prediction *top = NULL;
     cli_batch batch = {0};
-    const char *model_dir = cli_model_dir(o.model_dir);
+    cli_model_choice choice;
     cli_inputs inputs = {0};
     if (cli_collect_inputs(o.images, o.image_count, o.recursive, NULL, &inputs)) exit_status = EXIT_SOME_FAILED;
     if (inputs.count == 0) {
@@ -131,8 +132,12 @@ int cli_classify(int argc, char **argv) {
         goto done;
     }
 
-    if (!(rt = vte_runtime_init(&params, &err)) || !(model = vte_model_load(rt, model_dir, &err))) {
+    if (!(rt = vte_runtime_init(&params, &err))) {
         cli_error("%s", err.message);
+        exit_status = EXIT_SETUP;
+        goto done;
+    }
+    if (!(model = cli_model_load(rt, o.model_dir, 0, &choice))) {
         exit_status = EXIT_SETUP;
         goto done;
     }

@@ -16,6 +16,12 @@ enum {
 };
 
 #define DEFAULT_MODEL_DIR "weights/vit-base-patch16-224"
+#define BUNDLED_MODEL_DIR "weights/fashion-vit"   /* ships with vitexplain (tools/train_fashion_vit.py) */
+#define BUNDLED_IMAGES_DIR "images/fashion"       /* one Fashion-MNIST test image per class */
+/* For help texts: where the model comes from when --model is not given. */
+#define MODEL_DEFAULT_HELP                                                                                       \
+    "$VITEXPLAIN_MODEL, else " DEFAULT_MODEL_DIR " when it is there, else the bundled Fashion-MNIST model " \
+    BUNDLED_MODEL_DIR
 
 int cli_devices(int argc, char **argv);
 int cli_classify(int argc, char **argv);
@@ -58,8 +64,23 @@ void cli_error(const char *fmt, ...)
 #endif
     ;
 
-/* The model directory: --model, else $VITEXPLAIN_MODEL, else DEFAULT_MODEL_DIR. */
+/* The model a command uses: --model (a folder or a hub id in the Hugging Face cache), else $VITEXPLAIN_MODEL,
+ * else DEFAULT_MODEL_DIR when it is there, else the bundled model (in the current folder, beside the program, or
+ * installed under share/vitexplain). */
+typedef struct cli_model_choice {
+    char spec[4200];    /* what vte_model_load gets */
+    const char *origin; /* why: "--model", "$VITEXPLAIN_MODEL", "default", or the bundled model's description */
+    int bundled;
+} cli_model_choice;
+void cli_model_choose(const char *option, cli_model_choice *choice);
+/* The chosen model's spec (a static buffer). */
 const char *cli_model_dir(const char *option);
+/* Loads the chosen model and, unless quiet, says on stderr which one it is ("model: ..."), before anything else
+ * the command prints. NULL after reporting. */
+vte_model *cli_model_load(vte_runtime *rt, const char *option, int quiet, cli_model_choice *choice);
+/* What the original project's job explains when no input is given: the bundled images with the bundled model,
+ * else images/. */
+const char *cli_default_inputs(const cli_model_choice *choice);
 
 /* Parses an integer option value in [min, max]; reports "<command>: <option> ..." and returns 0 if invalid. */
 int cli_parse_int(const char *command, const char *option, const char *text, int min, int max, int *out);

@@ -56,8 +56,9 @@ static void print_help(void) {
         "  --summary FILE     write FILE (.json or .csv): per image the top classes with probabilities, the\n"
         "                     files written and the time of each stage, or why it failed\n"
         "  --quiet            print nothing but errors and warnings\n"
-        "  --model DIR        Hugging Face ViTForImageClassification folder (default $VITEXPLAIN_MODEL, else\n"
-        "                     %s)\n"
+        "  --model DIR        Hugging Face ViTForImageClassification folder, or a hub id such as\n"
+        "                     google/vit-base-patch16-224 found in the Hugging Face cache; default\n"
+        "                     " MODEL_DEFAULT_HELP "\n"
         "  --device SPEC      OpenCL device (see `vitexplain devices`)\n"
         "Method options:\n"
         "  --head-fusion F    rollout: fuse heads by mean (default), max or min\n"
@@ -70,7 +71,7 @@ static void print_help(void) {
         "                     --legrad-layers are refused with it (Chefer is the same either way)\n"
         "\n"
         "Methods:\n",
-        families, DEFAULT_MODEL_DIR);
+        families);
     print_method_descriptions();
     printf(
         "\n"
@@ -261,7 +262,12 @@ static int parse_options(int argc, char **argv, cli_explain_job *job, char ***in
     }
     int status = check_options(job, &p);
     if (status >= 0) return status;
-    if (*input_count == 0 && seed_defaults) (*inputs)[(*input_count)++] = "images";
+    if (*input_count == 0 && seed_defaults) {
+        /* The original project's images/, or the bundled images with the bundled model. */
+        cli_model_choice choice;
+        cli_model_choose(job->model_dir, &choice);
+        (*inputs)[(*input_count)++] = (char *)cli_default_inputs(&choice);
+    }
     if (*input_count == 0) {
         cli_error("explain: no INPUT given (see `vitexplain explain --help`)");
         return EXIT_USAGE;
@@ -350,11 +356,12 @@ static int open_engine(run_state *st, size_t input_count) {
     const cli_explain_job *job = st->job;
     vte_error err = {0};
     vte_runtime_params params = {.device = job->device};
-    if (!(st->rt = vte_runtime_init(&params, &err)) ||
-        !(st->model = vte_model_load(st->rt, cli_model_dir(job->model_dir), &err))) {
+    if (!(st->rt = vte_runtime_init(&params, &err))) {
         cli_error("%s", err.message);
         return EXIT_SETUP;
     }
+    cli_model_choice choice;
+    if (!(st->model = cli_model_load(st->rt, job->model_dir, job->quiet, &choice))) return EXIT_SETUP;
     const vte_model_config *config = vte_model_get_config(st->model);
     if (!resolve_classes(st->model, job, st->class_ids)) return EXIT_USAGE;
     st->targets = job->class_count ? job->class_count : job->topk ? job->topk : 1;

@@ -61,6 +61,8 @@ int cli_interactive(void) {
     cli_explain_job_default(&job);
     job.seed_output = 1;
     if (!cli_explain_set_methods(&job, method, norms)) return EXIT_USAGE;
-    char *inputs[1] = {"images"};
+    cli_model_choice choice;
+    cli_model_choose(NULL, &choice);
+    char *inputs[1] = {(char *)cli_default_inputs(&choice)};
     return cli_explain_run(&job, inputs, 1);
 }

@@ -104,8 +104,8 @@ static void print_help(void) {
         "  --screenshot FILE  at the end, save the last displayed frame (overlay and text) as PNG to FILE\n"
         "  --out DIR        folder of the overlays saved with `s` (default %s)\n"
         "  --keys KEYS      act as if KEYS were pressed, one per frame shown (scripted runs and tests)\n"
-        "  --model DIR      Hugging Face ViTForImageClassification folder (default $VITEXPLAIN_MODEL, else\n"
-        "                   %s)\n"
+        "  --model DIR      Hugging Face ViTForImageClassification folder or hub id (default\n"
+        "                   " MODEL_DEFAULT_HELP ")\n"
         "  --device SPEC    OpenCL device (see `vitexplain devices`)\n"
         "\n"
         "Keys:\n"
@@ -125,7 +125,7 @@ static void print_help(void) {
         "Exit status: 0 done (quit, window closed or --frames reached); 1 a requested file could not be saved;\n"
         "2 usage error; 3 set-up error (no display, camera or video cannot be opened, no device, unreadable\n"
         "model).\n",
-        IMAGE_SECONDS, families, DEFAULT_METHOD, DEFAULT_OUT_DIR, DEFAULT_MODEL_DIR, cycle, DISPLAY_MIN_SIDE,
+        IMAGE_SECONDS, families, DEFAULT_METHOD, DEFAULT_OUT_DIR, cycle, DISPLAY_MIN_SIDE,
         DISPLAY_MAX_SIDE);
 }
 
@@ -443,7 +443,7 @@ static void save_overlay(live_state *st, const live_options *o, const vte_model 
              100.0 * (double)st->target.prob);
     snprintf(description, sizeof description, "vitexplain live; %s; class %d (%s), probability %.4f; alpha %.1f; model %s",
              src->label, st->target.class_id, label ? label : "?", (double)st->target.prob, st->alpha,
-             cli_model_dir(o->model_dir));
+             vte_model_dir(model));
     vte_error err = {0};
     vte_image titled = {0};
     if (vte_render_overlay(&st->display, st->map, c->grid_h, c->grid_w, (float)st->alpha, title, &titled, &err) !=
@@ -631,9 +631,13 @@ static int open_source(live_run *r) {
 static int open_engine(live_run *r) {
     vte_error err = {0};
     vte_runtime_params params = {.device = r->o.device};
-    if (!(r->rt = vte_runtime_init(&params, &err)) ||
-        !(r->model = vte_model_load(r->rt, cli_model_dir(r->o.model_dir), &err)) ||
-        !(r->session = vte_session_init(r->model, 1, &err))) {
+    if (!(r->rt = vte_runtime_init(&params, &err))) {
+        cli_error("%s", err.message);
+        return EXIT_SETUP;
+    }
+    cli_model_choice choice;
+    if (!(r->model = cli_model_load(r->rt, r->o.model_dir, 0, &choice))) return EXIT_SETUP;
+    if (!(r->session = vte_session_init(r->model, 1, &err))) {
         cli_error("%s", err.message);
         return EXIT_SETUP;
     }
@@ -667,7 +671,7 @@ static int open_window(live_run *r) {
     const vte_model_config *config = vte_model_get_config(r->model);
     printf("live: %s on %s, model %s (%dx%d, %d classes); press q or Esc to quit\n",
            src->kind == SOURCE_FOLDER ? r->o.folder : src->label, vte_runtime_device(r->rt)->name,
-           cli_model_dir(r->o.model_dir), config->image_width, config->image_height, config->num_labels);
+           vte_model_dir(r->model), config->image_width, config->image_height, config->num_labels);
     fflush(stdout);
     return EXIT_OK;
 }

@@ -36,7 +36,8 @@ static void print_usage(FILE *out) {
             "  --version       print the version\n"
             "\n"
             "Environment:\n"
-            "  VITEXPLAIN_MODEL       default model folder (else %s)\n"
+            "  VITEXPLAIN_MODEL       default model: a folder or a Hugging Face hub id (else %s when it is\n"
+            "                         there, else the bundled Fashion-MNIST model %s)\n"
             "  VITEXPLAIN_DEVICE      default device\n"
             "  VITEXPLAIN_CACHE_DIR   compiled-kernel cache (default ~/.cache/vitexplain; empty: off)\n"
             "  VITEXPLAIN_KERNEL_DIR  load kernels/*.cl from this folder instead of the built-in copies\n"
@@ -45,7 +46,7 @@ static void print_usage(FILE *out) {
             "arguments and no terminal to ask on); 3 set-up error (no device, unreadable model, failed device\n"
             "self-check, output folder not writable, no display for `live`); 130 `explain` interrupted by Ctrl-C\n"
             "(the pictures written are complete).\n",
-            DEFAULT_MODEL_DIR);
+            DEFAULT_MODEL_DIR, BUNDLED_MODEL_DIR);
 }
 
 void cli_error(const char *fmt, ...) {
@@ -55,12 +56,6 @@ void cli_error(const char *fmt, ...) {
     vfprintf(stderr, fmt, ap);
     fputc('\n', stderr);
     va_end(ap);
-}
-
-const char *cli_model_dir(const char *option) {
-    if (option) return option;
-    const char *env = getenv("VITEXPLAIN_MODEL");
-    return env && *env ? env : DEFAULT_MODEL_DIR;
 }
 
 int main(int argc, char **argv) {

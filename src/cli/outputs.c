@@ -238,10 +238,22 @@ static int write_target(cli_outputs *o, const target_context *t, cli_record *rec
 }
 
 int cli_outputs_write(cli_outputs *outputs, const vte_explanation *e, int i, const char *path,
-                      const vte_image *image, cli_record *record) {
+                      const vte_image *decoded, cli_record *record) {
     const cli_explain_job *job = outputs->job;
     char stem[1100];
     unique_stem(outputs, path, stem, sizeof stem);
+    /* Pictures of small images are drawn on the image enlarged by a whole factor, nearest neighbour. */
+    vte_image enlarged = {0};
+    const vte_image *image = decoded;
+    const int factor = vte_render_enlarge_factor(decoded, CLI_PICTURE_MIN_SIDE);
+    if (factor > 1 && (job->pictures || job->grid)) {
+        vte_error err = {0};
+        if (vte_render_enlarge_nearest(decoded, factor, &enlarged, &err) != VTE_OK) {
+            outputs->on_failure(outputs->context, err.message);
+            return 1;
+        }
+        image = &enlarged;
+    }
     /* With several targets (--topk, --class) every name carries the class. */
     const int class_in_names = job->topk > 0 || job->class_count > 0;
     int failed = 0;
@@ -251,5 +263,6 @@ int cli_outputs_write(cli_outputs *outputs, const vte_explanation *e, int i, con
                                         vte_model_label(outputs->model, target.class_id)};
         failed += write_target(outputs, &context, record);
     }
+    vte_image_free(&enlarged);
     return failed;
 }

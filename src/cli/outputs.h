@@ -10,6 +10,11 @@
 #include "cli/cli.h"
 #include "cli/summary.h"
 
+/* Pictures of images whose shorter side is below this many pixels are drawn on the image enlarged by the
+ * smallest whole factor that reaches it, nearest neighbour (a 28x28 image becomes 224x224, each pixel an 8x8
+ * block); the .npy maps are not affected. */
+#define CLI_PICTURE_MIN_SIDE 224
+
 /* Creates every output folder the job writes into, and checks that each takes a file, so that an unwritable
  * --out fails before any work. 0 after reporting the problem. */
 int cli_outputs_prepare(const cli_explain_job *job);

@@ -176,13 +176,15 @@ static vte_status load_weights(vte_model *m, const vte_safetensors *st, vte_erro
     return VTE_OK;
 }
 
-vte_model *vte_model_load(vte_runtime *rt, const char *dir, vte_error *err) {
+vte_model *vte_model_load(vte_runtime *rt, const char *spec, vte_error *err) {
     vte_error local_err = {0};
     if (!err) err = &local_err;
-    if (!rt || !dir) {
+    if (!rt || !spec) {
         vte_error_set(err, VTE_ERR_INVALID_ARGUMENT, "vte_model_load: runtime and folder are required");
         return NULL;
     }
+    char dir[4096];
+    if (vte_model_locate(spec, dir, sizeof dir, err) != VTE_OK) return NULL;
     struct stat info;
     if (stat(dir, &info) != 0) {
         vte_error_set(err, VTE_ERR_IO, "%s: model folder not found (%s); fetch one with tools/fetch-model.sh",
@@ -259,6 +261,7 @@ void vte_model_free(vte_model *m) {
 }
 
 const vte_model_config *vte_model_get_config(const vte_model *m) { return m ? &m->config : NULL; }
+const char *vte_model_dir(const vte_model *m) { return m ? m->dir : NULL; }
 const vte_preprocess_config *vte_model_get_preprocess(const vte_model *m) { return m ? &m->preprocess : NULL; }
 
 const char *vte_model_label(const vte_model *m, int class_id) {

@@ -4,6 +4,7 @@
 
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "image/imageio.h"
 #include "render/draw.h"
@@ -112,6 +113,31 @@ vte_status vte_render_text_box(vte_image *frame, const char *const *lines, int l
         if (!lines[i] || !lines[i][0]) continue;
         st = vte_cv_put_text(frame, lines[i], pad, pad + i * step + ag.height, scale, DRAW_WHITE, thick, err);
         if (st != VTE_OK) return st;
+    }
+    return VTE_OK;
+}
+
+/* ---------------------------------------------------------------- enlarging small images */
+
+int vte_render_enlarge_factor(const vte_image *image, int min_side) {
+    if (!draw_image_valid(image) || min_side <= 0) return 1;
+    const int shorter = draw_min(image->width, image->height);
+    const int factor = (min_side + shorter - 1) / shorter;
+    /* Never past 8192 pixels on the longer side. */
+    const int longer = draw_max(image->width, image->height);
+    const int limit = 8192 / longer > 1 ? 8192 / longer : 1;
+    return factor < 1 ? 1 : factor > limit ? limit : factor;
+}
+
+vte_status vte_render_enlarge_nearest(const vte_image *image, int factor, vte_image *out, vte_error *err) {
+    if (!draw_image_valid(image) || factor < 1 || !out)
+        return vte_error_set(err, VTE_ERR_INVALID_ARGUMENT, "enlarge: empty image or factor %d", factor);
+    vte_status st = vte_draw_alloc_image(out, image->width * factor, image->height * factor, "enlarged image", err);
+    if (st != VTE_OK) return st;
+    for (int y = 0; y < out->height; y++) {
+        const unsigned char *src = image->rgb + (size_t)(y / factor) * (size_t)image->width * 3;
+        unsigned char *dst = out->rgb + (size_t)y * (size_t)out->width * 3;
+        for (int x = 0; x < out->width; x++) memcpy(dst + 3 * x, src + 3 * (x / factor), 3);
     }
     return VTE_OK;
 }

@@ -38,6 +38,13 @@ vte_status vte_render_overlay(const vte_image *image, const float *map, int grid
  * (clamp(min(width,height)/800, 0.35, 2)); lines wider than the frame are clipped. */
 vte_status vte_render_text_box(vte_image *frame, const char *const *lines, int line_count, vte_error *err);
 
+/* Small images (a 28x28 Fashion-MNIST garment) make unreadable pictures: the factor by which an image is enlarged
+ * before drawing so that its shorter side reaches at least `min_side` (a whole number, 1 when it already does),
+ * and the enlargement itself, nearest neighbour (every pixel becomes a factor x factor block, so the picture shows
+ * the pixels the model saw). out->rgb is malloc'ed. */
+int vte_render_enlarge_factor(const vte_image *image, int min_side);
+vte_status vte_render_enlarge_nearest(const vte_image *image, int factor, vte_image *out, vte_error *err);
+
 /* ---------------------------------------------------------------- grid.c */
 
 /* The --grid picture, on a white background:

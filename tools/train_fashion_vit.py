@@ -1,0 +1,201 @@
+#!/usr/bin/env python3
+"""Train the model vitexplain ships: a small ViTForImageClassification on Fashion-MNIST.
+
+    .venv/bin/python tools/train_fashion_vit.py [--out weights/fashion-vit] [--epochs N] [--seed S]
+
+Data: Debian's dataset-fashion-mnist package (/usr/share/datasets/fashion-mnist, the original IDX files of
+Zalando Research, MIT licence); `apt-get install dataset-fashion-mnist`. Needs torch and transformers
+(tools/requirements.txt); runs on the CPU.
+
+The model: 28x28 images, 4x4 patches (a 7x7 patch grid, 49 patches + CLS), 4 layers, hidden size 64, 4 heads, MLP
+width 128, exact GELU, qkv biases, 10 classes named as the data set names them. The grey image is repeated into
+three channels, so that the standard ViTImageProcessor (rescale 1/255, normalise with the training set's mean and
+standard deviation) applies and any RGB image can be fed. Training: AdamW (lr 2e-3, weight decay 0.05), batch 128,
+15 epochs, one warm-up epoch then cosine decay, label smoothing 0.1, random shifts of up to 2 pixels and horizontal flips.
+Everything is seeded and torch runs deterministic algorithms on a fixed number of threads, so a re-run on the same
+machine gives the same weights.
+
+Writes a Hugging Face folder (config.json with id2label, model.safetensors, preprocessor_config.json) and
+training.json (the settings, the test accuracy, the time taken).
+"""
+
+import argparse
+import gzip
+import json
+import math
+import struct
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from transformers import ViTConfig, ViTForImageClassification, ViTImageProcessor
+
+DATA_DIR = Path("/usr/share/datasets/fashion-mnist")
+CLASSES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]
+
+
+def read_idx(path: Path) -> np.ndarray:
+    """An IDX file (the MNIST format): big-endian magic with the rank, then the sizes, then uint8 data."""
+    with gzip.open(path, "rb") as f:
+        data = f.read()
+    zero, dtype, rank = struct.unpack(">HBB", data[:4])
+    if zero != 0 or dtype != 0x08:
+        raise ValueError(f"{path}: not an IDX file of unsigned bytes")
+    shape = struct.unpack(">" + "I" * rank, data[4 : 4 + 4 * rank])
+    return np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * rank).reshape(shape)
+
+
+def load_split(split: str):
+    prefix = "train" if split == "train" else "t10k"
+    images = read_idx(DATA_DIR / f"{prefix}-images-idx3-ubyte.gz")
+    labels = read_idx(DATA_DIR / f"{prefix}-labels-idx1-ubyte.gz")
+    return images, labels.astype(np.int64)
+
+
+def make_model(seed: int) -> ViTForImageClassification:
+    torch.manual_seed(seed)
+    config = ViTConfig(
+        image_size=28,
+        patch_size=4,
+        num_channels=3,
+        hidden_size=64,
+        num_hidden_layers=4,
+        num_attention_heads=4,
+        intermediate_size=128,
+        hidden_act="gelu",
+        hidden_dropout_prob=0.0,
+        attention_probs_dropout_prob=0.0,
+        qkv_bias=True,
+        layer_norm_eps=1e-12,
+        num_labels=len(CLASSES),
+        id2label={i: name for i, name in enumerate(CLASSES)},
+        label2id={name: i for i, name in enumerate(CLASSES)},
+    )
+    return ViTForImageClassification(config)
+
+
+def to_pixels(images: torch.Tensor, mean: float, std: float) -> torch.Tensor:
+    """uint8 [N, 28, 28] -> float [N, 3, 28, 28], as ViTImageProcessor does for a grey image converted to RGB:
+    rescale by 1/255, then (x - mean) / std per channel."""
+    x = images.to(torch.float32) * (1.0 / 255.0)
+    x = (x - mean) / std
+    return x.unsqueeze(1).expand(-1, 3, -1, -1).contiguous()
+
+
+def augment(images: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    """Random shifts of up to 2 pixels (zero padding) and horizontal flips, on uint8 [N, 28, 28]."""
+    n = images.shape[0]
+    padded = F.pad(images, (2, 2, 2, 2))
+    dx = torch.randint(0, 5, (n,), generator=generator)
+    dy = torch.randint(0, 5, (n,), generator=generator)
+    rows = (dy[:, None] + torch.arange(28)[None, :])[:, :, None].expand(n, 28, 28)
+    cols = (dx[:, None] + torch.arange(28)[None, :])[:, None, :].expand(n, 28, 28)
+    shifted = padded[torch.arange(n)[:, None, None], rows, cols]
+    flip = torch.rand(n, generator=generator) < 0.5
+    shifted[flip] = shifted[flip].flip(-1)
+    return shifted
+
+
+def evaluate(model, images: torch.Tensor, labels: torch.Tensor, mean: float, std: float) -> float:
+    model.eval()
+    correct = 0
+    with torch.no_grad():
+        for start in range(0, images.shape[0], 500):
+            logits = model(pixel_values=to_pixels(images[start : start + 500], mean, std)).logits
+            correct += int((logits.argmax(-1) == labels[start : start + 500]).sum())
+    return correct / images.shape[0]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--out", default="weights/fashion-vit")
+    parser.add_argument("--epochs", type=int, default=15)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--limit", type=int, default=0, help="train on the first N images only (for timing)")
+    args = parser.parse_args()
+    if not DATA_DIR.is_dir():
+        print(f"{DATA_DIR} not found: install Debian's dataset-fashion-mnist package", file=sys.stderr)
+        return 1
+
+    torch.set_num_threads(args.threads)
+    torch.use_deterministic_algorithms(True)
+    train_images, train_labels = load_split("train")
+    test_images, test_labels = load_split("test")
+    if args.limit:
+        train_images, train_labels = train_images[: args.limit], train_labels[: args.limit]
+    # The normalisation the processor will apply: the training set's mean and standard deviation.
+    mean = float(np.round(train_images.mean() / 255.0, 4))
+    std = float(np.round(train_images.std() / 255.0, 4))
+    train_x, train_y = torch.from_numpy(train_images.copy()), torch.from_numpy(train_labels)
+    test_x, test_y = torch.from_numpy(test_images.copy()), torch.from_numpy(test_labels)
+
+    model = make_model(args.seed)
+    batch = 128
+    steps_per_epoch = math.ceil(train_x.shape[0] / batch)
+    total_steps = steps_per_epoch * args.epochs
+    warmup = steps_per_epoch
+    optimizer = torch.optim.AdamW(model.parameters(), lr=2e-3, weight_decay=0.05)
+    schedule = torch.optim.lr_scheduler.LambdaLR(
+        optimizer,
+        lambda step: (step + 1) / warmup if step < warmup
+        else 0.5 * (1.0 + math.cos(math.pi * (step - warmup) / max(1, total_steps - warmup))),
+    )
+    generator = torch.Generator().manual_seed(args.seed)
+    started = time.time()
+    for epoch in range(args.epochs):
+        model.train()
+        order = torch.randperm(train_x.shape[0], generator=generator)
+        total_loss = 0.0
+        for step in range(steps_per_epoch):
+            index = order[step * batch : (step + 1) * batch]
+            pixels = to_pixels(augment(train_x[index], generator), mean, std)
+            logits = model(pixel_values=pixels).logits
+            loss = F.cross_entropy(logits, train_y[index], label_smoothing=0.1)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            schedule.step()
+            total_loss += float(loss.detach())
+        accuracy = evaluate(model, test_x, test_y, mean, std)
+        print(f"epoch {epoch + 1}/{args.epochs}: loss {total_loss / steps_per_epoch:.4f}, test accuracy "
+              f"{accuracy:.4f}, {time.time() - started:.0f} s", flush=True)
+
+    accuracy = evaluate(model, test_x, test_y, mean, std)
+    seconds = time.time() - started
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(out, safe_serialization=True)
+    processor = ViTImageProcessor(
+        do_resize=True,
+        size={"height": 28, "width": 28},
+        resample=2,
+        do_rescale=True,
+        rescale_factor=1 / 255,
+        do_normalize=True,
+        image_mean=[mean] * 3,
+        image_std=[std] * 3,
+    )
+    processor.save_pretrained(out)
+    report = {
+        "data": "Fashion-MNIST (Zalando Research, MIT licence), Debian package dataset-fashion-mnist",
+        "train_images": int(train_x.shape[0]),
+        "test_images": int(test_x.shape[0]),
+        "test_accuracy": round(accuracy, 4),
+        "epochs": args.epochs,
+        "seed": args.seed,
+        "threads": args.threads,
+        "seconds": round(seconds),
+        "torch": torch.__version__,
+        "normalisation": {"mean": mean, "std": std},
+    }
+    (out / "training.json").write_text(json.dumps(report, indent=2) + "\n")
+    print(json.dumps(report, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
