@@ -276,6 +276,129 @@ typedef struct vte_stage_times {
 } vte_stage_times;
 vte_stage_times vte_explanation_times(const vte_explanation *e);
 
+/* ---------------------------------------------------------------- evaluation: how faithful the maps are */
+
+/* Deletion and insertion curves (Petsiuk et al. 2018, RISE), the pointing game and the share of a map on an
+ * object mask, for the maps of vte_session_explain or a caller's own. docs/evaluation.md states the protocol:
+ * patch orders, steps, baselines, the random generator, the AUC, masks. Perturbation happens on the model
+ * input (CHW floats), one patch of the model's grid at a time; every input of a curve goes through the forward
+ * pass in batches of the session. P below is the number of patches, grid_h*grid_w. */
+
+typedef enum vte_baseline {
+    VTE_BASELINE_BLACK = 0, /* every value that of a black pixel: (0 - mean_c)/std_c after the model's rescale */
+    VTE_BASELINE_BLUR = 1,  /* the input blurred: Gaussian of 11 taps, sigma 5, per channel, edges replicated */
+    VTE_BASELINE_MEAN = 2   /* every value 0: the normalisation's mean (the data set mean) */
+} vte_baseline;
+
+typedef enum vte_curve_kind {
+    VTE_CURVE_DELETION = 0, /* from the input, patches replaced by the baseline, most relevant first */
+    VTE_CURVE_INSERTION = 1 /* from the baseline, patches of the input revealed, most relevant first */
+} vte_curve_kind;
+
+typedef struct vte_evaluate_options {
+    vte_explain_options explain;     /* the methods evaluated and their options (explain.upsample is ignored) */
+    int step;                        /* patches changed per step; 0: ceil(P/49), so at most 49 steps */
+    vte_baseline deletion_baseline;  /* default black, as RISE */
+    vte_baseline insertion_baseline; /* default blur, as RISE */
+    int random_seeds;                /* random patch orders averaged into the random row (seeds 0..n-1);
+                                        default 3; 0: no random row */
+    int batch;                       /* perturbed inputs per forward pass; 0: the session's max_batch */
+} vte_evaluate_options;
+
+/* Fills the defaults: no method selected (explain options as vte_explain_options_default), step 0, deletion
+ * black, insertion blur, 3 random seeds, batch 0. */
+void vte_evaluate_options_default(vte_evaluate_options *options);
+
+/* Points on a curve over `patches` patches changed `step` at a time (0: the default step): ceil(P/step) + 1,
+ * the unperturbed start included; 0 when an argument is out of range. Point k has min(k*step, P) patches
+ * changed, at x = min(k*step, P)/P. */
+int vte_curve_points(int patches, int step);
+/* The step that `step` stands for: itself when positive, ceil(P/49) for 0. */
+int vte_curve_step(int patches, int step);
+
+/* The order in which a map's patches are changed: by descending value, ties by the lower patch index (a NaN
+ * counts as the lowest value). order: P patch indices. */
+void vte_patch_order(const float *map, int patches, int *order);
+/* A random order from `seed`: Fisher-Yates from the last position down, driven by xorshift32 started at
+ * 0x9E3779B9 * (seed + 1) (docs/evaluation.md#random-orders), so that any implementation can repeat it. */
+void vte_random_patch_order(int patches, uint32_t seed, int *order);
+
+/* The baseline input of one preprocessed image (`pixels` and `out`: vte_preprocess_size floats, CHW). */
+vte_status vte_evaluate_baseline(const vte_model *model, const float *pixels, vte_baseline baseline, float *out,
+                                 vte_error *err);
+
+/* One curve of one image: the softmax probability of class_id at each of vte_curve_points(P, step) points, the
+ * inputs between `pixels` and `baseline_pixels` (from vte_evaluate_baseline, or any input of the same size)
+ * with patches changed in `order` (P distinct indices). The inputs go through the forward pass `batch` at a time
+ * (0: the session's max_batch). Overwrites the session's last forward pass. */
+vte_status vte_session_curve(vte_session *session, const float *pixels, const float *baseline_pixels, int class_id,
+                             const int *order, vte_curve_kind kind, int step, int batch, float *probs,
+                             vte_error *err);
+
+/* The area under a curve of vte_curve_points(patches, step) points by the trapezoid rule over x = the fraction
+ * of patches changed, in [0, 1]; NaN when an argument is out of range. */
+double vte_curve_auc(const float *probs, int patches, int step);
+
+/* An object mask (nonzero = object: a pixel is on the object when any of its R, G, B values is nonzero) taken to
+ * the model input as the image is (Pillow's nearest-neighbour resize to the preprocessor's size, then its center
+ * crop; padding is off the object), then to the fraction of each patch's pixels on the object. The mask must have
+ * the size of its image. coverage: P floats in [0, 1]. */
+vte_status vte_mask_coverage(const vte_model *model, const vte_image *mask, float *coverage, vte_error *err);
+/* 1 when the map's hottest patch (the first of vte_patch_order) has coverage >= 0.5, else 0. */
+int vte_pointing_game(const float *map, const float *coverage, int patches);
+/* sum_p map_p * coverage_p / sum_p map_p (0 when the map sums to 0). */
+double vte_share_on_object(const float *map, const float *coverage, int patches);
+/* What a uniform map scores: the fraction of patches with coverage >= 0.5 (its chance of a hit), and the mean
+ * coverage (its share). */
+double vte_pointing_game_uniform(const float *coverage, int patches);
+double vte_share_uniform(const float *coverage, int patches);
+
+/* Everything at once for a batch of images: their maps (one vte_session_explain), then for every requested
+ * method and image a deletion and an insertion curve in the map's order, the same for the random orders
+ * (averaged), and with a mask the pointing game and the share. Targets: the top class of each image when
+ * `classes` is NULL, else classes[i] (-1: the top class). coverage: NULL, or n_images pointers each NULL (no
+ * mask) or P floats (vte_mask_coverage). n_images <= the session's max_batch. */
+typedef struct vte_evaluation vte_evaluation;
+vte_evaluation *vte_session_evaluate(vte_session *session, const float *pixels, int n_images, const int *classes,
+                                     const float *const *coverage, const vte_evaluate_options *options,
+                                     vte_error *err);
+void vte_evaluation_free(vte_evaluation *evaluation);
+
+/* Rows of an evaluation besides the methods (0 .. VTE_METHOD_COUNT-1): */
+#define VTE_EVALUATION_RANDOM ((int)VTE_METHOD_COUNT)      /* random patch orders: curves only */
+#define VTE_EVALUATION_UNIFORM ((int)VTE_METHOD_COUNT + 1) /* a uniform map: pointing game and share only */
+
+typedef struct vte_evaluation_scores {
+    double deletion_auc;  /* lower: the class goes sooner when the map's patches go (NaN where not defined) */
+    double insertion_auc; /* higher: the class comes sooner when the map's patches come */
+    double pointing_game; /* 1 hit, 0 miss (uniform: the chance of a hit); NaN without a mask */
+    double share;         /* of the map on the object; NaN without a mask */
+} vte_evaluation_scores;
+
+int vte_evaluation_image_count(const vte_evaluation *e);
+/* Points per curve (vte_curve_points of the model's grid and the options' step) and their x values. */
+int vte_evaluation_curve_points(const vte_evaluation *e);
+const float *vte_evaluation_curve_x(const vte_evaluation *e);
+/* The evaluated class of an image, with its logit and probability on the unperturbed input. */
+vte_prediction vte_evaluation_target(const vte_evaluation *e, int image);
+/* The map a method's curves followed (grid_h*grid_w, as vte_explanation_map); NULL when not requested. */
+const float *vte_evaluation_map(const vte_evaluation *e, int image, vte_method method);
+/* The probabilities along a curve of a method or VTE_EVALUATION_RANDOM (the mean over the seeds); NULL when
+ * the row has no curves. */
+const float *vte_evaluation_curve(const vte_evaluation *e, int image, int row, vte_curve_kind kind);
+/* The scores of a row (a method, VTE_EVALUATION_RANDOM or VTE_EVALUATION_UNIFORM); all NaN when the row was not
+ * evaluated. */
+vte_evaluation_scores vte_evaluation_scores_of(const vte_evaluation *e, int image, int row);
+/* 1 when the image had a mask. */
+int vte_evaluation_has_mask(const vte_evaluation *e, int image);
+/* Milliseconds of the maps' explanation (its forward and backward passes and the methods) and of the curves (their
+ * inputs built on the host and run through the forward pass), with the number of those inputs. */
+typedef struct vte_evaluation_times {
+    double explain_forward_ms, explain_backward_ms, explain_ms, curves_ms;
+    long curve_inputs;
+} vte_evaluation_times;
+vte_evaluation_times vte_evaluation_times_of(const vte_evaluation *e);
+
 #ifdef __cplusplus
 }
 #endif

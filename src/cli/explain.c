@@ -1,35 +1,20 @@
 /* vitexplain explain: heat-map overlays (and optionally the raw grid maps) of the explanation methods for
  * image files and folders, in batches on the device, with progress and an optional summary file. The
  * seed's interactive mode (interactive.c) runs the same job. What is written for each image is outputs.c. */
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "cli/cli.h"
 #include "cli/inputs.h"
+#include "cli/interrupt.h"
+#include "cli/labels.h"
+#include "cli/method_options.h"
 #include "cli/outputs.h"
 #include "cli/progress.h"
 #include "cli/summary.h"
 
-/* "  rollout = attention rollout (Abnar & Zuidema 2020)", one line per family of the library's table. */
-static void print_method_descriptions(void) {
-    const char *printed[VTE_METHOD_COUNT];
-    int count = 0;
-    for (int m = 0; m < VTE_METHOD_COUNT; m++) {
-        const vte_method_info *info = vte_method_info_of((vte_method)m);
-        int seen = 0;
-        for (int i = 0; i < count; i++) seen |= strcmp(printed[i], info->family) == 0;
-        if (seen) continue;
-        printed[count++] = info->family;
-        printf("  %-8s %s\n", info->family, info->description);
-    }
-}
-
 static void print_help(void) {
-    char families[256];
-    cli_method_families(families, sizeof families, ", ", ", ");
     printf(
         "Usage: vitexplain explain --method METHOD [OPTIONS] INPUT...\n"
         "\n"
@@ -38,9 +23,9 @@ static void print_help(void) {
         "original image, titled with the method, the class and its probability:\n"
         "  OUT/<method>/<stem>_<method>.png; GMAR: OUT/gmar/l1_<stem>_gmar.png and OUT/gmar/l2_<stem>_gmar.png;\n"
         "  with --topk or --class the stem becomes <stem>_c<ID> (e.g. results/rollout/cat_c285_rollout.png).\n"
-        "\n"
-        "  --method M         %s or all; repeat or separate with commas\n"
-        "  --norm N           GMAR head weights: l1, l2 or both (default both)\n"
+        "\n");
+    cli_print_method_help();
+    printf(
         "  --class C          explain class C (an id or a label of the model, any case) instead of the top\n"
         "                     class; repeat for several classes\n"
         "  --topk K           explain each of the top K classes\n"
@@ -59,20 +44,10 @@ static void print_help(void) {
         "  --model DIR        Hugging Face ViTForImageClassification folder, or a hub id such as\n"
         "                     google/vit-base-patch16-224 found in the Hugging Face cache; default\n"
         "                     " MODEL_DEFAULT_HELP "\n"
-        "  --device SPEC      OpenCL device (see `vitexplain devices`)\n"
-        "Method options:\n"
-        "  --head-fusion F    rollout: fuse heads by mean (default), max or min\n"
-        "  --discard-ratio R  rollout: zero the lowest fraction R of each fused attention matrix, never the\n"
-        "                     CLS->CLS entry (default 0)\n"
-        "  --legrad-layers K  LeGrad over the last K layers only (default: all)\n"
-        "  --compat seed      the formulas of the original PyTorch project (its LeGrad variant, GMAR head\n"
-        "                     mean, rollout product order), to compare with its results; they have no head\n"
-        "                     fusion, discard ratio or layer count, so --head-fusion, --discard-ratio and\n"
-        "                     --legrad-layers are refused with it (Chefer is the same either way)\n"
-        "\n"
-        "Methods:\n",
-        families);
-    print_method_descriptions();
+        "  --device SPEC      OpenCL device (see `vitexplain devices`)\n");
+    cli_print_method_option_help();
+    printf("\nMethods:\n");
+    cli_print_method_descriptions();
     printf(
         "\n"
         "A map that comes out all zeros (nothing stands out, e.g. rollout with --head-fusion min and a high\n"
@@ -95,66 +70,28 @@ void cli_explain_job_default(cli_explain_job *job) {
     vte_explain_options_default(&job->methods);
 }
 
-/* Of a family with variants (GMAR: l1, l2), whether `norms` (1: l1, 2: l2, 3: both) takes this one. */
-static int variant_chosen(const vte_method_info *info, int norms) {
-    if (strcmp(info->variant, "l1") == 0) return (norms & 1) != 0;
-    if (strcmp(info->variant, "l2") == 0) return (norms & 2) != 0;
-    return 1;
-}
-
 int cli_explain_set_methods(cli_explain_job *job, const char *list, int norms) {
-    char copy[256];
-    snprintf(copy, sizeof copy, "%s", list);
-    for (char *save = NULL, *name = strtok_r(copy, ",", &save); name; name = strtok_r(NULL, ",", &save)) {
-        unsigned named = vte_methods_from_name(name);
-        if (!named) {
-            char families[256];
-            cli_method_families(families, sizeof families, ", ", ", ");
-            cli_error("explain: unknown method '%s' (%s or all)", name, families);
-            return 0;
-        }
-        for (int m = 0; m < VTE_METHOD_COUNT; m++)
-            if ((named & VTE_METHOD_BIT(m)) && variant_chosen(vte_method_info_of((vte_method)m), norms))
-                job->methods.methods |= VTE_METHOD_BIT(m);
-    }
-    return 1;
+    return cli_methods_add("explain", list, norms, &job->methods.methods);
 }
 
 /* What parsing collects besides the job. */
 typedef struct parse_state {
-    int norms, method_given;
-    const char *seed_conflict; /* an option --compat seed has no counterpart for */
-    char methods[512];         /* the --method values, joined by commas */
+    cli_method_choice methods; /* --method and the method options (method_options.h) */
 } parse_state;
 
 static int takes_value(const char *arg) {
-    static const char *const with_value[] = {"--method", "--norm", "--class", "--topk", "--out", "--model",
-                                             "--batch", "--device", "--head-fusion", "--discard-ratio",
-                                             "--legrad-layers", "--compat", "--alpha", "--summary"};
+    static const char *const with_value[] = {"--class", "--topk",   "--out",   "--model",
+                                             "--batch", "--device", "--alpha", "--summary"};
     for (size_t k = 0; k < sizeof with_value / sizeof with_value[0]; k++)
         if (strcmp(arg, with_value[k]) == 0) return 1;
-    return 0;
+    return cli_method_option_known(arg);
 }
 
 /* One option with a value; 0 after reporting a bad value. */
 static int parse_value_option(const char *arg, const char *value, cli_explain_job *job, parse_state *p) {
     double number = 0;
-    if (strcmp(arg, "--method") == 0) {
-        p->method_given = 1;
-        if (strlen(p->methods) + strlen(value) + 2 >= sizeof p->methods) {
-            cli_error("explain: too many --method values");
-            return 0;
-        }
-        if (p->methods[0]) strcat(p->methods, ",");
-        strcat(p->methods, value);
-    } else if (strcmp(arg, "--norm") == 0) {
-        if (strcasecmp(value, "l1") == 0) p->norms = 1;
-        else if (strcasecmp(value, "l2") == 0) p->norms = 2;
-        else if (strcasecmp(value, "both") == 0) p->norms = 3;
-        else {
-            cli_error("explain: --norm takes l1, l2 or both, got '%s'", value);
-            return 0;
-        }
+    if (cli_method_option_known(arg)) {
+        return cli_method_option_parse("explain", arg, value, &p->methods, &job->methods);
     } else if (strcmp(arg, "--class") == 0) {
         if (job->class_count == CLI_MAX_CLASSES) {
             cli_error("explain: at most %d --class options", CLI_MAX_CLASSES);
@@ -180,47 +117,14 @@ static int parse_value_option(const char *arg, const char *value, cli_explain_jo
     } else if (strcmp(arg, "--alpha") == 0) {
         if (!cli_parse_float("explain", arg, value, 0.0, 1.0, &number)) return 0;
         job->alpha = (float)number;
-    } else if (strcmp(arg, "--head-fusion") == 0) {
-        p->seed_conflict = arg;
-        if (strcasecmp(value, "mean") == 0) job->methods.rollout_fusion = VTE_FUSION_MEAN;
-        else if (strcasecmp(value, "max") == 0) job->methods.rollout_fusion = VTE_FUSION_MAX;
-        else if (strcasecmp(value, "min") == 0) job->methods.rollout_fusion = VTE_FUSION_MIN;
-        else {
-            cli_error("explain: --head-fusion takes mean, max or min, got '%s'", value);
-            return 0;
-        }
-    } else if (strcmp(arg, "--discard-ratio") == 0) {
-        p->seed_conflict = arg;
-        if (!cli_parse_float("explain", arg, value, 0.0, 0.999, &number)) return 0;
-        job->methods.discard_ratio = (float)number;
-    } else if (strcmp(arg, "--legrad-layers") == 0) {
-        p->seed_conflict = arg;
-        if (!cli_parse_int("explain", arg, value, 1, 100000, &job->methods.legrad_layers)) return 0;
-    } else if (strcmp(arg, "--compat") == 0) {
-        if (strcasecmp(value, "seed") != 0) {
-            cli_error("explain: --compat takes 'seed', got '%s'", value);
-            return 0;
-        }
-        job->methods.compat_seed = 1;
     }
     return 1;
 }
 
 /* The checks that need the whole command line; -1 to continue, else an exit status. */
 static int check_options(cli_explain_job *job, const parse_state *p) {
-    if (!p->method_given) {
-        char families[256];
-        cli_method_families(families, sizeof families, ", ", ", ");
-        cli_error("explain: no --method given (%s or all)", families);
-        return EXIT_USAGE;
-    }
-    if (job->methods.compat_seed && p->seed_conflict) {
-        cli_error("explain: %s has no counterpart in --compat seed (the original project's formulas take the head "
-                  "mean, discard nothing and use every layer)",
-                  p->seed_conflict);
-        return EXIT_USAGE;
-    }
-    if (!cli_explain_set_methods(job, p->methods, p->norms)) return EXIT_USAGE;
+    const int status = cli_method_choice_finish("explain", &p->methods, &job->methods);
+    if (status >= 0) return status;
     if (job->topk && job->class_count) {
         cli_error("explain: --topk and --class exclude each other");
         return EXIT_USAGE;
@@ -237,7 +141,8 @@ static int parse_options(int argc, char **argv, cli_explain_job *job, char ***in
                          int seed_defaults) {
     *inputs = calloc((size_t)argc, sizeof **inputs);
     if (!*inputs) return EXIT_SETUP;
-    parse_state p = {.norms = 3};
+    parse_state p;
+    cli_method_choice_init(&p.methods);
     for (int i = 1; i < argc; i++) {
         const char *arg = argv[i];
         if (strcmp(arg, "-h") == 0 || strcmp(arg, "--help") == 0) {
@@ -277,36 +182,11 @@ static int parse_options(int argc, char **argv, cli_explain_job *job, char ***in
 
 /* ---------------------------------------------------------------- the run */
 
-/* Ctrl-C (or SIGTERM) during a run: finish the batch on the device, write its pictures, the summary, and stop;
- * a second Ctrl-C ends the program at once (no file is ever half-written: pictures are renamed into place). */
-static volatile sig_atomic_t interrupted = 0;
-
-static void on_interrupt(int signal_number) {
-    if (interrupted) {
-        struct sigaction fallback = {0};
-        fallback.sa_handler = SIG_DFL;
-        sigaction(signal_number, &fallback, NULL);
-        raise(signal_number);
-    }
-    interrupted = 1;
-}
-
-static void catch_interrupts(void) {
-    struct sigaction action = {0};
-    action.sa_handler = on_interrupt;
-    sigemptyset(&action.sa_mask);
-    sigaction(SIGINT, &action, NULL);
-    sigaction(SIGTERM, &action, NULL);
-}
-
 static int resolve_classes(const vte_model *model, const cli_explain_job *job, int *ids) {
     int labels = vte_model_get_config(model)->num_labels;
     for (int i = 0; i < job->class_count; i++) {
         const char *text = job->class_args[i];
-        int id = vte_model_find_label(model, text);
-        char *end = NULL;
-        long number = strtol(text, &end, 10);
-        if (id < 0 && *text && !*end && number >= 0 && number < labels) id = (int)number;
+        const int id = cli_class_id(model, text);
         if (id < 0) {
             cli_error("explain: unknown class '%s': neither an id from 0 to %d nor a label of the model", text,
                       labels - 1);
@@ -465,7 +345,7 @@ static int explain_batch(run_state *st) {
 
 static void print_done(const run_state *st, size_t input_count) {
     const cli_explain_job *job = st->job;
-    if (interrupted)
+    if (cli_interrupted())
         cli_error("explain: interrupted after %zu of %zu images; the pictures written so far are complete",
                   st->progress.done, input_count);
     if (job->quiet) return;
@@ -501,9 +381,9 @@ int cli_explain_run(const cli_explain_job *job, char **input_args, int input_cou
     int stopped = open_engine(&st, inputs.count);
     if (stopped < 0) {
         cli_progress_start(&st.progress, inputs.count, job->quiet);
-        catch_interrupts();
+        cli_catch_interrupts();
         size_t next = 0;
-        while (stopped < 0 && next < inputs.count && !interrupted) {
+        while (stopped < 0 && next < inputs.count && !cli_interrupted()) {
             st.failed_in_batch = 0;
             if (cli_batch_load(&st.batch, st.model, inputs.paths, inputs.count, &next, report_load_failure, &st) &&
                 (stopped = explain_batch(&st)) >= 0)
@@ -517,7 +397,7 @@ int cli_explain_run(const cli_explain_job *job, char **input_args, int input_cou
         }
     }
     if (stopped >= 0) exit_status = stopped;
-    else if (interrupted) exit_status = EXIT_INTERRUPTED;
+    else if (cli_interrupted()) exit_status = EXIT_INTERRUPTED;
     else if (st.failures && exit_status == EXIT_OK) exit_status = EXIT_SOME_FAILED;
     if (job->summary_path && st.model &&
         cli_summary_write(&st.summary, st.model, job->topk > 5 ? job->topk : 5, job->summary_path) != 0 &&

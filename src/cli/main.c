@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "cli/evaluate.h"
 
 static void print_usage(FILE *out) {
     fprintf(out,
@@ -23,6 +24,10 @@ static void print_usage(FILE *out) {
             "                                                        heat-map overlays of rollout, gmar, legrad,\n"
             "                                                        chefer for image files and folders, saved\n"
             "                                                        under results/\n"
+            "  evaluate --method M [--masks DIR] [--labels FILE] [--summary FILE] [--plot FILE.png] INPUT...\n"
+            "                                                        how faithful each method is: deletion and\n"
+            "                                                        insertion AUC against random orders, the\n"
+            "                                                        pointing game and share on object masks\n"
             "  live [--camera N | --video FILE | FOLDER] [--method M]\n"
             "                                                        a window with each frame of a camera, video\n"
             "                                                        or image folder and its explanation, live\n"
@@ -44,8 +49,8 @@ static void print_usage(FILE *out) {
             "\n"
             "Exit status: 0 success; 1 some inputs failed (the others were done); 2 usage error (also: no\n"
             "arguments and no terminal to ask on); 3 set-up error (no device, unreadable model, failed device\n"
-            "self-check, output folder not writable, no display for `live`); 130 `explain` interrupted by Ctrl-C\n"
-            "(the pictures written are complete).\n",
+            "self-check, output folder not writable, no display for `live`); 130 `explain` or `evaluate`\n"
+            "interrupted by Ctrl-C (what was written is complete).\n",
             DEFAULT_MODEL_DIR, BUNDLED_MODEL_DIR);
 }
 
@@ -77,6 +82,7 @@ int main(int argc, char **argv) {
     if (strcmp(command, "devices") == 0) return cli_devices(argc - 1, argv + 1);
     if (strcmp(command, "classify") == 0) return cli_classify(argc - 1, argv + 1);
     if (strcmp(command, "explain") == 0) return cli_explain(argc - 1, argv + 1);
+    if (strcmp(command, "evaluate") == 0) return cli_evaluate(argc - 1, argv + 1);
     if (strcmp(command, "live") == 0) return cli_live(argc - 1, argv + 1);
     if (command[0] == '-' && command[1] == '-')
         return cli_seed(argc, argv); /* vitexplain --method M ...: the original project's job, no prompts */

@@ -265,6 +265,21 @@ extern "C" vte_status vte_cv_text_size(const char *text, double scale, int thick
     }
 }
 
+extern "C" vte_status vte_cv_line(vte_image *image, int x0, int y0, int x1, int y1, const unsigned char rgb[3],
+                                  int thickness, vte_error *err) {
+    if (!image_ok(image) || !rgb)
+        return vte_error_set(err, VTE_ERR_INVALID_ARGUMENT, "vte_cv_line: NULL argument or empty image");
+    if (thickness < 1) return vte_error_set(err, VTE_ERR_INVALID_ARGUMENT, "vte_cv_line: bad thickness %d", thickness);
+    try {
+        cv_init_once();
+        cv::Mat m(image->height, image->width, CV_8UC3, image->rgb);
+        cv::line(m, cv::Point(x0, y0), cv::Point(x1, y1), cv::Scalar(rgb[0], rgb[1], rgb[2]), thickness, cv::LINE_AA);
+        return VTE_OK;
+    } catch (...) {
+        return report_exception(err, "cv::line", "line", VTE_ERR_INVALID_ARGUMENT);
+    }
+}
+
 extern "C" vte_status vte_cv_resize(const vte_image *image, int width, int height, vte_image *out, vte_error *err) {
     if (!image_ok(image) || !out)
         return vte_error_set(err, VTE_ERR_INVALID_ARGUMENT, "vte_cv_resize: NULL argument or empty image");

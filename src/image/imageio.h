@@ -63,6 +63,11 @@ vte_status vte_cv_put_text(vte_image *image, const char *text, int x, int y, dou
 vte_status vte_cv_text_size(const char *text, double scale, int thickness, int *width, int *height, int *baseline,
                             vte_error *err);
 
+/* cv::line from (x0, y0) to (x1, y1) on an RGB image in place, anti-aliased (cv::LINE_AA), clipped to the image;
+ * rgb is the colour. */
+vte_status vte_cv_line(vte_image *image, int x0, int y0, int x1, int y1, const unsigned char rgb[3], int thickness,
+                       vte_error *err);
+
 /* cv::resize of an RGB image to width x height: cv::INTER_AREA when shrinking both sides, cv::INTER_LINEAR
  * otherwise. out->rgb is malloc'ed. */
 vte_status vte_cv_resize(const vte_image *image, int width, int height, vte_image *out, vte_error *err);
