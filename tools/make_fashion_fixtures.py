@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Sample images, test fixtures and PyTorch references for the bundled Fashion-MNIST model.
 
-    .venv/bin/python tools/make_fashion_fixtures.py [--model weights/fashion-vit] [--per-class 30]
+    .venv/bin/python tools/make_fashion_fixtures.py [--model weights/fashion-vit] [--per-class 100]
 
 Reads the Fashion-MNIST test set from Debian's dataset-fashion-mnist package (Zalando Research, MIT licence) and
 writes:
@@ -51,7 +51,7 @@ def file_name(label: str) -> str:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", default=str(ROOT / "weights/fashion-vit"))
-    parser.add_argument("--per-class", type=int, default=30)
+    parser.add_argument("--per-class", type=int, default=100)
     args = parser.parse_args()
     images = read_idx(DATA_DIR / "t10k-images-idx3-ubyte.gz")
     labels = read_idx(DATA_DIR / "t10k-labels-idx1-ubyte.gz")

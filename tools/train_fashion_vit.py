@@ -7,11 +7,13 @@ Data: Debian's dataset-fashion-mnist package (/usr/share/datasets/fashion-mnist,
 Zalando Research, MIT licence); `apt-get install dataset-fashion-mnist`. Needs torch and transformers
 (tools/requirements.txt); runs on the CPU.
 
-The model: 28x28 images, 4x4 patches (a 7x7 patch grid, 49 patches + CLS), 4 layers, hidden size 64, 4 heads, MLP
-width 128, exact GELU, qkv biases, 10 classes named as the data set names them. The grey image is repeated into
+The model: 28x28 images, 4x4 patches (a 7x7 patch grid, 49 patches + CLS), 4 layers, hidden size 96, 4 heads, MLP
+width 192, exact GELU, qkv biases, 10 classes named as the data set names them. The grey image is repeated into
 three channels, so that the standard ViTImageProcessor (rescale 1/255, normalise with the training set's mean and
 standard deviation) applies and any RGB image can be fed. Training: AdamW (lr 2e-3, weight decay 0.05), batch 128,
-15 epochs, one warm-up epoch then cosine decay, label smoothing 0.1, random shifts of up to 2 pixels and horizontal flips.
+25 epochs, one warm-up epoch then cosine decay, random shifts of up to 1 pixel and horizontal flips, steps compiled
+with torch.compile; the weights saved are an exponential moving average (decay 0.999) of the trained ones. The
+options below change these, for experiments.
 Everything is seeded and torch runs deterministic algorithms on a fixed number of threads, so a re-run on the same
 machine gives the same weights.
 
@@ -20,6 +22,7 @@ training.json (the settings, the test accuracy, the time taken).
 """
 
 import argparse
+import copy
 import gzip
 import json
 import math
@@ -55,16 +58,16 @@ def load_split(split: str):
     return images, labels.astype(np.int64)
 
 
-def make_model(seed: int) -> ViTForImageClassification:
+def make_model(seed: int, hidden: int, layers: int, heads: int, mlp: int) -> ViTForImageClassification:
     torch.manual_seed(seed)
     config = ViTConfig(
         image_size=28,
         patch_size=4,
         num_channels=3,
-        hidden_size=64,
-        num_hidden_layers=4,
-        num_attention_heads=4,
-        intermediate_size=128,
+        hidden_size=hidden,
+        num_hidden_layers=layers,
+        num_attention_heads=heads,
+        intermediate_size=mlp,
         hidden_act="gelu",
         hidden_dropout_prob=0.0,
         attention_probs_dropout_prob=0.0,
@@ -74,7 +77,10 @@ def make_model(seed: int) -> ViTForImageClassification:
         id2label={i: name for i, name in enumerate(CLASSES)},
         label2id={name: i for i, name in enumerate(CLASSES)},
     )
-    return ViTForImageClassification(config)
+    # Eager attention: for 50 tokens it trains faster on the CPU than SDPA's flash kernel (measured, 2 cores).
+    model = ViTForImageClassification(config)
+    model.set_attn_implementation("eager")
+    return model
 
 
 def to_pixels(images: torch.Tensor, mean: float, std: float) -> torch.Tensor:
@@ -85,12 +91,12 @@ def to_pixels(images: torch.Tensor, mean: float, std: float) -> torch.Tensor:
     return x.unsqueeze(1).expand(-1, 3, -1, -1).contiguous()
 
 
-def augment(images: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-    """Random shifts of up to 2 pixels (zero padding) and horizontal flips, on uint8 [N, 28, 28]."""
+def augment(images: torch.Tensor, generator: torch.Generator, shift: int) -> torch.Tensor:
+    """Random shifts of up to `shift` pixels (zero padding) and horizontal flips, on uint8 [N, 28, 28]."""
     n = images.shape[0]
-    padded = F.pad(images, (2, 2, 2, 2))
-    dx = torch.randint(0, 5, (n,), generator=generator)
-    dy = torch.randint(0, 5, (n,), generator=generator)
+    padded = F.pad(images, (shift, shift, shift, shift))
+    dx = torch.randint(0, 2 * shift + 1, (n,), generator=generator)
+    dy = torch.randint(0, 2 * shift + 1, (n,), generator=generator)
     rows = (dy[:, None] + torch.arange(28)[None, :])[:, :, None].expand(n, 28, 28)
     cols = (dx[:, None] + torch.arange(28)[None, :])[:, None, :].expand(n, 28, 28)
     shifted = padded[torch.arange(n)[:, None, None], rows, cols]
@@ -112,10 +118,20 @@ def evaluate(model, images: torch.Tensor, labels: torch.Tensor, mean: float, std
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", default="weights/fashion-vit")
-    parser.add_argument("--epochs", type=int, default=15)
+    parser.add_argument("--epochs", type=int, default=25)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--limit", type=int, default=0, help="train on the first N images only (for timing)")
+    parser.add_argument("--hidden", type=int, default=96)
+    parser.add_argument("--layers", type=int, default=4)
+    parser.add_argument("--heads", type=int, default=4)
+    parser.add_argument("--mlp", type=int, default=192)
+    parser.add_argument("--batch", type=int, default=128)
+    parser.add_argument("--lr", type=float, default=2e-3)
+    parser.add_argument("--smoothing", type=float, default=0.0)
+    parser.add_argument("--shift", type=int, default=1)
+    parser.add_argument("--ema", type=float, default=0.999, help="decay of the weights' moving average")
+    parser.add_argument("--no-compile", dest="compile", action="store_false", help="train without torch.compile")
     args = parser.parse_args()
     if not DATA_DIR.is_dir():
         print(f"{DATA_DIR} not found: install Debian's dataset-fashion-mnist package", file=sys.stderr)
@@ -133,12 +149,19 @@ def main() -> int:
     train_x, train_y = torch.from_numpy(train_images.copy()), torch.from_numpy(train_labels)
     test_x, test_y = torch.from_numpy(test_images.copy()), torch.from_numpy(test_labels)
 
-    model = make_model(args.seed)
-    batch = 128
+    model = make_model(args.seed, args.hidden, args.layers, args.heads, args.mlp)
+    # An exponential moving average of the weights is what is evaluated and saved (it smooths the last epochs'
+    # noise: about a point of accuracy on this short schedule).
+    ema = copy.deepcopy(model)
+    for p in ema.parameters():
+        p.requires_grad_(False)
+    # torch.compile fuses the small element-wise operations: 1.4-1.8x faster training steps on 2 CPU cores.
+    train_forward = torch.compile(model) if args.compile else model
+    batch = args.batch
     steps_per_epoch = math.ceil(train_x.shape[0] / batch)
     total_steps = steps_per_epoch * args.epochs
     warmup = steps_per_epoch
-    optimizer = torch.optim.AdamW(model.parameters(), lr=2e-3, weight_decay=0.05)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.05)
     schedule = torch.optim.lr_scheduler.LambdaLR(
         optimizer,
         lambda step: (step + 1) / warmup if step < warmup
@@ -152,18 +175,23 @@ def main() -> int:
         total_loss = 0.0
         for step in range(steps_per_epoch):
             index = order[step * batch : (step + 1) * batch]
-            pixels = to_pixels(augment(train_x[index], generator), mean, std)
-            logits = model(pixel_values=pixels).logits
-            loss = F.cross_entropy(logits, train_y[index], label_smoothing=0.1)
+            pixels = to_pixels(augment(train_x[index], generator, args.shift), mean, std)
+            logits = train_forward(pixel_values=pixels).logits
+            loss = F.cross_entropy(logits, train_y[index], label_smoothing=args.smoothing)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
             schedule.step()
+            decay = min(args.ema, (1 + epoch * steps_per_epoch + step) / (10 + epoch * steps_per_epoch + step))
+            with torch.no_grad():
+                for average, current in zip(ema.parameters(), model.parameters()):
+                    average.mul_(decay).add_(current, alpha=1.0 - decay)
             total_loss += float(loss.detach())
-        accuracy = evaluate(model, test_x, test_y, mean, std)
+        accuracy = evaluate(ema, test_x, test_y, mean, std)
         print(f"epoch {epoch + 1}/{args.epochs}: loss {total_loss / steps_per_epoch:.4f}, test accuracy "
               f"{accuracy:.4f}, {time.time() - started:.0f} s", flush=True)
 
+    model = ema
     accuracy = evaluate(model, test_x, test_y, mean, std)
     seconds = time.time() - started
     out = Path(args.out)
@@ -186,8 +214,13 @@ def main() -> int:
         "test_images": int(test_x.shape[0]),
         "test_accuracy": round(accuracy, 4),
         "epochs": args.epochs,
+        "architecture": {"hidden": args.hidden, "layers": args.layers, "heads": args.heads, "mlp": args.mlp,
+                         "patch": 4, "image": 28},
+        "training": {"batch": args.batch, "lr": args.lr, "label_smoothing": args.smoothing, "shift": args.shift,
+                     "flip": True, "weight_decay": 0.05, "ema": args.ema},
         "seed": args.seed,
         "threads": args.threads,
+        "compiled": args.compile,
         "seconds": round(seconds),
         "torch": torch.__version__,
         "normalisation": {"mean": mean, "std": std},

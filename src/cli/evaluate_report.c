@@ -9,6 +9,7 @@
 #include <strings.h>
 
 #include "cli/cli.h"
+#include "cli/summary.h"
 #include "render/plot.h"
 #include "render/render.h"
 
@@ -276,25 +277,10 @@ static char *to_json(const cli_eval_report *r) {
     return text;
 }
 
-/* CSV field with RFC 4180 quoting. */
-static void csv_field(FILE *f, const char *text, int last) {
-    if (strpbrk(text, ",\"\n\r")) {
-        fputc('"', f);
-        for (const char *p = text; *p; p++) {
-            if (*p == '"') fputc('"', f);
-            fputc(*p, f);
-        }
-        fputc('"', f);
-    } else {
-        fputs(text, f);
-    }
-    fputc(last ? '\n' : ',', f);
-}
-
 static void csv_number(FILE *f, double v, int last) {
     char text[32] = "";
     if (!isnan(v)) snprintf(text, sizeof text, "%.7g", v);
-    csv_field(f, text, last);
+    cli_csv_field(f, text, last);
 }
 
 /* One line per image and row; a failed image is one line with its error. */
@@ -307,9 +293,9 @@ static void write_csv(FILE *f, const cli_eval_report *r) {
     for (size_t i = 0; i < r->count; i++) {
         const cli_eval_record *record = &r->records[i];
         if (!record->result) {
-            csv_field(f, record->image, 0);
-            csv_field(f, "failed", 0);
-            csv_field(f, record->error ? record->error : "not evaluated", 0);
+            cli_csv_field(f, record->image, 0);
+            cli_csv_field(f, "failed", 0);
+            cli_csv_field(f, record->error ? record->error : "not evaluated", 0);
             fputs(",,,,,,,,,\n", f);
             continue;
         }
@@ -318,15 +304,15 @@ static void write_csv(FILE *f, const cli_eval_report *r) {
         snprintf(id, sizeof id, "%d", target.class_id);
         for (int j = 0; j < n; j++) {
             vte_evaluation_scores s = vte_evaluation_scores_of(record->result, 0, ids[j]);
-            csv_field(f, record->image, 0);
-            csv_field(f, "ok", 0);
-            csv_field(f, "", 0);
-            csv_field(f, id, 0);
-            csv_field(f, vte_model_label(r->model, target.class_id), 0);
+            cli_csv_field(f, record->image, 0);
+            cli_csv_field(f, "ok", 0);
+            cli_csv_field(f, "", 0);
+            cli_csv_field(f, id, 0);
+            cli_csv_field(f, vte_model_label(r->model, target.class_id), 0);
             csv_number(f, target.prob, 0);
-            csv_field(f, record->class_given ? "labels" : "top", 0);
-            csv_field(f, record->mask ? record->mask : "", 0);
-            csv_field(f, cli_eval_row_name(ids[j]), 0);
+            cli_csv_field(f, record->class_given ? "labels" : "top", 0);
+            cli_csv_field(f, record->mask ? record->mask : "", 0);
+            cli_csv_field(f, cli_eval_row_name(ids[j]), 0);
             csv_number(f, s.deletion_auc, 0);
             csv_number(f, s.insertion_auc, 0);
             csv_number(f, s.pointing_game, 0);

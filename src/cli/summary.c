@@ -75,7 +75,7 @@ static char *to_json(const cli_summary *s, const vte_model *model, int topk) {
 }
 
 /* CSV field with RFC 4180 quoting. */
-static void csv_field(FILE *f, const char *text, int last) {
+void cli_csv_field(FILE *f, const char *text, int last) {
     int quote = strpbrk(text, ",\"\n\r") != NULL;
     if (quote) {
         fputc('"', f);
@@ -97,16 +97,16 @@ static void write_csv(FILE *f, const cli_summary *s, const vte_model *model, int
     char number[64];
     for (size_t i = 0; i < s->count; i++) {
         const cli_record *r = &s->records[i];
-        csv_field(f, r->image, 0);
-        csv_field(f, r->error ? "failed" : "ok", 0);
-        csv_field(f, r->error ? r->error : "", 0);
+        cli_csv_field(f, r->image, 0);
+        cli_csv_field(f, r->error ? "failed" : "ok", 0);
+        cli_csv_field(f, r->error ? r->error : "", 0);
         for (int k = 0; k < topk; k++) {
             if (!r->error && k < r->top_count) {
                 snprintf(number, sizeof number, "%d", r->top[k].class_id);
-                csv_field(f, number, 0);
-                csv_field(f, vte_model_label(model, r->top[k].class_id), 0);
+                cli_csv_field(f, number, 0);
+                cli_csv_field(f, vte_model_label(model, r->top[k].class_id), 0);
                 snprintf(number, sizeof number, "%.6f", (double)r->top[k].prob);
-                csv_field(f, number, 0);
+                cli_csv_field(f, number, 0);
             } else {
                 fputs(",,,", f);
             }
@@ -118,7 +118,7 @@ static void write_csv(FILE *f, const cli_summary *s, const vte_model *model, int
             if (j) strcat(files, ";");
             strcat(files, r->files[j]);
         }
-        csv_field(f, files ? files : "", 0);
+        cli_csv_field(f, files ? files : "", 0);
         free(files);
         if (r->error) {
             fputs(",,\n", f);

@@ -4,6 +4,7 @@
 #define VTE_CLI_SUMMARY_H
 
 #include <stddef.h>
+#include <stdio.h>
 
 #include "vitexplain.h"
 
@@ -26,6 +27,9 @@ typedef struct cli_summary {
 cli_record *cli_summary_add(cli_summary *s, const char *image);
 void cli_record_set_error(cli_record *r, const char *message);
 void cli_record_add_file(cli_record *r, const char *path);
+
+/* Writes one CSV field with RFC 4180 quoting, then ',' or, for the last field of a line, '\n'. */
+void cli_csv_field(FILE *f, const char *text, int last);
 
 /* 1 when `path` ends in .json or .csv. */
 int cli_summary_format_known(const char *path);

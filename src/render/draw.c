@@ -137,3 +137,29 @@ vte_status vte_draw_fit_text(const char *text, double scale, int max_width, char
     buf[0] = '\0';
     return VTE_OK;
 }
+
+/* Draws `text` reading upwards (rotated 90 degrees counter-clockwise), its box's left edge at x and centred
+ * vertically on cy, in ink on the white canvas. */
+vte_status vte_draw_put_text_up(vte_image *canvas, const char *text, double scale, int x, int cy, vte_error *err) {
+    vte_text_metrics m;
+    vte_status st = vte_draw_measure(text, scale, &m, err);
+    if (st != VTE_OK) return st;
+    vte_image tmp;
+    const int tw = m.width + 2, th = m.height + m.baseline + 2;
+    if ((st = vte_draw_alloc_image(&tmp, tw, th, "rotated text", err)) != VTE_OK) return st;
+    memset(tmp.rgb, 255, (size_t)tw * (size_t)th * 3);
+    st = vte_cv_put_text(&tmp, text, 1, 1 + m.height, scale, DRAW_INK, draw_text_thickness(scale), err);
+    if (st == VTE_OK) {
+        /* (tx, ty) -> (x + ty, top + tw-1-tx); text top (ty = 0) ends up on the left. */
+        const int top = cy - tw / 2;
+        for (int ty = 0; ty < th; ty++)
+            for (int tx = 0; tx < tw; tx++) {
+                const int xx = x + ty, yy = top + (tw - 1 - tx);
+                if (xx < 0 || yy < 0 || xx >= canvas->width || yy >= canvas->height) continue;
+                memcpy(canvas->rgb + ((size_t)yy * (size_t)canvas->width + (size_t)xx) * 3,
+                       tmp.rgb + ((size_t)ty * (size_t)tw + (size_t)tx) * 3, 3);
+            }
+    }
+    vte_image_free(&tmp);
+    return st;
+}

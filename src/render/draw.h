@@ -57,6 +57,10 @@ void vte_draw_darken_rect(vte_image *image, int x0, int y0, int w, int h);
 /* out->rgb = malloc'ed width x height picture (contents undefined); `what` names the caller in the error. */
 vte_status vte_draw_alloc_image(vte_image *out, int width, int height, const char *what, vte_error *err);
 
+/* Draws `text` in ink reading upwards (rotated 90 degrees counter-clockwise: OpenCV draws only horizontal text),
+ * its box's left edge at x and centred vertically on cy. */
+vte_status vte_draw_put_text_up(vte_image *canvas, const char *text, double scale, int x, int cy, vte_error *err);
+
 /* ---------------------------------------------------------------- text */
 
 typedef struct vte_text_metrics {

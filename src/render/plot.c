@@ -53,27 +53,6 @@ static vte_status put_text_centred(vte_image *image, const char *text, int cx, i
     return status ? status : put_text(image, text, cx - m.width / 2, baseline, scale, err);
 }
 
-/* Text reading upwards, centred on (x + its height / 2, cy): drawn on a white strip, then turned a quarter left
- * (OpenCV draws only horizontal text). */
-static vte_status put_text_up(vte_image *image, const char *text, int x, int cy, double scale, vte_error *err) {
-    vte_text_metrics m;
-    vte_status status = vte_draw_measure(text, scale, &m, err);
-    vte_image strip = {0};
-    const int w = m.width + 2, h = m.height + m.baseline + 2;
-    if (!status) status = vte_draw_alloc_image(&strip, w, h, "plot", err);
-    if (status) return status;
-    memset(strip.rgb, 255, (size_t)w * h * 3);
-    status = put_text(&strip, text, 1, 1 + m.height, scale, err);
-    for (int ty = 0; ty < h && !status; ty++)
-        for (int tx = 0; tx < w; tx++) {
-            const int px = x + ty, py = cy - w / 2 + (w - 1 - tx);
-            if (px >= 0 && py >= 0 && px < image->width && py < image->height)
-                memcpy(image->rgb + ((size_t)py * image->width + px) * 3, strip.rgb + ((size_t)ty * w + tx) * 3, 3);
-        }
-    vte_image_free(&strip);
-    return status;
-}
-
 /* A line of dashes 8 pixels long with gaps of 5, so that a baseline series reads apart from the methods. */
 static vte_status dashed_line(vte_image *image, int x0, int y0, int x1, int y1, const unsigned char rgb[3],
                               int thickness, double *phase, vte_error *err) {
@@ -122,7 +101,7 @@ static vte_status draw_axes(vte_image *image, const axes *a, const char *panel_t
     if (!status) status = put_text_centred(image, panel_title, (a->x0 + a->x1) / 2, a->y0 - 16, LABEL_SCALE + 0.1, err);
     if (!status) status = put_text_centred(image, x_label, (a->x0 + a->x1) / 2, a->y1 + 54, LABEL_SCALE, err);
     if (!status)
-        status = put_text_up(image, "probability of the class", a->x0 - 70, (a->y0 + a->y1) / 2, LABEL_SCALE, err);
+        status = vte_draw_put_text_up(image, "probability of the class", LABEL_SCALE, a->x0 - 70, (a->y0 + a->y1) / 2, err);
     return status;
 }
 
