@@ -36,7 +36,8 @@ static void read_labels(labelled *l) {
         char *comma = strchr(line, ',');
         cr_assert_not_null(comma, "bad line %s", line);
         *comma = '\0';
-        snprintf(l->names[l->count], sizeof l->names[l->count], "%s", line);
+        cr_assert_lt(strlen(line), sizeof l->names[0], "image name too long: %s", line);
+        memcpy(l->names[l->count], line, strlen(line) + 1);
         l->classes[l->count++] = atoi(comma + 1);
     }
     fclose(f);
@@ -137,4 +138,112 @@ Test(fashion, a_newcomer_without_a_model_gets_the_bundled_one) {
     r = vte_test_cli(dir, "-u VITEXPLAIN_MODEL", "explain --method legrad --quiet --out q images-absent-so-fail.png");
     cr_assert_eq(r->status, 1);
     cr_assert_null(strstr(r->err, "model: "), "%s", r->err);
+}
+
+Test(fashion, the_library_example_defaults_to_the_bundled_model) {
+    /* examples/explain_one.c with an image only: no $VITEXPLAIN_MODEL and no weights/vit-base-patch16-224 in the
+     * current folder, so the bundled model (weights/fashion-vit, linked in) explains it; its grid is 7 x 7. */
+    char dir[4096], line[16384];
+    snprintf(dir, sizeof dir, "%s", vte_test_temp_dir());
+    snprintf(line, sizeof line, "mkdir -p weights && ln -s '%s' weights/fashion-vit && env -u VITEXPLAIN_MODEL '%s' '%s'",
+             BUNDLED, VTE_EXAMPLE_PATH, VTE_SOURCE_DIR "/images/fashion/sneaker.png");
+    vte_test_run *r = vte_test_shell(dir, line, "/dev/null");
+    cr_assert_eq(r->status, 0, "stderr: %s", r->err);
+    cr_assert(strncmp(r->out, "model: weights/fashion-vit\n", 27) == 0, "%s", r->out);
+    cr_assert(strstr(r->out, "sneaker.png: Sneaker ("), "%s", r->out);
+    const char *legrad = strstr(r->out, "LeGrad:\n");
+    cr_assert_not_null(legrad, "%s", r->out);
+    int values = 0, lines = 0;
+    for (const char *p = legrad + strlen("LeGrad:\n"); *p && lines < 7; p++) {
+        if (*p == '.') values++;
+        if (*p == '\n') lines++;
+    }
+    cr_assert_eq(values, 49, "%s", legrad);
+}
+
+/* A number of a JSON object, which must be there. */
+static double number_at(const json_t *object, const char *key) {
+    const json_t *v = json_object_get(object, key);
+    cr_assert(json_is_number(v), "no number '%s'", key);
+    return json_number_value(v);
+}
+
+Test(fashion, evaluate_on_garment_masks_equals_the_pytorch_reference) {
+    /* `vitexplain evaluate` on five test images with their garment masks, against tools/make_evaluate_reference.py's
+     * PyTorch statement of the protocol on the same checkpoint: every AUC within 1e-4, the pointing game and the
+     * share within the summary's rounding, the random order and the uniform map included. */
+    json_error_t jerr;
+    json_t *reference = json_load_file(VTE_FIXTURES_DIR "/reference/fashion-vit/evaluate/reference.json", 0, &jerr);
+    cr_assert_not_null(reference, "%s", jerr.text);
+    json_t *images = json_object_get(reference, "images");
+    cr_assert_eq(json_object_size(images), 5);
+    char dir[4096], args[16384], summary[4200];
+    snprintf(dir, sizeof dir, "%s", vte_test_temp_dir());
+    snprintf(summary, sizeof summary, "%s/run.json", dir);
+    int used = snprintf(args, sizeof args,
+                        "evaluate --model '%s' --method all --masks '%s/masks' --summary '%s' --quiet", BUNDLED,
+                        FIXTURES, summary);
+    const char *stem;
+    json_t *want;
+    json_object_foreach(images, stem, want) {
+        used += snprintf(args + used, sizeof args - used, " '%s/images/%s.png'", FIXTURES, stem);
+    }
+    vte_test_run *r = vte_test_cli(dir, "", args);
+    cr_assert_eq(r->status, 0, "stderr: %s", r->err);
+    json_t *s = json_load_file(summary, 0, &jerr);
+    cr_assert_not_null(s, "%s: %s", summary, jerr.text);
+    json_t *got_images = json_object_get(s, "images");
+    cr_assert_eq(json_array_size(got_images), 5);
+    size_t i = 0;
+    json_object_foreach(images, stem, want) {
+        json_t *got = json_array_get(got_images, i++);
+        cr_assert_str_eq(json_string_value(json_object_get(got, "status")), "ok");
+        cr_assert_eq(json_integer_value(json_object_get(json_object_get(got, "class"), "id")),
+                     json_integer_value(json_object_get(want, "class")), "%s: class", stem);
+        json_t *want_rows = json_object_get(json_object_get(json_object_get(want, "configs"), "default"), "rows");
+        const char *row;
+        json_t *scores;
+        int rows = 0;
+        json_object_foreach(json_object_get(got, "rows"), row, scores) {
+            rows++;
+            if (strcmp(row, "uniform") != 0)
+                for (int kind = 0; kind < 2; kind++) {
+                    const char *key = kind ? "insertion_auc" : "deletion_auc";
+                    cr_assert_float_eq(number_at(scores, key), number_at(json_object_get(want_rows, row), key), 1e-4,
+                                       "%s %s %s", stem, row, key);
+                }
+            if (strcmp(row, "random") == 0) continue;
+            json_t *mask_want = strcmp(row, "uniform") == 0 ? json_object_get(want, "uniform")
+                                                            : json_object_get(json_object_get(want, "mask_scores"), row);
+            /* The summary keeps 7 significant digits: the uniform map's pointing game, 19/49, is 0.3877551 there. */
+            cr_assert_float_eq(number_at(scores, "pointing_game"), number_at(mask_want, "pointing_game"), 1e-6, "%s %s",
+                               stem, row);
+            cr_assert_float_eq(number_at(scores, "share"), number_at(mask_want, "share"), 1e-5, "%s %s", stem, row);
+        }
+        cr_assert_eq(rows, VTE_METHOD_COUNT + 2, "%s: the methods, random and uniform", stem);
+    }
+    json_decref(s);
+    json_decref(reference);
+}
+
+Test(fashion, a_newcomer_at_a_terminal_is_asked_and_gets_pictures) {
+    /* `vitexplain` with no arguments on a terminal (script(1) gives it one), in a folder with no model and no
+     * images: the two questions of the original project, then the bundled model explains the bundled garments. */
+    char dir[4096], line[16384];
+    snprintf(dir, sizeof dir, "%s", vte_test_temp_dir());
+    snprintf(line, sizeof line,
+             "(sleep 2; printf 'gmar\\n'; sleep 1; printf 'l1\\n') | env -u VITEXPLAIN_MODEL timeout 120 "
+             "script -q -e -c '%s' /dev/null",
+             VTE_CLI_PATH);
+    vte_test_run *r = vte_test_shell(dir, line, "/dev/null");
+    cr_assert_eq(r->status, 0, "exit %d; output: %s; stderr: %s", r->status, r->out, r->err);
+    cr_assert(strstr(r->out, "Which method? (legrad/gmar/rollout):"), "%s", r->out);
+    cr_assert(strstr(r->out, "Which norm? (l1/l2):"), "%s", r->out);
+    cr_assert(strstr(r->out, "weights/fashion-vit (the model that ships with vitexplain"), "%s", r->out);
+    cr_assert(strstr(r->out, "images/fashion/trouser.png \u2192 Trouser"), "%s", r->out);
+    char path[8192];
+    snprintf(path, sizeof path, "%s/results/gmar/l1_trouser_gmar.png", dir);
+    cr_assert_eq(access(path, F_OK), 0, "%s missing; output: %s", path, r->out);
+    snprintf(path, sizeof path, "%s/results/gmar/l2_trouser_gmar.png", dir);
+    cr_assert_neq(access(path, F_OK), 0, "only the norm asked for");
 }

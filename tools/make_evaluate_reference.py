@@ -7,7 +7,9 @@ the committed pixel fixtures):
     .venv/bin/python tools/make_evaluate_reference.py [--vitexplain build/vitexplain]
 
 A PyTorch statement of the protocol of docs/evaluation.md -- the same patch orders, steps, baselines, random
-generator and AUC -- with transformers' ViTForImageClassification on the fixture models vit-tiny and vit-odd.
+generator and AUC -- with transformers' ViTForImageClassification on the fixture models vit-tiny and vit-odd, and
+on the bundled model weights/fashion-vit with five of its test images and their garment masks (tests/fixtures/
+fashion, from tools/make_fashion_fixtures.py; the pixels through the folder's processor, Pillow path).
 The maps are NOT recomputed here: `vitexplain evaluate --save-maps` writes the maps its curves followed and this
 script reads them, so that the reference checks the protocol alone (the maps themselves are checked against
 PyTorch by tools/make_explain_reference.py and tests/test_explain.c).
@@ -20,7 +22,7 @@ What it writes:
                                                       the object when any channel is nonzero)
   tests/fixtures/reference/<model>/evaluate/
     maps/<stem>_<method>.npy      the maps vitexplain's curves followed (float32 [grid_h, grid_w])
-    chelsea_blur.npy              the blur baseline of chelsea's model input (float32 [3, H, W])
+    chelsea_blur.npy              the blur baseline of chelsea's model input (float32 [3, H, W]; not for fashion-vit)
     reference.json                per image: the class (the model's top class), its probability, the patch coverage
                                   of the mask, the pointing game and share of each map and of a uniform map, each
                                   map's patch order, and per protocol configuration ("default": the default step,
@@ -60,6 +62,37 @@ log = mr.log
 
 MODELS = ["vit-tiny", "vit-odd"]
 STEMS = {"chelsea": "chelsea.png", "rocket": "rocket.jpg", "horse": "horse.png"}
+# The bundled model (weights/fashion-vit) on five of its committed test images (tools/make_fashion_fixtures.py): the
+# first of classes T-shirt/top, Dress, Sandal, Bag and Ankle boot, with their garment masks.
+BUNDLED = "fashion-vit"
+BUNDLED_DIR = ROOT / "weights" / BUNDLED
+FASHION = FIX / "fashion"
+BUNDLED_CLASSES = [0, 3, 5, 8, 9]
+
+
+class Subject:
+    """A model and the images (with masks) its reference covers."""
+
+    def __init__(self, name):
+        self.name = name
+        if name == BUNDLED:
+            self.model_dir, self.masks = BUNDLED_DIR, FASHION / "masks"
+            rows = [line.split(",") for line in (FASHION / "labels.csv").read_text().split()[1:]]
+            firsts = {}
+            for file, cls in rows:
+                firsts.setdefault(int(cls), file)
+            self.images = {Path(firsts[c]).stem: FASHION / "images" / firsts[c] for c in BUNDLED_CLASSES}
+        else:
+            self.model_dir, self.masks = FIX / "models" / name, MASKS
+            self.images = {stem: IMAGES / file for stem, file in STEMS.items()}
+
+    def pixels(self, stem):
+        """The committed pixel fixture; for the bundled model, its processor's Pillow path on the PNG."""
+        if self.name != BUNDLED:
+            return np.load(REF / self.name / f"{stem}_pixels.npy")
+        processor = mr.VitPilProcessor.from_pretrained(self.model_dir)
+        image = Image.open(self.images[stem]).convert("RGB")
+        return processor(images=image, return_tensors="np")["pixel_values"][0].astype(np.float32)
 METHODS = ["rollout", "gmar_l1", "gmar_l2", "legrad", "chefer"]
 # Protocol configurations: (name, step (0: default), deletion baseline, insertion baseline, random seeds)
 CONFIGS = [("default", 0, "black", "blur", 3), ("step3_mean", 3, "mean", "mean", 2)]
@@ -216,27 +249,29 @@ def share(m, cov):
 
 # --------------------------------------------------------------------------- per model
 
-def run_vitexplain(binary, name, out_dir, tmp):
+def run_vitexplain(binary, subject, out_dir, tmp):
     """vitexplain evaluate with the default protocol: the maps (--save-maps) and its summary, for comparison."""
-    summary = Path(tmp) / f"{name}.json"
-    args = [str(binary), "evaluate", "--model", str(FIX / "models" / name), "--method", "all", "--masks", str(MASKS),
-            "--save-maps", str(out_dir / "maps"), "--summary", str(summary), "--quiet", "--device", "cpu"]
-    args += [str(IMAGES / f) for f in STEMS.values()]
+    summary = Path(tmp) / f"{subject.name}.json"
+    args = [str(binary), "evaluate", "--model", str(subject.model_dir), "--method", "all", "--masks",
+            str(subject.masks), "--save-maps", str(out_dir / "maps"), "--summary", str(summary), "--quiet",
+            "--device", "cpu"]
+    args += [str(f) for f in subject.images.values()]
     subprocess.run(args, check=True, cwd=ROOT, stdout=subprocess.DEVNULL)
     return json.loads(summary.read_text())
 
 
-def make_model(name, binary, report):
+def make_model(subject, binary, report):
+    name = subject.name
     out = REF / name / "evaluate"
     if out.exists():
         for f in sorted(out.rglob("*"), reverse=True):
             f.unlink() if f.is_file() else f.rmdir()
     out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
-        c_summary = run_vitexplain(binary, name, out, tmp)
-    model = mr.load_model(FIX / "models" / name)
+        c_summary = run_vitexplain(binary, subject, out, tmp)
+    model = mr.load_model(subject.model_dir)
     cfg = model.config
-    prep = json.loads((FIX / "models" / name / "preprocessor_config.json").read_text())
+    prep = json.loads((subject.model_dir / "preprocessor_config.json").read_text())
     size = cfg.image_size if isinstance(cfg.image_size, (list, tuple)) else (cfg.image_size, cfg.image_size)
     gh, gw = size[0] // cfg.patch_size, size[1] // cfg.patch_size
     P = gh * gw
@@ -244,8 +279,8 @@ def make_model(name, binary, report):
                random_orders={str(n): [random_order(n, s) for s in range(3)] for n in sorted({P, 196})})
     c_images = {Path(i["image"]).stem: i for i in c_summary["images"]}
     worst = 0.0
-    for stem in STEMS:
-        pix = np.load(REF / name / f"{stem}_pixels.npy")
+    for stem in subject.images:
+        pix = subject.pixels(stem)
         with torch.no_grad():
             logits = model(pixel_values=torch.from_numpy(pix[None])).logits[0]
         probs = torch.softmax(logits.double(), -1)
@@ -258,7 +293,7 @@ def make_model(name, binary, report):
             distinct = np.unique(v)
             gap = float(np.min(np.diff(distinct))) if len(distinct) > 1 else float("inf")
             report["gaps"].append((gap, f"{name}/{stem}/{m}: {len(v) - len(distinct)} tied values, smallest gap {gap:.2e}"))
-        cov = coverage_of(MASKS / f"{stem}.png", prep, cfg)
+        cov = coverage_of(subject.masks / f"{stem}.png", prep, cfg)
         entry = dict(**{"class": cls}, prob=float(probs[cls]), coverage=[float(c) for c in cov],
                      orders={m: patch_order(v) for m, v in maps.items()},
                      mask_scores={m: dict(pointing_game=pointing_game(v, cov), share=share(v, cov)) for m, v in maps.items()},
@@ -320,14 +355,17 @@ def main():
     log(f"transformers {transformers.__version__}, torch {torch.__version__}, numpy {np.__version__}")
     make_masks()
     report = dict(checks=[check_generator()], gaps=[])
-    for name in MODELS:
-        make_model(name, Path(args.vitexplain), report)
+    subjects = MODELS + ([BUNDLED] if BUNDLED_DIR.is_dir() else [])
+    if BUNDLED not in subjects:
+        log(f"{BUNDLED_DIR} not found: no reference for the bundled model")
+    for name in subjects:
+        make_model(Subject(name), Path(args.vitexplain), report)
     gaps = sorted(report["gaps"])
     log("\nchecks:")
     for s in report["checks"]:
         log("  " + s)
     log(f"  smallest gaps between distinct map values: {'; '.join(s for _, s in gaps[:3])}")
-    files = sorted(p for p in [*MASKS.rglob("*"), *[q for m in MODELS for q in (REF / m / "evaluate").rglob("*")]]
+    files = sorted(p for p in [*MASKS.rglob("*"), *[q for m in subjects for q in (REF / m / "evaluate").rglob("*")]]
                    if p.is_file())
     digest = hashlib.sha256(b"".join(p.read_bytes() for p in files)).hexdigest()[:16]
     log(f"\n{len(files)} files, {sum(p.stat().st_size for p in files)} bytes; sha256 {digest}")

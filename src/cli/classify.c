@@ -15,7 +15,7 @@ static void print_help(void) {
            "\n"
            "  --model DIR    Hugging Face ViTForImageClassification folder (config.json, model.safetensors,\n"
            "                 optional preprocessor_config.json) or hub id found in the Hugging Face cache;\n"
-           "                 default " MODEL_DEFAULT_HELP "\n"
+           "                 default " MODEL_DEFAULT_HELP("                 ") "\n"
            "  --topk K       classes per image (default 5)\n"
            "  --json         one JSON object per line and image:\n"
            "                 {\"image\": PATH, \"top\": [{\"id\", \"label\", \"logit\", \"prob\"}, ...]}\n"

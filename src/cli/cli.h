@@ -18,10 +18,10 @@ enum {
 #define DEFAULT_MODEL_DIR "weights/vit-base-patch16-224"
 #define BUNDLED_MODEL_DIR "weights/fashion-vit"   /* ships with vitexplain (tools/train_fashion_vit.py) */
 #define BUNDLED_IMAGES_DIR "images/fashion"       /* one Fashion-MNIST test image per class */
-/* For help texts: where the model comes from when --model is not given. */
-#define MODEL_DEFAULT_HELP                                                                                       \
-    "$VITEXPLAIN_MODEL, else " DEFAULT_MODEL_DIR " when it is there, else the bundled Fashion-MNIST model " \
-    BUNDLED_MODEL_DIR
+/* The default model's chain for --help, on two lines; INDENT starts the second. */
+#define MODEL_DEFAULT_HELP(INDENT)                                                                                 \
+    "$VITEXPLAIN_MODEL, else " DEFAULT_MODEL_DIR " when it is there,\n" INDENT                                    \
+    "else the bundled Fashion-MNIST model " BUNDLED_MODEL_DIR
 
 int cli_devices(int argc, char **argv);
 int cli_classify(int argc, char **argv);

@@ -73,7 +73,7 @@ static void print_help(void) {
            "  --quiet            print only the table, errors and warnings\n"
            "  --model DIR        Hugging Face ViTForImageClassification folder, or a hub id such as\n"
            "                     google/vit-base-patch16-224 found in the Hugging Face cache; default\n"
-           "                     " MODEL_DEFAULT_HELP "\n"
+           "                     " MODEL_DEFAULT_HELP("                     ") "\n"
            "  --device SPEC      OpenCL device (see `vitexplain devices`)\n",
            VTE_PLOT_WIDTH, VTE_PLOT_HEIGHT);
     cli_print_method_option_help();

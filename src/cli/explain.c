@@ -43,7 +43,7 @@ static void print_help(void) {
         "  --quiet            print nothing but errors and warnings\n"
         "  --model DIR        Hugging Face ViTForImageClassification folder, or a hub id such as\n"
         "                     google/vit-base-patch16-224 found in the Hugging Face cache; default\n"
-        "                     " MODEL_DEFAULT_HELP "\n"
+        "                     " MODEL_DEFAULT_HELP("                     ") "\n"
         "  --device SPEC      OpenCL device (see `vitexplain devices`)\n");
     cli_print_method_option_help();
     printf("\nMethods:\n");

@@ -105,7 +105,7 @@ static void print_help(void) {
         "  --out DIR        folder of the overlays saved with `s` (default %s)\n"
         "  --keys KEYS      act as if KEYS were pressed, one per frame shown (scripted runs and tests)\n"
         "  --model DIR      Hugging Face ViTForImageClassification folder or hub id (default\n"
-        "                   " MODEL_DEFAULT_HELP ")\n"
+        "                   " MODEL_DEFAULT_HELP("                   ") ")\n"
         "  --device SPEC    OpenCL device (see `vitexplain devices`)\n"
         "\n"
         "Keys:\n"
