@@ -33,9 +33,35 @@ int cli_is_image_name(const char *name) {
 
 static int compare_names(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
 
+/* The real folders one scan has entered, by device and inode: a symbolic link back to a folder above (or two
+ * folders linking to each other) would otherwise make --recursive go round for ever. */
+typedef struct visited_folders {
+    struct {
+        dev_t device;
+        ino_t inode;
+    } *items;
+    size_t count, capacity;
+} visited_folders;
+
+/* 1 when the folder is new (and now recorded), 0 when it was entered before, -1 when out of memory. */
+static int visit(visited_folders *visited, const struct stat *info) {
+    for (size_t i = 0; i < visited->count; i++)
+        if (visited->items[i].device == info->st_dev && visited->items[i].inode == info->st_ino) return 0;
+    if (visited->count == visited->capacity) {
+        size_t capacity = visited->capacity ? visited->capacity * 2 : 16;
+        void *grown = realloc(visited->items, capacity * sizeof *visited->items);
+        if (!grown) return -1;
+        visited->items = grown;
+        visited->capacity = capacity;
+    }
+    visited->items[visited->count].device = info->st_dev;
+    visited->items[visited->count++].inode = info->st_ino;
+    return 1;
+}
+
 /* Adds the images of `dir` (sorted), and with `recursive` those of its sub-folders after them, except the
- * folder `skip` (the output folder: a run must not explain its own pictures). */
-static int add_folder(cli_inputs *list, const char *dir, int recursive, const char *skip) {
+ * folder `skip` (the output folder: a run must not explain its own pictures) and folders already entered. */
+static int add_folder(cli_inputs *list, const char *dir, int recursive, const char *skip, visited_folders *visited) {
     DIR *d = opendir(dir);
     if (!d) {
         fprintf(stderr, "vitexplain: %s: cannot read folder: %s\n", dir, strerror(errno));
@@ -75,7 +101,11 @@ static int add_folder(cli_inputs *list, const char *dir, int recursive, const ch
             if (pass == 1 && S_ISDIR(info.st_mode) && recursive) {
                 char resolved[PATH_MAX];
                 if (skip && realpath(path, resolved) && strcmp(resolved, skip) == 0) continue;
-                ok = add_folder(list, path, 1, skip) >= 0;
+                const int fresh = visit(visited, &info);
+                if (fresh == 0)
+                    fprintf(stderr, "vitexplain: %s: skipped, a link to a folder this scan has already entered\n", path);
+                else
+                    ok = fresh > 0 && add_folder(list, path, 1, skip, visited) >= 0;
             }
         }
     for (size_t i = 0; i < count; i++) free(names[i]);
@@ -92,7 +122,11 @@ int cli_collect_inputs(char **args, int count, int recursive, const char *output
         struct stat info;
         if (stat(args[i], &info) == 0 && S_ISDIR(info.st_mode)) {
             size_t before = list->count;
-            if (add_folder(list, args[i], recursive, skip_dir) < 0) problems++;
+            visited_folders visited = {0};
+            const int failed =
+                visit(&visited, &info) < 0 || add_folder(list, args[i], recursive, skip_dir, &visited) < 0;
+            free(visited.items);
+            if (failed) problems++;
             else if (list->count == before)
                 fprintf(stderr, "vitexplain: %s: no .jpg, .jpeg or .png images in this folder%s\n", args[i],
                         recursive ? " or below" : "");

@@ -9,19 +9,23 @@
 #include <string.h>
 
 #include "util/error.h"
+#include "util/fileio.h"
 
 /* ------------------------------------------------------------------ JSON helpers */
 
 static vte_status load_json_object(const char *path, json_t **out, vte_error *err) {
     *out = NULL;
-    FILE *f = fopen(path, "rb");
-    if (!f) return vte_error_set(err, VTE_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    FILE *f = vte_fopen_regular_file(path, err);
+    if (!f) return err ? err->code : VTE_ERR_IO;
     json_error_t jerr;
+    errno = 0;
     json_t *root = json_loadf(f, JSON_REJECT_DUPLICATES, &jerr);
-    int read_error = ferror(f);
+    const int read_error = ferror(f), read_errno = errno;
     fclose(f);
     if (!root) {
-        if (read_error) return vte_error_set(err, VTE_ERR_IO, "%s: read error", path);
+        if (read_error)
+            return vte_error_set(err, VTE_ERR_IO, "%s: read error: %s", path,
+                                 read_errno ? strerror(read_errno) : "unknown");
         switch (json_error_code(&jerr)) {
         case json_error_duplicate_key:
             return vte_error_set(err, VTE_ERR_FORMAT, "%s: duplicate key at line %d column %d: %s", path, jerr.line,

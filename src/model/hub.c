@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 
 #include "util/error.h"
+#include "util/fileio.h"
 
 static int is_folder(const char *path) {
     struct stat info;
@@ -40,7 +41,8 @@ static void hub_cache(char *out, size_t size) {
 static int read_revision(const char *repo, char *revision, size_t size) {
     char path[4600];
     snprintf(path, sizeof path, "%s/refs/main", repo);
-    FILE *f = fopen(path, "r");
+    vte_error ignored = {0};
+    FILE *f = vte_fopen_regular_file(path, &ignored); /* never a FIFO: it would block */
     if (!f) return 0;
     size_t n = fread(revision, 1, size - 1, f);
     fclose(f);

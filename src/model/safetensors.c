@@ -321,19 +321,11 @@ vte_safetensors *vte_safetensors_open(const char *path, vte_error *err) {
         return NULL;
     }
 
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        vte_error_set(err, VTE_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
-        goto fail;
-    }
+    int fd = vte_open_regular_file(path, err);
+    if (fd < 0) goto fail;
     struct stat sb;
     if (fstat(fd, &sb) != 0) {
         vte_error_set(err, VTE_ERR_IO, "%s: cannot stat: %s", path, strerror(errno));
-        close(fd);
-        goto fail;
-    }
-    if (!S_ISREG(sb.st_mode)) {
-        vte_error_set(err, VTE_ERR_IO, "%s: not a regular file", path);
         close(fd);
         goto fail;
     }

@@ -150,6 +150,39 @@ vte_status vte_write_file_atomic(const char *path, const void *data, size_t size
 
 /* ------------------------------------------------------------------ folders */
 
+int vte_open_regular_file(const char *path, vte_error *err) {
+    const int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0) {
+        vte_error_set(err, VTE_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+        return -1;
+    }
+    struct stat info;
+    if (fstat(fd, &info) != 0) {
+        vte_error_set(err, VTE_ERR_IO, "%s: cannot stat: %s", path, strerror(errno));
+    } else if (S_ISDIR(info.st_mode)) {
+        vte_error_set(err, VTE_ERR_IO, "%s: is a directory, not a file", path);
+    } else if (!S_ISREG(info.st_mode)) {
+        vte_error_set(err, VTE_ERR_IO, "%s: not a regular file (a FIFO, socket or device)", path);
+    } else {
+        const int flags = fcntl(fd, F_GETFL);
+        if (flags != -1 && fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) == 0) return fd;
+        vte_error_set(err, VTE_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    }
+    close(fd);
+    return -1;
+}
+
+FILE *vte_fopen_regular_file(const char *path, vte_error *err) {
+    const int fd = vte_open_regular_file(path, err);
+    if (fd < 0) return NULL;
+    FILE *f = fdopen(fd, "rb");
+    if (!f) {
+        vte_error_set(err, VTE_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+        close(fd);
+    }
+    return f;
+}
+
 int vte_make_dirs(const char *path) {
     if (!path || !*path) {
         errno = ENOENT;

@@ -33,6 +33,16 @@ void vte_atomic_file_abort(vte_atomic_file *file);
 /* `size` bytes of `data` written atomically to `path` (open, write, commit). */
 vte_status vte_write_file_atomic(const char *path, const void *data, size_t size, vte_error *err);
 
+/* Opens `path` for reading only when it is a regular file, without blocking: a FIFO, socket or device under a
+ * model's file name must not hang the program (open() with O_NONBLOCK returns at once on a FIFO; the check then
+ * refuses it). Returns a descriptor (O_CLOEXEC, blocking mode restored) or -1 with err saying
+ * "<path>: cannot open: <reason>", "<path>: is a directory, not a file" or "<path>: not a regular file (a FIFO,
+ * socket or device)". */
+int vte_open_regular_file(const char *path, vte_error *err);
+
+/* The same as a stdio stream in binary mode; NULL on failure. */
+FILE *vte_fopen_regular_file(const char *path, vte_error *err);
+
 /* mkdir -p with mode 0755: 0 when `path` is (now) a folder, else -1 with errno set (ENOTDIR when it or a
  * parent exists and is not a folder). */
 int vte_make_dirs(const char *path);

@@ -200,8 +200,8 @@ void vte_npy_free(vte_npy *npy) {
 vte_status vte_npy_read(const char *path, vte_npy *out, vte_error *err) {
     if (!path || !out) return vte_error_set(err, VTE_ERR_INVALID_ARGUMENT, "vte_npy_read: NULL argument");
     memset(out, 0, sizeof *out);
-    FILE *f = fopen(path, "rb");
-    if (!f) return vte_error_set(err, VTE_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    FILE *f = vte_fopen_regular_file(path, err);
+    if (!f) return err ? err->code : VTE_ERR_IO;
     vte_status s = VTE_OK;
     char *header = NULL;
     void *data = NULL;

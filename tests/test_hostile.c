@@ -1,0 +1,82 @@
+/* Inputs a hostile or careless user hands in, each a regression test for a problem found by trying (issue
+ * "Hostile inputs"): whatever they are, the program answers with a clear error or a bounded amount of work, never
+ * a hang. Each command runs under timeout(1), so a regression fails the test instead of stalling the suite. */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "test_support.h"
+#include "util/npy.h"
+
+#define TINY VTE_FIXTURES_DIR "/models/vit-tiny"
+
+/* A copy of vit-tiny in `dir`/model where `replaced` is a FIFO (named pipe) instead of the file. */
+static void model_with_fifo(char *dir, size_t size, const char *replaced) {
+    snprintf(dir, size, "%s", vte_test_temp_dir());
+    char line[16384];
+    snprintf(line, sizeof line, "mkdir model && cp '%s'/* model/ && rm -f model/%s && mkfifo model/%s", TINY, replaced,
+             replaced);
+    vte_test_run *r = vte_test_shell(dir, line, "/dev/null");
+    cr_assert_eq(r->status, 0, "%s", r->err);
+}
+
+static void check_fifo_is_refused(const char *replaced) {
+    char dir[4096], line[16384];
+    model_with_fifo(dir, sizeof dir, replaced);
+    snprintf(line, sizeof line, "timeout 60 '%s' classify --model model '%s/images/chelsea.png'", VTE_CLI_PATH,
+             VTE_SOURCE_DIR);
+    vte_test_run *r = vte_test_shell(dir, line, "/dev/null");
+    cr_assert_neq(r->status, 124, "classify hung on a FIFO named %s", replaced);
+    cr_assert_eq(r->status, 3, "exit %d: %s", r->status, r->err);
+    char expected[256];
+    snprintf(expected, sizeof expected, "model/%s: not a regular file (a FIFO, socket or device)", replaced);
+    cr_assert(strstr(r->err, expected), "%s", r->err);
+}
+
+Test(hostile, a_fifo_for_the_weights_is_refused_not_waited_on) { check_fifo_is_refused("model.safetensors"); }
+Test(hostile, a_fifo_for_the_config_is_refused_not_waited_on) { check_fifo_is_refused("config.json"); }
+Test(hostile, a_fifo_for_the_preprocessor_config_is_refused_not_waited_on) {
+    check_fifo_is_refused("preprocessor_config.json");
+}
+
+Test(hostile, a_config_that_is_a_directory_says_so) {
+    char dir[4096], line[16384];
+    snprintf(dir, sizeof dir, "%s", vte_test_temp_dir());
+    snprintf(line, sizeof line,
+             "mkdir model && cp '%s'/* model/ && rm model/config.json && mkdir model/config.json && "
+             "timeout 60 '%s' classify --model model '%s/images/chelsea.png'",
+             TINY, VTE_CLI_PATH, VTE_SOURCE_DIR);
+    vte_test_run *r = vte_test_shell(dir, line, "/dev/null");
+    cr_assert_eq(r->status, 3, "exit %d: %s", r->status, r->err);
+    cr_assert(strstr(r->err, "model/config.json: is a directory, not a file"), "%s", r->err);
+}
+
+Test(hostile, recursive_scans_enter_each_real_folder_once) {
+    /* images/ holds one picture, a link to itself, and two folders that link to each other: every real folder is
+     * scanned once, so the picture is explained once, and each link back is reported. */
+    char dir[4096], line[16384];
+    snprintf(dir, sizeof dir, "%s", vte_test_temp_dir());
+    snprintf(line, sizeof line,
+             "mkdir -p images/a images/b && cp '%s/images/chelsea.png' images/ && ln -s . images/self && "
+             "ln -s ../b images/a/to_b && ln -s ../a images/b/to_a && "
+             "timeout 120 '%s' explain --model '%s' --method rollout --recursive --summary run.json --out out images",
+             VTE_SOURCE_DIR, VTE_CLI_PATH, TINY);
+    vte_test_run *r = vte_test_shell(dir, line, "/dev/null");
+    cr_assert_neq(r->status, 124, "the recursive scan did not end");
+    cr_assert_eq(r->status, 0, "exit %d: %s", r->status, r->err);
+    cr_assert(strstr(r->out, "Done: 1 image explained"), "%s", r->out);
+    cr_assert(strstr(r->err, "images/self: skipped, a link to a folder this scan has already entered"), "%s", r->err);
+    /* a, then a/to_b (b, new), then a/to_b/to_a (a again); then b itself, entered already through the link. */
+    cr_assert(strstr(r->err, "images/a/to_b/to_a: skipped") && strstr(r->err, "images/b: skipped"), "%s", r->err);
+}
+
+Test(hostile, a_fifo_given_as_an_npy_file_is_refused_not_waited_on) {
+    char path[4200], line[8400];
+    snprintf(path, sizeof path, "%s/map.npy", vte_test_temp_dir());
+    snprintf(line, sizeof line, "mkfifo '%s'", path);
+    cr_assert_eq(vte_test_shell(".", line, "/dev/null")->status, 0);
+    vte_npy npy = {0};
+    vte_error err = {0};
+    cr_assert_eq(vte_npy_read(path, &npy, &err), VTE_ERR_IO);
+    cr_assert(strstr(err.message, "map.npy: not a regular file (a FIFO, socket or device)"), "%s", err.message);
+}
