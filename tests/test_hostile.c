@@ -2,6 +2,9 @@
  * "Hostile inputs"): whatever they are, the program answers with a clear error or a bounded amount of work, never
  * a hang. Each command runs under timeout(1), so a regression fails the test instead of stalling the suite. */
 #include <criterion/criterion.h>
+#include <jansson.h>
+#include <math.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -79,4 +82,72 @@ Test(hostile, a_fifo_given_as_an_npy_file_is_refused_not_waited_on) {
     vte_error err = {0};
     cr_assert_eq(vte_npy_read(path, &npy, &err), VTE_ERR_IO);
     cr_assert(strstr(err.message, "map.npy: not a regular file (a FIFO, socket or device)"), "%s", err.message);
+}
+
+/* Copies vit-tiny to `dir`/model and writes `value` (4 bytes, float32) over element `index` of tensor `name` in
+ * its model.safetensors (the header says where the tensor's bytes lie). */
+static void model_with_value(char *dir, size_t size, const char *name, size_t index, float value) {
+    snprintf(dir, size, "%s", vte_test_temp_dir());
+    char line[16384], path[4200];
+    snprintf(line, sizeof line, "mkdir model && cp '%s'/* model/", TINY);
+    cr_assert_eq(vte_test_shell(dir, line, "/dev/null")->status, 0);
+    snprintf(path, sizeof path, "%s/model/model.safetensors", dir);
+    FILE *f = fopen(path, "r+b");
+    cr_assert_not_null(f);
+    unsigned char length_bytes[8];
+    cr_assert_eq(fread(length_bytes, 1, 8, f), 8);
+    size_t header_length = 0;
+    for (int i = 7; i >= 0; i--) header_length = header_length * 256 + length_bytes[i];
+    char *header = calloc(header_length + 1, 1);
+    cr_assert_eq(fread(header, 1, header_length, f), header_length);
+    json_error_t jerr;
+    json_t *root = json_loads(header, 0, &jerr);
+    cr_assert_not_null(root, "%s", jerr.text);
+    json_t *tensor = json_object_get(root, name);
+    cr_assert_str_eq(json_string_value(json_object_get(tensor, "dtype")), "F32");
+    const long offset = (long)(8 + header_length) +
+                        (long)json_integer_value(json_array_get(json_object_get(tensor, "data_offsets"), 0)) +
+                        (long)(index * sizeof value);
+    cr_assert_eq(fseek(f, offset, SEEK_SET), 0);
+    cr_assert_eq(fwrite(&value, sizeof value, 1, f), 1); /* little-endian host, as the file */
+    cr_assert_eq(fclose(f), 0);
+    json_decref(root);
+    free(header);
+}
+
+static vte_test_run *classify_in(const char *dir) {
+    char line[16384];
+    snprintf(line, sizeof line, "timeout 60 '%s' classify --model model '%s/images/chelsea.png'", VTE_CLI_PATH,
+             VTE_SOURCE_DIR);
+    return vte_test_shell(dir, line, "/dev/null");
+}
+
+Test(hostile, weights_that_are_not_finite_are_refused_at_load) {
+    char dir[4096];
+    model_with_value(dir, sizeof dir, "classifier.bias", 3, NAN);
+    vte_test_run *r = classify_in(dir);
+    cr_assert_eq(r->status, 3, "exit %d: %s%s", r->status, r->out, r->err);
+    cr_assert(strstr(r->err, "model/model.safetensors: tensor classifier.bias holds NaN at element 3"), "%s", r->err);
+    model_with_value(dir, sizeof dir, "vit.encoder.layer.1.output.dense.weight", 17, INFINITY);
+    r = classify_in(dir);
+    cr_assert_eq(r->status, 3, "exit %d: %s%s", r->status, r->out, r->err);
+    cr_assert(strstr(r->err, "tensor vit.encoder.layer.1.output.dense.weight holds an infinity at element 17"), "%s",
+              r->err);
+}
+
+Test(hostile, preprocessing_values_that_overflow_as_floats_are_refused_at_load) {
+    static const char *const configs[] = {
+        "{\"image_std\": 1e-50}", "{\"image_mean\": 1e39}", "{\"rescale_factor\": 1e308}"};
+    for (int i = 0; i < 3; i++) {
+        char dir[4096], line[16384];
+        snprintf(dir, sizeof dir, "%s", vte_test_temp_dir());
+        snprintf(line, sizeof line, "mkdir model && cp '%s'/* model/ && printf '%%s' '%s' > model/preprocessor_config.json",
+                 TINY, configs[i]);
+        cr_assert_eq(vte_test_shell(dir, line, "/dev/null")->status, 0);
+        vte_test_run *r = classify_in(dir);
+        cr_assert_eq(r->status, 3, "%s: exit %d: %s%s", configs[i], r->status, r->out, r->err);
+        cr_assert(strstr(r->err, "model/preprocessor_config.json: ") &&
+                      (strstr(r->err, "these values cannot be used") || strstr(r->err, "must be a finite")),
+                  "%s: %s", configs[i], r->err);
+    }
 }

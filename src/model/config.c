@@ -504,6 +504,20 @@ static vte_status parse_preprocess(const char *path, const json_t *root, const v
     if ((v = json_object_get(root, "image_std")) &&
         (s = parse_channel_values(path, "image_std", v, config->num_channels, 1, pp->image_std, err)))
         return s;
+    /* Values fine as doubles can be zero or infinite as the floats preprocessing computes in (image_std 1e-50,
+     * image_mean 1e39, rescale_factor 1e308): check the darkest and brightest pixel of every channel, as
+     * preprocessing will compute them, before any image does. */
+    for (int c = 0; c < config->num_channels; c++)
+        for (int u = 0; u <= 255; u += 255) {
+            float x = pp->do_rescale ? (float)((double)u * pp->rescale_factor) : (float)u;
+            if (pp->do_normalize) x = (x - pp->image_mean[c]) / pp->image_std[c];
+            if (!isfinite(x))
+                return vte_error_set(err, VTE_ERR_FORMAT,
+                                     "%s: rescale_factor %g, image_mean %g and image_std %g turn pixel value %d of "
+                                     "channel %d into %g in float32: these values cannot be used",
+                                     path, pp->rescale_factor, (double)pp->image_mean[c], (double)pp->image_std[c], u,
+                                     c, (double)x);
+        }
 
     /* The tensor that reaches the model must have the model's size. */
     if (pp->do_center_crop) {

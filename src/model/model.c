@@ -2,6 +2,7 @@
 #include "model/model.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +27,15 @@ static float *read_tensor(const vte_safetensors *st, const char *name, int rank,
         free(data);
         return NULL;
     }
+    /* A NaN or an infinity in the weights makes every output NaN: refuse the checkpoint here, naming the tensor,
+     * rather than report NaN maps and logits as results. */
+    for (size_t i = 0; i < count; i++)
+        if (!isfinite(data[i])) {
+            vte_error_set(err, VTE_ERR_FORMAT, "%s: tensor %s holds %s at element %zu: the checkpoint is broken",
+                          vte_safetensors_path(st), name, isnan(data[i]) ? "NaN" : "an infinity", i);
+            free(data);
+            return NULL;
+        }
     return data;
 }
 
