@@ -151,3 +151,46 @@ Test(hostile, preprocessing_values_that_overflow_as_floats_are_refused_at_load) 
                   "%s: %s", configs[i], r->err);
     }
 }
+
+Test(hostile, models_that_would_fail_every_image_are_refused_at_load) {
+    /* One channel or four (images are fed as RGB), and a resize to a size no image could be held at. */
+    static const char *const edits[][2] = {
+        {"sed -i 's/\"num_channels\": 3/\"num_channels\": 1/' model/config.json",
+         "model/config.json: num_channels 1 is not supported: vitexplain feeds the model RGB images"},
+        {"sed -i 's/\"num_channels\": 3/\"num_channels\": 4/' model/config.json",
+         "model/config.json: num_channels 4 is not supported"},
+        {"printf '{\"size\": {\"shortest_edge\": 2147483647}}' > model/preprocessor_config.json",
+         "model/preprocessor_config.json: key 'size' asks for 2147483647 pixels, more than the limit of 8192"},
+    };
+    for (size_t i = 0; i < sizeof edits / sizeof *edits; i++) {
+        char dir[4096], line[16384];
+        snprintf(dir, sizeof dir, "%s", vte_test_temp_dir());
+        snprintf(line, sizeof line, "mkdir model && cp '%s'/* model/ && %s", TINY, edits[i][0]);
+        cr_assert_eq(vte_test_shell(dir, line, "/dev/null")->status, 0, "%s", edits[i][0]);
+        vte_test_run *r = classify_in(dir);
+        cr_assert_eq(r->status, 3, "%s: exit %d: %s%s", edits[i][0], r->status, r->out, r->err);
+        cr_assert(strstr(r->err, edits[i][1]), "%s: %s", edits[i][0], r->err);
+    }
+}
+
+Test(hostile, empty_method_lists_and_output_folders_are_usage_errors) {
+    /* Found before any model is loaded (exit 2), and nothing is written: an empty --out once meant "/". */
+    static const char *const cases[][2] = {
+        {"explain --method '' images/chelsea.png", "explain: --method names no method (''): give rollout"},
+        {"explain --method ,,, images/chelsea.png", "explain: --method names no method (',,,')"},
+        {"evaluate --method , images/chelsea.png", "evaluate: --method names no method (',')"},
+        {"explain --method rollout --out '' images/chelsea.png", "explain: --out needs a folder name, got an empty one"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        char dir[4096], line[16384];
+        snprintf(dir, sizeof dir, "%s", vte_test_temp_dir());
+        /* "COMMAND REST" runs as "vitexplain COMMAND --model vit-tiny REST" on a copy of the image. */
+        const char *rest = strchr(cases[i][0], ' ');
+        snprintf(line, sizeof line, "mkdir -p images && cp '%s/images/chelsea.png' images/ && '%s' %.*s --model '%s'%s",
+                 VTE_SOURCE_DIR, VTE_CLI_PATH, (int)(rest - cases[i][0]), cases[i][0], TINY, rest);
+        vte_test_run *r = vte_test_shell(dir, line, "/dev/null");
+        cr_assert_eq(r->status, 2, "%s: exit %d: %s", cases[i][0], r->status, r->err);
+        cr_assert(strstr(r->err, cases[i][1]), "%s: %s", cases[i][0], r->err);
+        cr_assert_null(strstr(r->err, "model: "), "%s: the model was loaded first: %s", cases[i][0], r->err);
+    }
+}

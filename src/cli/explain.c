@@ -101,6 +101,10 @@ static int parse_value_option(const char *arg, const char *value, cli_explain_jo
     } else if (strcmp(arg, "--topk") == 0) {
         if (!cli_parse_int("explain", arg, value, 1, 100000, &job->topk)) return 0;
     } else if (strcmp(arg, "--out") == 0) {
+        if (!*value) { /* an empty name would put the pictures under / */
+            cli_error("explain: --out needs a folder name, got an empty one");
+            return 0;
+        }
         job->out_dir = value;
     } else if (strcmp(arg, "--model") == 0) {
         job->model_dir = value;

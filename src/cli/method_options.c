@@ -81,7 +81,9 @@ static int variant_chosen(const vte_method_info *info, int norms) {
 int cli_methods_add(const char *command, const char *list, int norms, unsigned *methods) {
     char copy[512];
     snprintf(copy, sizeof copy, "%s", list);
+    int names = 0;
     for (char *save = NULL, *name = strtok_r(copy, ",", &save); name; name = strtok_r(NULL, ",", &save)) {
+        names++;
         unsigned named = vte_methods_from_name(name);
         if (!named) {
             char families[256];
@@ -92,6 +94,12 @@ int cli_methods_add(const char *command, const char *list, int norms, unsigned *
         for (int m = 0; m < VTE_METHOD_COUNT; m++)
             if ((named & VTE_METHOD_BIT(m)) && variant_chosen(vte_method_info_of((vte_method)m), norms))
                 *methods |= VTE_METHOD_BIT(m);
+    }
+    if (names == 0) { /* --method '' or --method ,,, */
+        char families[256];
+        cli_method_families(families, sizeof families, ", ", ", ");
+        cli_error("%s: --method names no method ('%s'): give %s or all", command, list, families);
+        return 0;
     }
     return 1;
 }

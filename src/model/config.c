@@ -265,9 +265,12 @@ static vte_status parse_config(const char *path, const json_t *root, vte_model_c
     c->patch_size = ph;
 
     if ((s = get_positive_int(path, root, "num_channels", 1, 3, &c->num_channels, err))) return s;
-    if (c->num_channels > 4)
-        return vte_error_set(err, VTE_ERR_UNSUPPORTED, "%s: num_channels %d is not supported (at most 4)", path,
-                             c->num_channels);
+    /* Every image is decoded to RGB: a model of 1 or 4 channels would load and then fail on every image. */
+    if (c->num_channels != 3)
+        return vte_error_set(err, VTE_ERR_UNSUPPORTED,
+                             "%s: num_channels %d is not supported: vitexplain feeds the model RGB images (3 "
+                             "channels)",
+                             path, c->num_channels);
     if ((s = get_positive_int(path, root, "hidden_size", 0, 0, &c->hidden_size, err))) return s;
     if ((s = get_positive_int(path, root, "num_hidden_layers", 0, 0, &c->num_layers, err))) return s;
     if ((s = get_positive_int(path, root, "num_attention_heads", 0, 0, &c->num_heads, err))) return s;
@@ -373,8 +376,8 @@ void vte_shortest_edge_size(int width, int height, int shortest_edge, int *out_w
 
 /* `size` / `crop_size`: a number n (n x n), [height, width], or {"height", "width"}; for `size` also
  * {"shortest_edge"}. */
-static vte_status parse_size(const char *path, const char *key, const json_t *v, int allow_shortest, int *h, int *w,
-                             int *shortest, vte_error *err) {
+static vte_status parse_size_value(const char *path, const char *key, const json_t *v, int allow_shortest, int *h,
+                                   int *w, int *shortest, vte_error *err) {
     if (shortest) *shortest = 0;
     if (json_is_object(v)) {
         json_t *se = json_object_get(v, "shortest_edge");
@@ -402,6 +405,22 @@ static vte_status parse_size(const char *path, const char *key, const json_t *v,
                          "%s: key '%s' must be a positive integer, [height, width], "
                          "{\"height\": h, \"width\": w}%s",
                          path, key, allow_shortest ? " or {\"shortest_edge\": n}" : "");
+}
+
+/* The largest side an image is resized or cropped to: far beyond any ViT's input, small enough that the resized
+ * image (at most 8192 x 8192 x 3 bytes, or twice that along the longer side for shortest_edge) fits in memory. */
+#define MAX_PROCESSOR_SIDE 8192
+
+/* A size key of preprocessor_config.json (see parse_size_value), within MAX_PROCESSOR_SIDE. */
+static vte_status parse_size(const char *path, const char *key, const json_t *v, int allow_shortest, int *h, int *w,
+                             int *shortest, vte_error *err) {
+    vte_status s = parse_size_value(path, key, v, allow_shortest, h, w, shortest, err);
+    if (s) return s;
+    const int largest = shortest && *shortest ? *shortest : (*h > *w ? *h : *w);
+    if (largest > MAX_PROCESSOR_SIDE)
+        return vte_error_set(err, VTE_ERR_UNSUPPORTED, "%s: key '%s' asks for %d pixels, more than the limit of %d",
+                             path, key, largest, MAX_PROCESSOR_SIDE);
+    return VTE_OK;
 }
 
 static vte_status parse_channel_values(const char *path, const char *key, const json_t *v, int channels, int nonzero,
