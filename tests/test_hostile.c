@@ -194,3 +194,33 @@ Test(hostile, empty_method_lists_and_output_folders_are_usage_errors) {
         cr_assert_null(strstr(r->err, "model: "), "%s: the model was loaded first: %s", cases[i][0], r->err);
     }
 }
+
+Test(hostile, a_class_named_twice_is_explained_once) {
+    /* vit-tiny's class 3 is "horse": by id, by label and by id again, one target, one picture, one warning each. */
+    char dir[4096], line[16384];
+    snprintf(dir, sizeof dir, "%s", vte_test_temp_dir());
+    snprintf(line, sizeof line,
+             "'%s' explain --model '%s' --method rollout --class 3 --class horse --class 3 --summary run.json "
+             "--out out '%s/images/chelsea.png'",
+             VTE_CLI_PATH, TINY, VTE_SOURCE_DIR);
+    vte_test_run *r = vte_test_shell(dir, line, "/dev/null");
+    cr_assert_eq(r->status, 0, "exit %d: %s", r->status, r->err);
+    cr_assert(strstr(r->err, "warning: --class 'horse' names class 3 again: it is explained once"), "%s", r->err);
+    cr_assert(strstr(r->err, "warning: --class '3' names class 3 again"), "%s", r->err);
+    cr_assert(strstr(r->out, "(class 3, ") && strstr(r->out, ": 1 file;"), "%s", r->out);
+}
+
+Test(hostile, a_summary_that_cannot_be_written_stops_the_run_before_any_work) {
+    char dir[4096], line[16384];
+    snprintf(dir, sizeof dir, "%s", vte_test_temp_dir());
+    snprintf(line, sizeof line,
+             "'%s' explain --model '%s' --method rollout --summary missing/run.json --out out '%s/images/chelsea.png'",
+             VTE_CLI_PATH, TINY, VTE_SOURCE_DIR);
+    vte_test_run *r = vte_test_shell(dir, line, "/dev/null");
+    cr_assert_eq(r->status, 3, "exit %d: %s", r->status, r->err);
+    cr_assert(strstr(r->err, "explain: --summary missing/run.json") && strstr(r->err, "No such file or directory"),
+              "%s", r->err);
+    cr_assert_null(strstr(r->err, "model: "), "the model was loaded first: %s", r->err);
+    snprintf(line, sizeof line, "test ! -e out");
+    cr_assert_eq(vte_test_shell(dir, line, "/dev/null")->status, 0, "pictures or folders were written");
+}

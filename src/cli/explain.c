@@ -1,6 +1,7 @@
 /* vitexplain explain: heat-map overlays (and optionally the raw grid maps) of the explanation methods for
  * image files and folders, in batches on the device, with progress and an optional summary file. The
  * seed's interactive mode (interactive.c) runs the same job. What is written for each image is outputs.c. */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +14,7 @@
 #include "cli/outputs.h"
 #include "cli/progress.h"
 #include "cli/summary.h"
+#include "util/fileio.h"
 
 static void print_help(void) {
     printf(
@@ -186,19 +188,26 @@ static int parse_options(int argc, char **argv, cli_explain_job *job, char ***in
 
 /* ---------------------------------------------------------------- the run */
 
+/* The --class values as class ids, each once (a class named twice, by id and by label say, would write the same
+ * files twice); their count, or -1 after reporting an unknown class. */
 static int resolve_classes(const vte_model *model, const cli_explain_job *job, int *ids) {
-    int labels = vte_model_get_config(model)->num_labels;
+    int labels = vte_model_get_config(model)->num_labels, count = 0;
     for (int i = 0; i < job->class_count; i++) {
         const char *text = job->class_args[i];
         const int id = cli_class_id(model, text);
         if (id < 0) {
             cli_error("explain: unknown class '%s': neither an id from 0 to %d nor a label of the model", text,
                       labels - 1);
-            return 0;
+            return -1;
         }
-        ids[i] = id;
+        int seen = 0;
+        for (int k = 0; k < count && !seen; k++) seen = ids[k] == id;
+        if (seen)
+            cli_error("warning: --class '%s' names class %d again: it is explained once", text, id);
+        else
+            ids[count++] = id;
     }
-    return 1;
+    return count;
 }
 
 typedef struct run_state {
@@ -208,6 +217,7 @@ typedef struct run_state {
     vte_session *session;
     int targets;
     int class_ids[CLI_MAX_CLASSES];
+    int class_count; /* distinct --class values */
     int *classes; /* [batch][targets] for --class, else NULL */
     cli_batch batch;
     cli_progress progress;
@@ -247,9 +257,9 @@ static int open_engine(run_state *st, size_t input_count) {
     cli_model_choice choice;
     if (!(st->model = cli_model_load(st->rt, job->model_dir, job->quiet, &choice))) return EXIT_SETUP;
     const vte_model_config *config = vte_model_get_config(st->model);
-    if (!resolve_classes(st->model, job, st->class_ids)) return EXIT_USAGE;
-    st->targets = job->class_count ? job->class_count : job->topk ? job->topk : 1;
-    if (st->targets > config->num_labels) {
+    if ((st->class_count = resolve_classes(st->model, job, st->class_ids)) < 0) return EXIT_USAGE;
+    st->targets = st->class_count ? st->class_count : job->topk ? job->topk : 1;
+    if (st->targets > config->num_labels) { /* distinct classes never outnumber the labels: --topk only */
         cli_error("explain: --topk %d, but the model has %d classes", st->targets, config->num_labels);
         return EXIT_USAGE;
     }
@@ -265,7 +275,7 @@ static int open_engine(run_state *st, size_t input_count) {
             return EXIT_SETUP;
         }
         for (int i = 0; i < capacity; i++)
-            for (int t = 0; t < job->class_count; t++) st->classes[i * st->targets + t] = st->class_ids[t];
+            for (int t = 0; t < st->class_count; t++) st->classes[i * st->targets + t] = st->class_ids[t];
     }
     cli_outputs_init(&st->outputs, job, st->model, report_error, st);
     return -1;
@@ -370,10 +380,27 @@ static void close_run(run_state *st) {
     vte_runtime_free(st->rt);
 }
 
+/* The --summary file's folder takes a file (real bytes) before any work rather than after all of it. */
+static int summary_writable(const cli_explain_job *job) {
+    if (!job->summary_path) return 1;
+    vte_error err = {0};
+    vte_atomic_file probe;
+    static const char block[4096];
+    if (vte_atomic_file_open(&probe, job->summary_path, &err) != VTE_OK) {
+        cli_error("explain: --summary %s", err.message);
+        return 0;
+    }
+    const int ok = fwrite(block, 1, sizeof block, probe.stream) == sizeof block && fflush(probe.stream) == 0;
+    const int error = errno;
+    vte_atomic_file_abort(&probe);
+    if (!ok) cli_error("explain: --summary %s: cannot write: %s", job->summary_path, strerror(error ? error : EIO));
+    return ok;
+}
+
 int cli_explain_run(const cli_explain_job *job, char **input_args, int input_count) {
     run_state st = {.job = job};
     cli_inputs inputs = {0};
-    if (!cli_outputs_prepare(job)) return EXIT_SETUP;
+    if (!summary_writable(job) || !cli_outputs_prepare(job)) return EXIT_SETUP;
     int exit_status = cli_collect_inputs(input_args, input_count, job->recursive, job->out_dir, &inputs)
                           ? EXIT_SOME_FAILED
                           : EXIT_OK;

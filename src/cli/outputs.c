@@ -100,15 +100,20 @@ static int prepare_folder(const char *path) {
         cli_error("explain: cannot create output folder %s: %s", path, strerror(errno));
         return 0;
     }
+    /* Real bytes, flushed to the disk: a folder on a full disk accepts a new empty file but no data, and that
+     * must be found before any work, not after every image failed. */
     char probe[4200];
     snprintf(probe, sizeof probe, "%s/.vitexplain-write-test-%ld", path, (long)getpid());
     FILE *f = fopen(probe, "w");
-    if (!f) {
-        cli_error("explain: cannot write into output folder %s: %s", path, strerror(errno));
+    static const char block[4096];
+    int ok = f && fwrite(block, 1, sizeof block, f) == sizeof block && fflush(f) == 0 && fsync(fileno(f)) == 0;
+    const int error = errno;
+    if (f && fclose(f) != 0) ok = 0;
+    if (f) remove(probe);
+    if (!ok) {
+        cli_error("explain: cannot write into output folder %s: %s", path, strerror(error ? error : EIO));
         return 0;
     }
-    fclose(f);
-    remove(probe);
     return 1;
 }
 
