@@ -224,3 +224,29 @@ Test(hostile, a_summary_that_cannot_be_written_stops_the_run_before_any_work) {
     snprintf(line, sizeof line, "test ! -e out");
     cr_assert_eq(vte_test_shell(dir, line, "/dev/null")->status, 0, "pictures or folders were written");
 }
+
+Test(hostile, links_to_nothing_are_reported_not_skipped) {
+    /* In a scanned folder, a broken link with an image's name is a failed input (exit 1), named as such; a
+     * preprocessor_config.json that links to nothing stops the load instead of passing for absent. */
+    char dir[4096], line[16384];
+    snprintf(dir, sizeof dir, "%s", vte_test_temp_dir());
+    snprintf(line, sizeof line,
+             "mkdir images && cp '%s/images/chelsea.png' images/ && ln -s gone.png images/broken.png && "
+             "'%s' explain --model '%s' --method rollout --out out images",
+             VTE_SOURCE_DIR, VTE_CLI_PATH, TINY);
+    vte_test_run *r = vte_test_shell(dir, line, "/dev/null");
+    cr_assert_eq(r->status, 1, "exit %d: %s", r->status, r->err);
+    cr_assert(strstr(r->err, "images/broken.png: a symbolic link whose target does not exist"), "%s", r->err);
+    cr_assert(strstr(r->out, "Done: 1 image explained, 1 failed"), "%s", r->out);
+
+    snprintf(dir, sizeof dir, "%s", vte_test_temp_dir());
+    snprintf(line, sizeof line,
+             "mkdir model && cp '%s'/* model/ && rm model/preprocessor_config.json && "
+             "ln -s nowhere.json model/preprocessor_config.json",
+             TINY);
+    cr_assert_eq(vte_test_shell(dir, line, "/dev/null")->status, 0);
+    r = classify_in(dir);
+    cr_assert_eq(r->status, 3, "exit %d: %s", r->status, r->err);
+    cr_assert(strstr(r->err, "model/preprocessor_config.json: a symbolic link whose target does not exist"), "%s",
+              r->err);
+}

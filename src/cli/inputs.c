@@ -96,7 +96,12 @@ static int add_folder(cli_inputs *list, const char *dir, int recursive, const ch
         for (size_t i = 0; i < count && ok; i++) {
             snprintf(path, sizeof path, "%s%s%s", dir, dir[strlen(dir) - 1] == '/' ? "" : "/", names[i]);
             struct stat info;
-            if (stat(path, &info) != 0) continue;
+            if (stat(path, &info) != 0) {
+                /* A link to nothing with an image's name is an input that cannot be read: listed, so that loading
+                 * reports it like any other, rather than skipped without a word. */
+                if (pass == 0 && cli_is_image_name(names[i]) && lstat(path, &info) == 0) ok = push(list, path);
+                continue;
+            }
             if (pass == 0 && !S_ISDIR(info.st_mode) && cli_is_image_name(names[i])) ok = push(list, path);
             if (pass == 1 && S_ISDIR(info.st_mode) && recursive) {
                 char resolved[PATH_MAX];

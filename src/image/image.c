@@ -58,6 +58,9 @@ static vte_status check_file(const char *path, vte_error *err) {
     struct stat st;
     if (stat(path, &st) != 0) {
         int e = errno;
+        struct stat link_info;
+        if (e == ENOENT && lstat(path, &link_info) == 0)
+            return vte_error_set(err, VTE_ERR_IO, "%s: a symbolic link whose target does not exist", path);
         if (e == ENOENT || e == ENOTDIR) return vte_error_set(err, VTE_ERR_IO, "%s: no such file", path);
         return vte_error_set(err, VTE_ERR_IO, "%s: cannot access: %s", path, strerror(e));
     }

@@ -217,8 +217,12 @@ vte_model *vte_model_load(vte_runtime *rt, const char *spec, vte_error *err) {
     snprintf(path, sizeof path, "%s/config.json", dir);
     if (vte_config_load(path, &m->config, &m->labels, err) != VTE_OK) goto fail;
     snprintf(path, sizeof path, "%s/preprocessor_config.json", dir);
+    struct stat link_info;
     if (access(path, F_OK) == 0) {
         if (vte_preprocess_config_load(path, &m->config, &m->preprocess, err) != VTE_OK) goto fail;
+    } else if (lstat(path, &link_info) == 0) { /* there, but a link to nothing: not the same as absent */
+        vte_error_set(err, VTE_ERR_IO, "%s: a symbolic link whose target does not exist", path);
+        goto fail;
     } else {
         vte_preprocess_config_default(&m->config, &m->preprocess);
     }
