@@ -4,8 +4,9 @@
 #include <criterion/criterion.h>
 #include <jansson.h>
 #include <math.h>
-#include <stdlib.h>
+#include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "test_support.h"
@@ -13,22 +14,32 @@
 
 #define TINY VTE_FIXTURES_DIR "/models/vit-tiny"
 
+/* A fresh temporary folder (vte_test_temp_dir's static buffer copied into `dir`). */
+static void new_dir(char *dir, size_t size) { snprintf(dir, size, "%s", vte_test_temp_dir()); }
+
+/* Runs the shell command made from `format` in `dir`, stdin /dev/null. */
+static vte_test_run *shell_in(const char *dir, const char *format, ...) {
+    char line[16384];
+    va_list args;
+    va_start(args, format);
+    vsnprintf(line, sizeof line, format, args);
+    va_end(args);
+    return vte_test_shell(dir, line, "/dev/null");
+}
+
 /* A copy of vit-tiny in `dir`/model where `replaced` is a FIFO (named pipe) instead of the file. */
 static void model_with_fifo(char *dir, size_t size, const char *replaced) {
-    snprintf(dir, size, "%s", vte_test_temp_dir());
-    char line[16384];
-    snprintf(line, sizeof line, "mkdir model && cp '%s'/* model/ && rm -f model/%s && mkfifo model/%s", TINY, replaced,
-             replaced);
-    vte_test_run *r = vte_test_shell(dir, line, "/dev/null");
+    new_dir(dir, size);
+    vte_test_run *r =
+        shell_in(dir, "mkdir model && cp '%s'/* model/ && rm -f model/%s && mkfifo model/%s", TINY, replaced, replaced);
     cr_assert_eq(r->status, 0, "%s", r->err);
 }
 
 static void check_fifo_is_refused(const char *replaced) {
-    char dir[4096], line[16384];
+    char dir[4096];
     model_with_fifo(dir, sizeof dir, replaced);
-    snprintf(line, sizeof line, "timeout 60 '%s' classify --model model '%s/images/chelsea.png'", VTE_CLI_PATH,
-             VTE_SOURCE_DIR);
-    vte_test_run *r = vte_test_shell(dir, line, "/dev/null");
+    vte_test_run *r =
+        shell_in(dir, "timeout 60 '%s' classify --model model '%s/images/chelsea.png'", VTE_CLI_PATH, VTE_SOURCE_DIR);
     cr_assert_neq(r->status, 124, "classify hung on a FIFO named %s", replaced);
     cr_assert_eq(r->status, 3, "exit %d: %s", r->status, r->err);
     char expected[256];
@@ -43,13 +54,12 @@ Test(hostile, a_fifo_for_the_preprocessor_config_is_refused_not_waited_on) {
 }
 
 Test(hostile, a_config_that_is_a_directory_says_so) {
-    char dir[4096], line[16384];
-    snprintf(dir, sizeof dir, "%s", vte_test_temp_dir());
-    snprintf(line, sizeof line,
-             "mkdir model && cp '%s'/* model/ && rm model/config.json && mkdir model/config.json && "
-             "timeout 60 '%s' classify --model model '%s/images/chelsea.png'",
-             TINY, VTE_CLI_PATH, VTE_SOURCE_DIR);
-    vte_test_run *r = vte_test_shell(dir, line, "/dev/null");
+    char dir[4096];
+    new_dir(dir, sizeof dir);
+    vte_test_run *r = shell_in(dir,
+                               "mkdir model && cp '%s'/* model/ && rm model/config.json && mkdir model/config.json && "
+                               "timeout 60 '%s' classify --model model '%s/images/chelsea.png'",
+                               TINY, VTE_CLI_PATH, VTE_SOURCE_DIR);
     cr_assert_eq(r->status, 3, "exit %d: %s", r->status, r->err);
     cr_assert(strstr(r->err, "model/config.json: is a directory, not a file"), "%s", r->err);
 }
@@ -57,14 +67,14 @@ Test(hostile, a_config_that_is_a_directory_says_so) {
 Test(hostile, recursive_scans_enter_each_real_folder_once) {
     /* images/ holds one picture, a link to itself, and two folders that link to each other: every real folder is
      * scanned once, so the picture is explained once, and each link back is reported. */
-    char dir[4096], line[16384];
-    snprintf(dir, sizeof dir, "%s", vte_test_temp_dir());
-    snprintf(line, sizeof line,
-             "mkdir -p images/a images/b && cp '%s/images/chelsea.png' images/ && ln -s . images/self && "
-             "ln -s ../b images/a/to_b && ln -s ../a images/b/to_a && "
-             "timeout 120 '%s' explain --model '%s' --method rollout --recursive --summary run.json --out out images",
-             VTE_SOURCE_DIR, VTE_CLI_PATH, TINY);
-    vte_test_run *r = vte_test_shell(dir, line, "/dev/null");
+    char dir[4096];
+    new_dir(dir, sizeof dir);
+    vte_test_run *r = shell_in(
+        dir,
+        "mkdir -p images/a images/b && cp '%s/images/chelsea.png' images/ && ln -s . images/self && "
+        "ln -s ../b images/a/to_b && ln -s ../a images/b/to_a && "
+        "timeout 120 '%s' explain --model '%s' --method rollout --recursive --summary run.json --out out images",
+        VTE_SOURCE_DIR, VTE_CLI_PATH, TINY);
     cr_assert_neq(r->status, 124, "the recursive scan did not end");
     cr_assert_eq(r->status, 0, "exit %d: %s", r->status, r->err);
     cr_assert(strstr(r->out, "Done: 1 image explained"), "%s", r->out);
@@ -74,10 +84,9 @@ Test(hostile, recursive_scans_enter_each_real_folder_once) {
 }
 
 Test(hostile, a_fifo_given_as_an_npy_file_is_refused_not_waited_on) {
-    char path[4200], line[8400];
+    char path[4200];
     snprintf(path, sizeof path, "%s/map.npy", vte_test_temp_dir());
-    snprintf(line, sizeof line, "mkfifo '%s'", path);
-    cr_assert_eq(vte_test_shell(".", line, "/dev/null")->status, 0);
+    cr_assert_eq(shell_in(".", "mkfifo '%s'", path)->status, 0);
     vte_npy npy = {0};
     vte_error err = {0};
     cr_assert_eq(vte_npy_read(path, &npy, &err), VTE_ERR_IO);
@@ -87,17 +96,17 @@ Test(hostile, a_fifo_given_as_an_npy_file_is_refused_not_waited_on) {
 /* Copies vit-tiny to `dir`/model and writes `value` (4 bytes, float32) over element `index` of tensor `name` in
  * its model.safetensors (the header says where the tensor's bytes lie). */
 static void model_with_value(char *dir, size_t size, const char *name, size_t index, float value) {
-    snprintf(dir, size, "%s", vte_test_temp_dir());
-    char line[16384], path[4200];
-    snprintf(line, sizeof line, "mkdir model && cp '%s'/* model/", TINY);
-    cr_assert_eq(vte_test_shell(dir, line, "/dev/null")->status, 0);
+    new_dir(dir, size);
+    char path[4200];
+    cr_assert_eq(shell_in(dir, "mkdir model && cp '%s'/* model/", TINY)->status, 0);
     snprintf(path, sizeof path, "%s/model/model.safetensors", dir);
     FILE *f = fopen(path, "r+b");
     cr_assert_not_null(f);
     unsigned char length_bytes[8];
     cr_assert_eq(fread(length_bytes, 1, 8, f), 8);
     size_t header_length = 0;
-    for (int i = 7; i >= 0; i--) header_length = header_length * 256 + length_bytes[i];
+    for (int i = 7; i >= 0; i--)
+        header_length = header_length * 256 + length_bytes[i];
     char *header = calloc(header_length + 1, 1);
     cr_assert_eq(fread(header, 1, header_length, f), header_length);
     json_error_t jerr;
@@ -116,10 +125,8 @@ static void model_with_value(char *dir, size_t size, const char *name, size_t in
 }
 
 static vte_test_run *classify_in(const char *dir) {
-    char line[16384];
-    snprintf(line, sizeof line, "timeout 60 '%s' classify --model model '%s/images/chelsea.png'", VTE_CLI_PATH,
-             VTE_SOURCE_DIR);
-    return vte_test_shell(dir, line, "/dev/null");
+    return shell_in(dir, "timeout 60 '%s' classify --model model '%s/images/chelsea.png'", VTE_CLI_PATH,
+                    VTE_SOURCE_DIR);
 }
 
 Test(hostile, weights_that_are_not_finite_are_refused_at_load) {
@@ -136,14 +143,16 @@ Test(hostile, weights_that_are_not_finite_are_refused_at_load) {
 }
 
 Test(hostile, preprocessing_values_that_overflow_as_floats_are_refused_at_load) {
-    static const char *const configs[] = {
-        "{\"image_std\": 1e-50}", "{\"image_mean\": 1e39}", "{\"rescale_factor\": 1e308}"};
+    static const char *const configs[] = {"{\"image_std\": 1e-50}", "{\"image_mean\": 1e39}",
+                                          "{\"rescale_factor\": 1e308}"};
     for (int i = 0; i < 3; i++) {
-        char dir[4096], line[16384];
-        snprintf(dir, sizeof dir, "%s", vte_test_temp_dir());
-        snprintf(line, sizeof line, "mkdir model && cp '%s'/* model/ && printf '%%s' '%s' > model/preprocessor_config.json",
-                 TINY, configs[i]);
-        cr_assert_eq(vte_test_shell(dir, line, "/dev/null")->status, 0);
+        char dir[4096];
+        new_dir(dir, sizeof dir);
+        cr_assert_eq(shell_in(dir,
+                              "mkdir model && cp '%s'/* model/ && printf '%%s' '%s' > model/preprocessor_config.json",
+                              TINY, configs[i])
+                         ->status,
+                     0);
         vte_test_run *r = classify_in(dir);
         cr_assert_eq(r->status, 3, "%s: exit %d: %s%s", configs[i], r->status, r->out, r->err);
         cr_assert(strstr(r->err, "model/preprocessor_config.json: ") &&
@@ -163,10 +172,10 @@ Test(hostile, models_that_would_fail_every_image_are_refused_at_load) {
          "model/preprocessor_config.json: key 'size' asks for 2147483647 pixels, more than the limit of 8192"},
     };
     for (size_t i = 0; i < sizeof edits / sizeof *edits; i++) {
-        char dir[4096], line[16384];
-        snprintf(dir, sizeof dir, "%s", vte_test_temp_dir());
-        snprintf(line, sizeof line, "mkdir model && cp '%s'/* model/ && %s", TINY, edits[i][0]);
-        cr_assert_eq(vte_test_shell(dir, line, "/dev/null")->status, 0, "%s", edits[i][0]);
+        char dir[4096];
+        new_dir(dir, sizeof dir);
+        cr_assert_eq(shell_in(dir, "mkdir model && cp '%s'/* model/ && %s", TINY, edits[i][0])->status, 0, "%s",
+                     edits[i][0]);
         vte_test_run *r = classify_in(dir);
         cr_assert_eq(r->status, 3, "%s: exit %d: %s%s", edits[i][0], r->status, r->out, r->err);
         cr_assert(strstr(r->err, edits[i][1]), "%s: %s", edits[i][0], r->err);
@@ -179,16 +188,17 @@ Test(hostile, empty_method_lists_and_output_folders_are_usage_errors) {
         {"explain --method '' images/chelsea.png", "explain: --method names no method (''): give rollout"},
         {"explain --method ,,, images/chelsea.png", "explain: --method names no method (',,,')"},
         {"evaluate --method , images/chelsea.png", "evaluate: --method names no method (',')"},
-        {"explain --method rollout --out '' images/chelsea.png", "explain: --out needs a folder name, got an empty one"},
+        {"explain --method rollout --out '' images/chelsea.png",
+         "explain: --out needs a folder name, got an empty one"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
-        char dir[4096], line[16384];
-        snprintf(dir, sizeof dir, "%s", vte_test_temp_dir());
+        char dir[4096];
+        new_dir(dir, sizeof dir);
         /* "COMMAND REST" runs as "vitexplain COMMAND --model vit-tiny REST" on a copy of the image. */
         const char *rest = strchr(cases[i][0], ' ');
-        snprintf(line, sizeof line, "mkdir -p images && cp '%s/images/chelsea.png' images/ && '%s' %.*s --model '%s'%s",
-                 VTE_SOURCE_DIR, VTE_CLI_PATH, (int)(rest - cases[i][0]), cases[i][0], TINY, rest);
-        vte_test_run *r = vte_test_shell(dir, line, "/dev/null");
+        vte_test_run *r =
+            shell_in(dir, "mkdir -p images && cp '%s/images/chelsea.png' images/ && '%s' %.*s --model '%s'%s",
+                     VTE_SOURCE_DIR, VTE_CLI_PATH, (int)(rest - cases[i][0]), cases[i][0], TINY, rest);
         cr_assert_eq(r->status, 2, "%s: exit %d: %s", cases[i][0], r->status, r->err);
         cr_assert(strstr(r->err, cases[i][1]), "%s: %s", cases[i][0], r->err);
         cr_assert_null(strstr(r->err, "model: "), "%s: the model was loaded first: %s", cases[i][0], r->err);
@@ -197,13 +207,13 @@ Test(hostile, empty_method_lists_and_output_folders_are_usage_errors) {
 
 Test(hostile, a_class_named_twice_is_explained_once) {
     /* vit-tiny's class 3 is "horse": by id, by label and by id again, one target, one picture, one warning each. */
-    char dir[4096], line[16384];
-    snprintf(dir, sizeof dir, "%s", vte_test_temp_dir());
-    snprintf(line, sizeof line,
-             "'%s' explain --model '%s' --method rollout --class 3 --class horse --class 3 --summary run.json "
-             "--out out '%s/images/chelsea.png'",
-             VTE_CLI_PATH, TINY, VTE_SOURCE_DIR);
-    vte_test_run *r = vte_test_shell(dir, line, "/dev/null");
+    char dir[4096];
+    new_dir(dir, sizeof dir);
+    vte_test_run *r =
+        shell_in(dir,
+                 "'%s' explain --model '%s' --method rollout --class 3 --class horse --class 3 --summary run.json "
+                 "--out out '%s/images/chelsea.png'",
+                 VTE_CLI_PATH, TINY, VTE_SOURCE_DIR);
     cr_assert_eq(r->status, 0, "exit %d: %s", r->status, r->err);
     cr_assert(strstr(r->err, "warning: --class 'horse' names class 3 again: it is explained once"), "%s", r->err);
     cr_assert(strstr(r->err, "warning: --class '3' names class 3 again"), "%s", r->err);
@@ -211,40 +221,39 @@ Test(hostile, a_class_named_twice_is_explained_once) {
 }
 
 Test(hostile, a_summary_that_cannot_be_written_stops_the_run_before_any_work) {
-    char dir[4096], line[16384];
-    snprintf(dir, sizeof dir, "%s", vte_test_temp_dir());
-    snprintf(line, sizeof line,
-             "'%s' explain --model '%s' --method rollout --summary missing/run.json --out out '%s/images/chelsea.png'",
-             VTE_CLI_PATH, TINY, VTE_SOURCE_DIR);
-    vte_test_run *r = vte_test_shell(dir, line, "/dev/null");
+    char dir[4096];
+    new_dir(dir, sizeof dir);
+    vte_test_run *r = shell_in(
+        dir, "'%s' explain --model '%s' --method rollout --summary missing/run.json --out out '%s/images/chelsea.png'",
+        VTE_CLI_PATH, TINY, VTE_SOURCE_DIR);
     cr_assert_eq(r->status, 3, "exit %d: %s", r->status, r->err);
     cr_assert(strstr(r->err, "explain: --summary missing/run.json") && strstr(r->err, "No such file or directory"),
               "%s", r->err);
     cr_assert_null(strstr(r->err, "model: "), "the model was loaded first: %s", r->err);
-    snprintf(line, sizeof line, "test ! -e out");
-    cr_assert_eq(vte_test_shell(dir, line, "/dev/null")->status, 0, "pictures or folders were written");
+    cr_assert_eq(shell_in(dir, "test ! -e out")->status, 0, "pictures or folders were written");
 }
 
 Test(hostile, links_to_nothing_are_reported_not_skipped) {
     /* In a scanned folder, a broken link with an image's name is a failed input (exit 1), named as such; a
      * preprocessor_config.json that links to nothing stops the load instead of passing for absent. */
-    char dir[4096], line[16384];
-    snprintf(dir, sizeof dir, "%s", vte_test_temp_dir());
-    snprintf(line, sizeof line,
-             "mkdir images && cp '%s/images/chelsea.png' images/ && ln -s gone.png images/broken.png && "
-             "'%s' explain --model '%s' --method rollout --out out images",
-             VTE_SOURCE_DIR, VTE_CLI_PATH, TINY);
-    vte_test_run *r = vte_test_shell(dir, line, "/dev/null");
+    char dir[4096];
+    new_dir(dir, sizeof dir);
+    vte_test_run *r =
+        shell_in(dir,
+                 "mkdir images && cp '%s/images/chelsea.png' images/ && ln -s gone.png images/broken.png && "
+                 "'%s' explain --model '%s' --method rollout --out out images",
+                 VTE_SOURCE_DIR, VTE_CLI_PATH, TINY);
     cr_assert_eq(r->status, 1, "exit %d: %s", r->status, r->err);
     cr_assert(strstr(r->err, "images/broken.png: a symbolic link whose target does not exist"), "%s", r->err);
     cr_assert(strstr(r->out, "Done: 1 image explained, 1 failed"), "%s", r->out);
 
-    snprintf(dir, sizeof dir, "%s", vte_test_temp_dir());
-    snprintf(line, sizeof line,
-             "mkdir model && cp '%s'/* model/ && rm model/preprocessor_config.json && "
-             "ln -s nowhere.json model/preprocessor_config.json",
-             TINY);
-    cr_assert_eq(vte_test_shell(dir, line, "/dev/null")->status, 0);
+    new_dir(dir, sizeof dir);
+    cr_assert_eq(shell_in(dir,
+                          "mkdir model && cp '%s'/* model/ && rm model/preprocessor_config.json && "
+                          "ln -s nowhere.json model/preprocessor_config.json",
+                          TINY)
+                     ->status,
+                 0);
     r = classify_in(dir);
     cr_assert_eq(r->status, 3, "exit %d: %s", r->status, r->err);
     cr_assert(strstr(r->err, "model/preprocessor_config.json: a symbolic link whose target does not exist"), "%s",
