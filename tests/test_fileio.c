@@ -225,6 +225,37 @@ Test(fileio, abort_without_an_old_file_leaves_nothing) {
     cr_assert_eq(entry_count(dir), 0);
 }
 
+Test(fileio, discard_removes_the_temporaries_of_open_files_only) {
+    /* What the second Ctrl-C does before the program ends: the temporaries of the files being written go, the
+     * files already in place and those committed stay. */
+    char dir[PATH_SIZE], kept[PATH_SIZE], open_a[PATH_SIZE], open_b[PATH_SIZE], done[PATH_SIZE];
+    fresh_dir(dir);
+    join(kept, dir, "kept.txt");
+    join(open_a, dir, "a.png");
+    join(open_b, dir, "summary.json");
+    join(done, dir, "done.npy");
+    write_plain(kept, "kept");
+    vte_atomic_file a, b, c;
+    vte_error err = {0};
+    cr_assert_eq(vte_atomic_file_open(&a, open_a, &err), VTE_OK, "%s", err.message);
+    cr_assert_eq(vte_atomic_file_open(&b, open_b, &err), VTE_OK, "%s", err.message);
+    cr_assert_eq(vte_atomic_file_open(&c, done, &err), VTE_OK, "%s", err.message);
+    fputs("half a picture", a.stream);
+    fputs("{\"images\": [", b.stream);
+    fputs("whole", c.stream);
+    cr_assert_eq(vte_atomic_file_commit(&c, &err), VTE_OK, "%s", err.message);
+    cr_assert_eq(entry_count(dir), 4, "kept.txt, done.npy and two temporaries");
+    vte_atomic_files_discard();
+    cr_assert_eq(entry_count(dir), 2, "the temporaries should be gone");
+    assert_no_temporary(dir);
+    assert_contents(kept, "kept", 4);
+    assert_contents(done, "whole", 5);
+    /* The files' owners may still abort them (the program would have ended; nothing breaks if it does not). */
+    vte_atomic_file_abort(&a);
+    vte_atomic_file_abort(&b);
+    cr_assert_eq(entry_count(dir), 2);
+}
+
 /* ------------------------------------------------------------------ failures */
 
 Test(fileio, failed_rename_over_a_folder_reports_the_path) {

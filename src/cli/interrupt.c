@@ -4,12 +4,15 @@
 #include <signal.h>
 #include <stddef.h>
 
+#include "util/fileio.h"
+
 static volatile sig_atomic_t interrupted = 0;
 
 static void on_interrupt(int signal_number) {
     if (interrupted) {
-        /* The second one: the default action, which ends the program (no file is ever half-written: every
-         * output is renamed into place). */
+        /* The second one: the default action, which ends the program. No file is ever half-written (every
+         * output is renamed into place), and the temporaries of those being written go too. */
+        vte_atomic_files_discard();
         struct sigaction fallback = {0};
         fallback.sa_handler = SIG_DFL;
         sigaction(signal_number, &fallback, NULL);

@@ -35,7 +35,34 @@ static char *temporary_name(const char *path) {
     return temp;
 }
 
+/* The temporaries open now, for vte_atomic_files_discard (a signal handler's last act: it may only unlink). A slot
+ * holds a file's own temp_path string, cleared before the string is freed; a store of a pointer is one machine
+ * write on every platform we build for. A file that finds no free slot is just not discarded that way. */
+#define OPEN_TEMPORARY_SLOTS 32
+static char *volatile open_temporaries[OPEN_TEMPORARY_SLOTS];
+
+static void remember_temporary(char *temp) {
+    for (int i = 0; i < OPEN_TEMPORARY_SLOTS; i++)
+        if (!open_temporaries[i]) {
+            open_temporaries[i] = temp;
+            return;
+        }
+}
+
+static void forget_temporary(const char *temp) {
+    for (int i = 0; i < OPEN_TEMPORARY_SLOTS && temp; i++)
+        if (open_temporaries[i] == temp) open_temporaries[i] = NULL;
+}
+
+void vte_atomic_files_discard(void) {
+    for (int i = 0; i < OPEN_TEMPORARY_SLOTS; i++) {
+        char *temp = open_temporaries[i];
+        if (temp) unlink(temp);
+    }
+}
+
 static void release(vte_atomic_file *file) {
+    forget_temporary(file->temp_path);
     free(file->path);
     free(file->temp_path);
     file->stream = NULL;
@@ -71,6 +98,7 @@ vte_status vte_atomic_file_open(vte_atomic_file *file, const char *path, vte_err
         release(file);
         return st;
     }
+    remember_temporary(file->temp_path);
     return VTE_OK;
 }
 

@@ -30,6 +30,11 @@ vte_status vte_atomic_file_commit(vte_atomic_file *file, vte_error *err);
  * zeroed *file. */
 void vte_atomic_file_abort(vte_atomic_file *file);
 
+/* Removes the temporaries of every atomic file open now, and nothing else; async-signal-safe (unlink only). For
+ * a signal handler that ends the program at once: no ".<name>.tmp-<pid>" is left behind. The files' streams stay
+ * open; the program is expected to end. */
+void vte_atomic_files_discard(void);
+
 /* `size` bytes of `data` written atomically to `path` (open, write, commit). */
 vte_status vte_write_file_atomic(const char *path, const void *data, size_t size, vte_error *err);
 
