@@ -93,9 +93,9 @@ Test(hostile, a_fifo_given_as_an_npy_file_is_refused_not_waited_on) {
     cr_assert(strstr(err.message, "map.npy: not a regular file (a FIFO, socket or device)"), "%s", err.message);
 }
 
-/* Copies vit-tiny to `dir`/model and writes `value` (4 bytes, float32) over element `index` of tensor `name` in
- * its model.safetensors (the header says where the tensor's bytes lie). */
-static void model_with_value(char *dir, size_t size, const char *name, size_t index, float value) {
+/* Copies vit-tiny to `dir`/model and writes `value` (4 bytes, float32) over `count` elements of tensor `name` from
+ * element `index` in its model.safetensors (the header says where the tensor's bytes lie). */
+static void model_with_value(char *dir, size_t size, const char *name, size_t index, size_t count, float value) {
     new_dir(dir, size);
     char path[4200];
     cr_assert_eq(shell_in(dir, "mkdir model && cp '%s'/* model/", TINY)->status, 0);
@@ -118,7 +118,8 @@ static void model_with_value(char *dir, size_t size, const char *name, size_t in
                         (long)json_integer_value(json_array_get(json_object_get(tensor, "data_offsets"), 0)) +
                         (long)(index * sizeof value);
     cr_assert_eq(fseek(f, offset, SEEK_SET), 0);
-    cr_assert_eq(fwrite(&value, sizeof value, 1, f), 1); /* little-endian host, as the file */
+    for (size_t i = 0; i < count; i++) /* little-endian host, as the file */
+        cr_assert_eq(fwrite(&value, sizeof value, 1, f), 1);
     cr_assert_eq(fclose(f), 0);
     json_decref(root);
     free(header);
@@ -131,11 +132,11 @@ static vte_test_run *classify_in(const char *dir) {
 
 Test(hostile, weights_that_are_not_finite_are_refused_at_load) {
     char dir[4096];
-    model_with_value(dir, sizeof dir, "classifier.bias", 3, NAN);
+    model_with_value(dir, sizeof dir, "classifier.bias", 3, 1, NAN);
     vte_test_run *r = classify_in(dir);
     cr_assert_eq(r->status, 3, "exit %d: %s%s", r->status, r->out, r->err);
     cr_assert(strstr(r->err, "model/model.safetensors: tensor classifier.bias holds NaN at element 3"), "%s", r->err);
-    model_with_value(dir, sizeof dir, "vit.encoder.layer.1.output.dense.weight", 17, INFINITY);
+    model_with_value(dir, sizeof dir, "vit.encoder.layer.1.output.dense.weight", 17, 1, INFINITY);
     r = classify_in(dir);
     cr_assert_eq(r->status, 3, "exit %d: %s%s", r->status, r->out, r->err);
     cr_assert(strstr(r->err, "tensor vit.encoder.layer.1.output.dense.weight holds an infinity at element 17"), "%s",
@@ -258,4 +259,24 @@ Test(hostile, links_to_nothing_are_reported_not_skipped) {
     cr_assert_eq(r->status, 3, "exit %d: %s", r->status, r->err);
     cr_assert(strstr(r->err, "model/preprocessor_config.json: a symbolic link whose target does not exist"), "%s",
               r->err);
+}
+
+Test(hostile, an_image_the_model_overflows_on_fails_and_the_rest_go_on) {
+    /* Finite weights that overflow in the forward pass: the first MLP row of layer 0 all 3e38 (48 products of
+     * about that size in one sum). Every image's output is NaN or infinite: each fails with its reason, nothing is
+     * written, and the exit status says some failed. The summary records why. */
+    char dir[4096];
+    model_with_value(dir, sizeof dir, "vit.encoder.layer.0.intermediate.dense.weight", 0, 48, 3e38f);
+    vte_test_run *r = classify_in(dir);
+    cr_assert_eq(r->status, 1, "exit %d: %s%s", r->status, r->out, r->err);
+    cr_assert(strstr(r->err, "chelsea.png: the model's output holds NaN or infinity for this image"), "%s", r->err);
+    cr_assert_null(strstr(r->out, "nan"), "%s", r->out);
+    r = shell_in(
+        dir, "'%s' explain --model model --method all --save-raw --summary run.json --out out '%s/images/chelsea.png'",
+        VTE_CLI_PATH, VTE_SOURCE_DIR);
+    cr_assert_eq(r->status, 1, "exit %d: %s", r->status, r->err);
+    cr_assert(strstr(r->err, "holds NaN or infinity for this image (its weights overflow on it): nothing written"),
+              "%s", r->err);
+    cr_assert_eq(shell_in(dir, "test -z \"$(find out -type f)\"")->status, 0, "a picture or map was written");
+    cr_assert_eq(shell_in(dir, "grep -q 'holds NaN or infinity' run.json")->status, 0, "the summary has no reason");
 }

@@ -1,5 +1,6 @@
 /* vitexplain classify: the top-K classes of each image. */
 #include <jansson.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -172,7 +173,16 @@ int cli_classify(int argc, char **argv) {
             goto done;
         }
         for (int i = 0; i < filled; i++) {
-            int k = vte_top_k(logits + (size_t)i * config->num_labels, config->num_labels, o.topk, top);
+            const float *row = logits + (size_t)i * config->num_labels;
+            int finite = 1;
+            for (int c = 0; c < config->num_labels && finite; c++) finite = isfinite(row[c]);
+            if (!finite) { /* finite weights that overflow on this input: no classes to report */
+                cli_error("%s: the model's output holds NaN or infinity for this image (its weights overflow on it)",
+                          batch.paths[i]);
+                exit_status = EXIT_SOME_FAILED;
+                continue;
+            }
+            int k = vte_top_k(row, config->num_labels, o.topk, top);
             print_predictions(model, batch.paths[i], top, k, o.json);
         }
         fflush(stdout);

@@ -2,6 +2,7 @@
  * image files and folders, in batches on the device, with progress and an optional summary file. The
  * seed's interactive mode (interactive.c) runs the same job. What is written for each image is outputs.c. */
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -318,6 +319,22 @@ static void print_image_line(const run_state *st, const vte_explanation *e, int 
     fflush(stdout);
 }
 
+/* Whether image i's predictions and every map of it are finite numbers. A checkpoint whose finite weights
+ * overflow on some input gives NaN or infinities there: that image fails, with its reason, instead of being
+ * written as maps the README promises lie in [0, 1]. */
+static int outputs_finite(const run_state *st, const vte_explanation *e, int i, const cli_record *r) {
+    for (int k = 0; k < r->top_count; k++)
+        if (!isfinite(r->top[k].prob)) return 0;
+    const vte_model_config *c = vte_model_get_config(st->model);
+    for (int t = 0; t < vte_explanation_target_count(e); t++)
+        for (int m = 0; m < VTE_METHOD_COUNT; m++) {
+            const float *map = vte_explanation_map(e, i, t, (vte_method)m);
+            for (int p = 0; map && p < c->grid_h * c->grid_w; p++)
+                if (!isfinite(map[p])) return 0;
+        }
+    return 1;
+}
+
 /* Explains the batch in hand and writes its outputs; an exit status when the device fails, else -1. */
 static int explain_batch(run_state *st) {
     const cli_explain_job *job = st->job;
@@ -340,6 +357,18 @@ static int explain_batch(run_state *st) {
         r->forward_ms = times.forward_ms / filled;
         r->backward_ms = times.backward_ms / filled;
         r->explain_ms = times.explain_ms / filled;
+        if (!outputs_finite(st, e, i, r)) {
+            char reason[4400];
+            snprintf(reason, sizeof reason,
+                     "%s: the model's output holds NaN or infinity for this image (its weights overflow on it): "
+                     "nothing written",
+                     st->batch.paths[i]);
+            report_error(st, reason);
+            cli_record_set_error(r, reason);
+            st->failures++;
+            if (r == &scratch) free(scratch.files);
+            continue;
+        }
         if (cli_outputs_write(&st->outputs, e, i, st->batch.paths[i], &st->batch.images[i], r)) {
             cli_record_set_error(r, "some outputs could not be written (see the messages above)");
             st->failures++;
