@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "test_support.h"
+#include "util/error.h"
 #include "util/npy.h"
 
 #define TINY VTE_FIXTURES_DIR "/models/vit-tiny"
@@ -279,4 +280,24 @@ Test(hostile, an_image_the_model_overflows_on_fails_and_the_rest_go_on) {
               "%s", r->err);
     cr_assert_eq(shell_in(dir, "test -z \"$(find out -type f)\"")->status, 0, "a picture or map was written");
     cr_assert_eq(shell_in(dir, "grep -q 'holds NaN or infinity' run.json")->status, 0, "the summary has no reason");
+}
+
+Test(hostile, a_long_path_does_not_hide_the_reason) {
+    /* Messages have 1,023 bytes; a path of 3,000 gives way in its middle, and the reason at the end survives. */
+    char path[3001];
+    memset(path, 'd', sizeof path - 1);
+    path[0] = '/';
+    path[sizeof path - 1] = '\0';
+    vte_error err = {0};
+    cr_assert_eq(vte_error_set(&err, VTE_ERR_IO, "%s/config.json: cannot open: %s", path, "Permission denied"),
+                 VTE_ERR_IO);
+    cr_assert_eq(err.code, VTE_ERR_IO);
+    cr_assert_lt(strlen(err.message), sizeof err.message);
+    cr_assert(strncmp(err.message, "/ddd", 4) == 0, "%s", err.message);
+    cr_assert(strstr(err.message, "ddd...ddd"), "%s", err.message);
+    const char *end = "ddd/config.json: cannot open: Permission denied";
+    cr_assert_str_eq(err.message + strlen(err.message) - strlen(end), end);
+    /* Short messages are untouched. */
+    vte_error_set(&err, VTE_ERR_FORMAT, "%s: %d", "short", 7);
+    cr_assert_str_eq(err.message, "short: 7");
 }
