@@ -12,6 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "test_json.h"
 #include "test_support.h"
 #include "util/npy.h"
 
@@ -104,12 +105,6 @@ static float *json_floats(const json_t *array, size_t expected, const char *what
     return out;
 }
 
-static double json_number_at(const json_t *object, const char *key) {
-    const json_t *v = json_object_get(object, key);
-    cr_assert(json_is_number(v), "no number '%s'", key);
-    return json_number_value(v);
-}
-
 static vte_baseline baseline_named(const char *name) {
     if (strcmp(name, "black") == 0) return VTE_BASELINE_BLACK;
     if (strcmp(name, "blur") == 0) return VTE_BASELINE_BLUR;
@@ -171,8 +166,8 @@ static void check_curves(const char *model) {
                     vte_test_check(what, mean, want_curve, (size_t)points, PROB_ATOL, 0);
                     snprintf(key, sizeof key, "%s_auc", kind_name);
                     const double auc = vte_curve_auc(mean, f.patches, step);
-                    cr_assert_float_eq(auc, json_number_at(want, key), PROB_ATOL, "%s: AUC %f, reference %f", what, auc,
-                                       json_number_at(want, key));
+                    cr_assert_float_eq(auc, vte_test_json_number(want, key), PROB_ATOL, "%s: AUC %f, reference %f", what, auc,
+                                       vte_test_json_number(want, key));
                     free(want_curve);
                 }
                 free(map);
@@ -268,18 +263,18 @@ Test(evaluate, mask_coverage_and_scores_match_the_reference) {
                 float *map = load_map(&f, STEMS[i], (vte_method)m);
                 json_t *scores = json_object_get(json_object_get(image, "mask_scores"), vte_method_name((vte_method)m));
                 const int hit = vte_pointing_game(map, coverage, f.patches);
-                cr_assert_eq(hit, (int)json_number_at(scores, "pointing_game"), "%s %s %s", f.name, STEMS[i],
+                cr_assert_eq(hit, (int)vte_test_json_number(scores, "pointing_game"), "%s %s %s", f.name, STEMS[i],
                              vte_method_name((vte_method)m));
                 hits += hit;
                 misses += !hit;
-                cr_assert_float_eq(vte_share_on_object(map, coverage, f.patches), json_number_at(scores, "share"),
+                cr_assert_float_eq(vte_share_on_object(map, coverage, f.patches), vte_test_json_number(scores, "share"),
                                    1e-6);
                 free(map);
             }
             json_t *uniform = json_object_get(image, "uniform");
-            cr_assert_float_eq(vte_pointing_game_uniform(coverage, f.patches), json_number_at(uniform, "pointing_game"),
+            cr_assert_float_eq(vte_pointing_game_uniform(coverage, f.patches), vte_test_json_number(uniform, "pointing_game"),
                                1e-9);
-            cr_assert_float_eq(vte_share_uniform(coverage, f.patches), json_number_at(uniform, "share"), 1e-6);
+            cr_assert_float_eq(vte_share_uniform(coverage, f.patches), vte_test_json_number(uniform, "share"), 1e-6);
         }
         cr_assert(hits > 0, "%s: the masks give at least one hit", f.name);
         (void)misses;
@@ -323,7 +318,7 @@ static void check_session_evaluate(const char *model) {
                                  json_object_get(json_object_get(image, "configs"), "default"), "points")));
         const vte_prediction target = vte_evaluation_target(e, i);
         cr_assert_eq(target.class_id, json_integer_value(json_object_get(image, "class")));
-        cr_assert_float_eq(target.prob, json_number_at(image, "prob"), PROB_ATOL);
+        cr_assert_float_eq(target.prob, vte_test_json_number(image, "prob"), PROB_ATOL);
         cr_assert_eq(vte_evaluation_has_mask(e, i), i != 1);
         for (int row = 0; row <= VTE_EVALUATION_UNIFORM; row++) {
             const vte_evaluation_scores s = vte_evaluation_scores_of(e, i, row);
@@ -337,8 +332,8 @@ static void check_session_evaluate(const char *model) {
             if (row <= VTE_EVALUATION_RANDOM) {
                 json_t *want =
                     json_object_get(rows, row < VTE_METHOD_COUNT ? vte_method_name((vte_method)row) : "random");
-                cr_assert_float_eq(s.deletion_auc, json_number_at(want, "deletion_auc"), PROB_ATOL, "%s", what);
-                cr_assert_float_eq(s.insertion_auc, json_number_at(want, "insertion_auc"), PROB_ATOL, "%s", what);
+                cr_assert_float_eq(s.deletion_auc, vte_test_json_number(want, "deletion_auc"), PROB_ATOL, "%s", what);
+                cr_assert_float_eq(s.insertion_auc, vte_test_json_number(want, "insertion_auc"), PROB_ATOL, "%s", what);
                 float *curve = json_floats(json_object_get(want, "deletion"), (size_t)points, what);
                 vte_test_assert_close(vte_evaluation_curve(e, i, row, VTE_CURVE_DELETION), curve, (size_t)points,
                                       PROB_ATOL, 0, what);
@@ -354,8 +349,8 @@ static void check_session_evaluate(const char *model) {
             json_t *want = row == VTE_EVALUATION_UNIFORM ? json_object_get(image, "uniform")
                                                          : json_object_get(json_object_get(image, "mask_scores"),
                                                                            vte_method_name((vte_method)row));
-            cr_assert_float_eq(s.pointing_game, json_number_at(want, "pointing_game"), 1e-9, "%s", what);
-            cr_assert_float_eq(s.share, json_number_at(want, "share"), 1e-5, "%s", what);
+            cr_assert_float_eq(s.pointing_game, vte_test_json_number(want, "pointing_game"), 1e-9, "%s", what);
+            cr_assert_float_eq(s.share, vte_test_json_number(want, "share"), 1e-5, "%s", what);
         }
     }
     const vte_evaluation_times t = vte_evaluation_times_of(e);
@@ -574,8 +569,8 @@ static void check_summary_against_reference(json_t *summary, const char *model, 
             if (strcmp(row, "uniform") != 0)
                 for (int kind = 0; kind < 2; kind++) {
                     const char *key = kind ? "insertion_auc" : "deletion_auc";
-                    cr_assert_float_eq(json_number_at(scores, key),
-                                       json_number_at(json_object_get(want_rows, row), key), PROB_ATOL, "%s %s", what,
+                    cr_assert_float_eq(vte_test_json_number(scores, key),
+                                       vte_test_json_number(json_object_get(want_rows, row), key), PROB_ATOL, "%s %s", what,
                                        key);
                 }
             if (!with_masks || strcmp(row, "random") == 0) {
@@ -585,9 +580,9 @@ static void check_summary_against_reference(json_t *summary, const char *model, 
             json_t *mask_want = strcmp(row, "uniform") == 0
                                     ? json_object_get(want, "uniform")
                                     : json_object_get(json_object_get(want, "mask_scores"), row);
-            cr_assert_float_eq(json_number_at(scores, "pointing_game"), json_number_at(mask_want, "pointing_game"),
+            cr_assert_float_eq(vte_test_json_number(scores, "pointing_game"), vte_test_json_number(mask_want, "pointing_game"),
                                1e-9, "%s", what);
-            cr_assert_float_eq(json_number_at(scores, "share"), json_number_at(mask_want, "share"), 1e-5, "%s", what);
+            cr_assert_float_eq(vte_test_json_number(scores, "share"), vte_test_json_number(mask_want, "share"), 1e-5, "%s", what);
         }
         cr_assert_eq(rows, VTE_METHOD_COUNT + 1 + with_masks, "the methods, random%s", with_masks ? ", uniform" : "");
     }

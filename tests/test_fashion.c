@@ -12,6 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "test_json.h"
 #include "test_support.h"
 #include "util/npy.h"
 
@@ -161,13 +162,6 @@ Test(fashion, the_library_example_defaults_to_the_bundled_model) {
     cr_assert_eq(values, 49, "%s", legrad);
 }
 
-/* A number of a JSON object, which must be there. */
-static double number_at(const json_t *object, const char *key) {
-    const json_t *v = json_object_get(object, key);
-    cr_assert(json_is_number(v), "no number '%s'", key);
-    return json_number_value(v);
-}
-
 Test(fashion, evaluate_on_garment_masks_equals_the_pytorch_reference) {
     /* `vitexplain evaluate` on five test images with their garment masks, against tools/make_evaluate_reference.py's
      * PyTorch statement of the protocol on the same checkpoint: every AUC within 1e-4, the pointing game and the
@@ -209,16 +203,16 @@ Test(fashion, evaluate_on_garment_masks_equals_the_pytorch_reference) {
             if (strcmp(row, "uniform") != 0)
                 for (int kind = 0; kind < 2; kind++) {
                     const char *key = kind ? "insertion_auc" : "deletion_auc";
-                    cr_assert_float_eq(number_at(scores, key), number_at(json_object_get(want_rows, row), key), 1e-4,
+                    cr_assert_float_eq(vte_test_json_number(scores, key), vte_test_json_number(json_object_get(want_rows, row), key), 1e-4,
                                        "%s %s %s", stem, row, key);
                 }
             if (strcmp(row, "random") == 0) continue;
             json_t *mask_want = strcmp(row, "uniform") == 0 ? json_object_get(want, "uniform")
                                                             : json_object_get(json_object_get(want, "mask_scores"), row);
             /* The summary keeps 7 significant digits: the uniform map's pointing game, 19/49, is 0.3877551 there. */
-            cr_assert_float_eq(number_at(scores, "pointing_game"), number_at(mask_want, "pointing_game"), 1e-6, "%s %s",
+            cr_assert_float_eq(vte_test_json_number(scores, "pointing_game"), vte_test_json_number(mask_want, "pointing_game"), 1e-6, "%s %s",
                                stem, row);
-            cr_assert_float_eq(number_at(scores, "share"), number_at(mask_want, "share"), 1e-5, "%s %s", stem, row);
+            cr_assert_float_eq(vte_test_json_number(scores, "share"), vte_test_json_number(mask_want, "share"), 1e-5, "%s %s", stem, row);
         }
         cr_assert_eq(rows, VTE_METHOD_COUNT + 2, "%s: the methods, random and uniform", stem);
     }
@@ -253,7 +247,7 @@ static double summary_mean(json_t *summary, const char *row, const char *key) {
     json_t *images = json_object_get(summary, "images");
     double sum = 0;
     for (size_t i = 0; i < json_array_size(images); i++)
-        sum += number_at(json_object_get(json_object_get(json_array_get(images, i), "rows"), row), key);
+        sum += vte_test_json_number(json_object_get(json_object_get(json_array_get(images, i), "rows"), row), key);
     return sum / (double)json_array_size(images);
 }
 

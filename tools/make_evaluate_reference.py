@@ -82,6 +82,7 @@ class Subject:
             for file, cls in rows:
                 firsts.setdefault(int(cls), file)
             self.images = {Path(firsts[c]).stem: FASHION / "images" / firsts[c] for c in BUNDLED_CLASSES}
+            self.processor = mr.VitPilProcessor.from_pretrained(self.model_dir)
         else:
             self.model_dir, self.masks = FIX / "models" / name, MASKS
             self.images = {stem: IMAGES / file for stem, file in STEMS.items()}
@@ -90,9 +91,8 @@ class Subject:
         """The committed pixel fixture; for the bundled model, its processor's Pillow path on the PNG."""
         if self.name != BUNDLED:
             return np.load(REF / self.name / f"{stem}_pixels.npy")
-        processor = mr.VitPilProcessor.from_pretrained(self.model_dir)
         image = Image.open(self.images[stem]).convert("RGB")
-        return processor(images=image, return_tensors="np")["pixel_values"][0].astype(np.float32)
+        return self.processor(images=image, return_tensors="np")["pixel_values"][0].astype(np.float32)
 METHODS = ["rollout", "gmar_l1", "gmar_l2", "legrad", "chefer"]
 # Protocol configurations: (name, step (0: default), deletion baseline, insertion baseline, random seeds)
 CONFIGS = [("default", 0, "black", "blur", 3), ("step3_mean", 3, "mean", "mean", 2)]

@@ -9,6 +9,7 @@
 #include <strings.h>
 
 #include "cli/cli.h"
+#include "util/array.h"
 #include "cli/summary.h"
 #include "render/plot.h"
 #include "render/render.h"
@@ -16,13 +17,9 @@
 /* ---------------------------------------------------------------- records */
 
 cli_eval_record *cli_eval_report_add(cli_eval_report *r, const char *image) {
-    if (r->count == r->capacity) {
-        size_t capacity = r->capacity ? r->capacity * 2 : 64;
-        cli_eval_record *grown = realloc(r->records, capacity * sizeof *grown);
-        if (!grown) return NULL;
-        r->records = grown;
-        r->capacity = capacity;
-    }
+    cli_eval_record *grown = vte_array_grow(r->records, &r->capacity, r->count, sizeof *grown, 64);
+    if (!grown) return NULL;
+    r->records = grown;
     cli_eval_record *record = &r->records[r->count++];
     memset(record, 0, sizeof *record);
     record->image = strdup(image);

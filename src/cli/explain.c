@@ -1,7 +1,6 @@
 /* vitexplain explain: heat-map overlays (and optionally the raw grid maps) of the explanation methods for
  * image files and folders, in batches on the device, with progress and an optional summary file. The
  * seed's interactive mode (interactive.c) runs the same job. What is written for each image is outputs.c. */
-#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -411,19 +410,9 @@ static void close_run(run_state *st) {
 
 /* The --summary file's folder takes a file (real bytes) before any work rather than after all of it. */
 static int summary_writable(const cli_explain_job *job) {
-    if (!job->summary_path) return 1;
-    vte_error err = {0};
-    vte_atomic_file probe;
-    static const char block[4096];
-    if (vte_atomic_file_open(&probe, job->summary_path, &err) != VTE_OK) {
-        cli_error("explain: --summary %s", err.message);
-        return 0;
-    }
-    const int ok = fwrite(block, 1, sizeof block, probe.stream) == sizeof block && fflush(probe.stream) == 0;
-    const int error = errno;
-    vte_atomic_file_abort(&probe);
-    if (!ok) cli_error("explain: --summary %s: cannot write: %s", job->summary_path, strerror(error ? error : EIO));
-    return ok;
+    const int error = job->summary_path ? vte_write_probe(job->summary_path) : 0;
+    if (error) cli_error("explain: --summary %s: cannot write: %s", job->summary_path, strerror(error));
+    return !error;
 }
 
 int cli_explain_run(const cli_explain_job *job, char **input_args, int input_count) {

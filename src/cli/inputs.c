@@ -11,15 +11,12 @@
 #include <sys/stat.h>
 
 #include "cli/inputs.h"
+#include "util/array.h"
 
 static int push(cli_inputs *list, const char *path) {
-    if (list->count == list->capacity) {
-        size_t capacity = list->capacity ? list->capacity * 2 : 64;
-        char **grown = realloc(list->paths, capacity * sizeof *grown);
-        if (!grown) return 0;
-        list->paths = grown;
-        list->capacity = capacity;
-    }
+    char **grown = vte_array_grow(list->paths, &list->capacity, list->count, sizeof *grown, 64);
+    if (!grown) return 0;
+    list->paths = grown;
     size_t n = strlen(path) + 1;
     if (!(list->paths[list->count] = malloc(n))) return 0;
     memcpy(list->paths[list->count++], path, n);
@@ -47,13 +44,9 @@ typedef struct visited_folders {
 static int visit(visited_folders *visited, const struct stat *info) {
     for (size_t i = 0; i < visited->count; i++)
         if (visited->items[i].device == info->st_dev && visited->items[i].inode == info->st_ino) return 0;
-    if (visited->count == visited->capacity) {
-        size_t capacity = visited->capacity ? visited->capacity * 2 : 16;
-        void *grown = realloc(visited->items, capacity * sizeof *visited->items);
-        if (!grown) return -1;
-        visited->items = grown;
-        visited->capacity = capacity;
-    }
+    void *grown = vte_array_grow(visited->items, &visited->capacity, visited->count, sizeof *visited->items, 16);
+    if (!grown) return -1;
+    visited->items = grown;
     visited->items[visited->count].device = info->st_dev;
     visited->items[visited->count++].inode = info->st_ino;
     return 1;
@@ -73,15 +66,12 @@ static int add_folder(cli_inputs *list, const char *dir, int recursive, const ch
     int ok = 1;
     while ((entry = readdir(d))) {
         if (entry->d_name[0] == '.') continue; /* hidden files, ".", ".." and our own temporaries */
-        if (count == capacity) {
-            capacity = capacity ? capacity * 2 : 64;
-            char **grown = realloc(names, capacity * sizeof *grown);
-            if (!grown) {
-                ok = 0;
-                break;
-            }
-            names = grown;
+        char **grown = vte_array_grow(names, &capacity, count, sizeof *grown, 64);
+        if (!grown) {
+            ok = 0;
+            break;
         }
+        names = grown;
         if (!(names[count] = strdup(entry->d_name))) {
             ok = 0;
             break;

@@ -8,6 +8,8 @@
 #include <unistd.h>
 
 #include "render/render.h"
+#include "util/array.h"
+#include "util/fileio.h"
 #include "util/npy.h"
 
 /* ---------------------------------------------------------------- the formats */
@@ -100,18 +102,11 @@ static int prepare_folder(const char *path) {
         cli_error("explain: cannot create output folder %s: %s", path, strerror(errno));
         return 0;
     }
-    /* Real bytes, flushed to the disk: a folder on a full disk accepts a new empty file but no data, and that
-     * must be found before any work, not after every image failed. */
     char probe[4200];
-    snprintf(probe, sizeof probe, "%s/.vitexplain-write-test-%ld", path, (long)getpid());
-    FILE *f = fopen(probe, "w");
-    static const char block[4096];
-    int ok = f && fwrite(block, 1, sizeof block, f) == sizeof block && fflush(f) == 0 && fsync(fileno(f)) == 0;
-    const int error = errno;
-    if (f && fclose(f) != 0) ok = 0;
-    if (f) remove(probe);
-    if (!ok) {
-        cli_error("explain: cannot write into output folder %s: %s", path, strerror(error ? error : EIO));
+    snprintf(probe, sizeof probe, "%s/vitexplain-write-test", path);
+    const int error = vte_write_probe(probe);
+    if (error) {
+        cli_error("explain: cannot write into output folder %s: %s", path, strerror(error));
         return 0;
     }
     return 1;
@@ -142,13 +137,9 @@ static void unique_stem(cli_outputs *o, const char *path, char *stem, size_t siz
         if (i == o->stem_count) break;
         snprintf(stem, size, "%s_%d", base, n);
     }
-    if (o->stem_count == o->stem_capacity) {
-        size_t capacity = o->stem_capacity ? o->stem_capacity * 2 : 64;
-        char **grown = realloc(o->stems, capacity * sizeof *grown);
-        if (!grown) return;
-        o->stems = grown;
-        o->stem_capacity = capacity;
-    }
+    char **grown = vte_array_grow(o->stems, &o->stem_capacity, o->stem_count, sizeof *grown, 64);
+    if (!grown) return;
+    o->stems = grown;
     o->stems[o->stem_count++] = strdup(stem);
 }
 

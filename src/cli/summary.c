@@ -7,16 +7,13 @@
 #include <strings.h>
 
 #include "cli/cli.h"
+#include "util/array.h"
 #include "util/fileio.h"
 
 cli_record *cli_summary_add(cli_summary *s, const char *image) {
-    if (s->count == s->capacity) {
-        size_t capacity = s->capacity ? s->capacity * 2 : 64;
-        cli_record *grown = realloc(s->records, capacity * sizeof *grown);
-        if (!grown) return NULL;
-        s->records = grown;
-        s->capacity = capacity;
-    }
+    cli_record *grown = vte_array_grow(s->records, &s->capacity, s->count, sizeof *grown, 64);
+    if (!grown) return NULL;
+    s->records = grown;
     cli_record *r = &s->records[s->count++];
     memset(r, 0, sizeof *r);
     r->image = strdup(image);

@@ -102,6 +102,19 @@ vte_status vte_atomic_file_open(vte_atomic_file *file, const char *path, vte_err
     return VTE_OK;
 }
 
+int vte_write_probe(const char *path) {
+    static const char block[4096];
+    vte_atomic_file probe;
+    vte_error err = {0};
+    errno = 0;
+    if (vte_atomic_file_open(&probe, path, &err) != VTE_OK) return errno ? errno : EIO;
+    const int ok = fwrite(block, 1, sizeof block, probe.stream) == sizeof block && fflush(probe.stream) == 0 &&
+                   fsync(fileno(probe.stream)) == 0;
+    const int error = ok ? 0 : errno ? errno : EIO;
+    vte_atomic_file_abort(&probe);
+    return error;
+}
+
 /* Best effort: makes a rename in the folder of `path` durable. A failure does not undo the write, so it is not
  * reported. */
 static void sync_folder_of(const char *path) {

@@ -30,6 +30,11 @@ vte_status vte_atomic_file_commit(vte_atomic_file *file, vte_error *err);
  * zeroed *file. */
 void vte_atomic_file_abort(vte_atomic_file *file);
 
+/* Whether a file can be written at `path`: 4 KiB of real bytes written under its temporary name, flushed and
+ * synced, then removed (a folder on a full disk takes a new empty file but no data). 0 when it can, else the
+ * errno of the step that failed; nothing is left behind either way. */
+int vte_write_probe(const char *path);
+
 /* Removes the temporaries of every atomic file open now, and nothing else; async-signal-safe (unlink only). For
  * a signal handler that ends the program at once: no ".<name>.tmp-<pid>" is left behind. The files' streams stay
  * open; the program is expected to end. */
