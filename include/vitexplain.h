@@ -151,9 +151,30 @@ typedef struct vte_image {
     unsigned char *rgb; /* width*height*3 bytes, malloc'ed */
 } vte_image;
 
-/* Decodes a file (anything OpenCV reads) into 8-bit RGB the way Pillow's convert('RGB') does: alpha dropped
- * without compositing, grayscale expanded, 16-bit reduced to 8-bit. */
+/* The most pixels an image may have by default: 8192 x 8192 (64 Mi pixels, 192 MiB as 8-bit RGB). */
+#define VTE_IMAGE_DEFAULT_MAX_PIXELS 67108864ll
+
+/* How vte_image_load_with_options decodes. Zero-initialised, it behaves as vte_image_load. */
+typedef struct vte_image_load_options {
+    /* Images with more pixels than this (after any reduction below) are refused from their header, before
+     * anything is decoded: a file of a few kilobytes can claim 30000 x 30000 pixels (a decompression bomb).
+     * 0: VTE_IMAGE_DEFAULT_MAX_PIXELS. */
+    long long max_pixels;
+    /* > 0: a JPEG is decoded at 1/2, 1/4 or 1/8 of its size (libjpeg's scaled decoding, a fraction of the time
+     * and memory), the smallest of those that is still at least reduced_min_width x reduced_min_height. Its
+     * pixels then differ slightly from a full decode, so the model's input differs from transformers'
+     * preprocessing. 0: always the full size. Other formats are always decoded at full size. */
+    int reduced_min_width, reduced_min_height;
+} vte_image_load_options;
+
+/* Decodes a file into 8-bit RGB the way Pillow's convert('RGB') does: alpha dropped without compositing,
+ * grayscale expanded, 16-bit reduced to 8-bit. The formats are PNG, JPEG, BMP, WebP, TIFF, PNM, Sun raster and
+ * JPEG 2000 (decoded by OpenCV); the size is read from the file's header first, and an image of
+ * more than VTE_IMAGE_DEFAULT_MAX_PIXELS pixels is refused (VTE_ERR_UNSUPPORTED) without being decoded. */
 vte_status vte_image_load(const char *path, vte_image *image, vte_error *err);
+/* The same with a pixel limit and reduced-size decoding of one's own (`options` NULL: the defaults). */
+vte_status vte_image_load_with_options(const char *path, const vte_image_load_options *options, vte_image *image,
+                                       vte_error *err);
 void vte_image_free(vte_image *image);
 
 /* Number of floats vte_preprocess writes: num_channels*image_height*image_width. */

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "image/imageio.h"
 #include "test_support.h"
 #include "util/error.h"
 #include "util/npy.h"
@@ -300,4 +301,134 @@ Test(hostile, a_long_path_does_not_hide_the_reason) {
     /* Short messages are untouched. */
     vte_error_set(&err, VTE_ERR_FORMAT, "%s: %d", "short", 7);
     cr_assert_str_eq(err.message, "short: 7");
+}
+
+/* ---------------------------------------------------------------- decompression bombs */
+
+/* The commands run with at most 3 GB of address space: decoding a 30000 x 30000 claim would need 2.7 GB for its RGB
+ * copy alone, on top of OpenCV's own. AddressSanitizer reserves terabytes of address space, so a sanitized build
+ * bounds the resident memory instead. */
+#if defined(__SANITIZE_ADDRESS__)
+#define MEMORY_LIMIT "ASAN_OPTIONS=\"$ASAN_OPTIONS:hard_rss_limit_mb=3000\" "
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define MEMORY_LIMIT "ASAN_OPTIONS=\"$ASAN_OPTIONS:hard_rss_limit_mb=3000\" "
+#endif
+#endif
+#ifndef MEMORY_LIMIT
+#define MEMORY_LIMIT "ulimit -v 3000000; "
+#endif
+
+/* A real JPEG (a fixture of 16 x 16 pixels) whose frame header is changed to claim 30000 x 30000 pixels: 421 bytes
+ * that OpenCV would decode into 2.7 GB. */
+static void write_jpeg_bomb(const char *path) {
+    FILE *in = fopen(VTE_FIXTURES_DIR "/images/gray.jpg", "rb");
+    cr_assert_not_null(in);
+    unsigned char data[65536];
+    const size_t size = fread(data, 1, sizeof data, in);
+    fclose(in);
+    size_t at = 2;
+    for (;;) { /* the first start-of-frame marker segment */
+        cr_assert(at + 9 < size && data[at] == 0xFF, "no frame header in gray.jpg");
+        const unsigned marker = data[at + 1], length = (unsigned)data[at + 2] << 8 | data[at + 3];
+        if (marker >= 0xC0 && marker <= 0xCF && marker != 0xC4 && marker != 0xC8 && marker != 0xCC) break;
+        at += 2 + length;
+    }
+    const unsigned char side[2] = {30000 >> 8, 30000 & 0xFF};
+    memcpy(data + at + 5, side, 2); /* height */
+    memcpy(data + at + 7, side, 2); /* width */
+    FILE *out = fopen(path, "wb");
+    cr_assert_not_null(out);
+    cr_assert_eq(fwrite(data, 1, size, out), size);
+    cr_assert_eq(fclose(out), 0);
+}
+
+Test(hostile, a_decompression_bomb_is_refused_from_its_header) {
+    char dir[4096], path[4200];
+    new_dir(dir, sizeof dir);
+    snprintf(path, sizeof path, "%s/bomb.jpg", dir);
+    write_jpeg_bomb(path);
+    vte_test_run *r = shell_in(dir, MEMORY_LIMIT "timeout 60 '%s' classify --model '%s' bomb.jpg '%s/images/chelsea.png'",
+                               VTE_CLI_PATH, TINY, VTE_SOURCE_DIR);
+    cr_assert_neq(r->status, 124, "classify took over a minute on a 421-byte file");
+    cr_assert_eq(r->status, 1, "exit %d: %s", r->status, r->err);
+    cr_assert(strstr(r->err, "bomb.jpg: the JPEG header states 30000x30000 pixels, more than the limit of 67108864 "
+                             "pixels; the image is not decoded"),
+              "%s", r->err);
+    cr_assert(strstr(r->out, "chelsea.png\n   1. tabby cat"), "the other image was not classified: %s", r->out);
+    /* explain with every picture: nothing is written for the bomb, the other image is done. */
+    r = shell_in(dir, MEMORY_LIMIT "timeout 60 '%s' explain --model '%s' --method rollout --grid --out out bomb.jpg "
+                      "'%s/images/chelsea.png'",
+                 VTE_CLI_PATH, TINY, VTE_SOURCE_DIR);
+    cr_assert_eq(r->status, 1, "exit %d: %s", r->status, r->err);
+    cr_assert(strstr(r->err, "bomb.jpg: the JPEG header states 30000x30000 pixels"), "%s", r->err);
+    r = shell_in(dir, "ls out/rollout out/grid");
+    cr_assert(strstr(r->out, "chelsea_rollout.png") && strstr(r->out, "chelsea_grid.png") && !strstr(r->out, "bomb"),
+              "%s", r->out);
+}
+
+Test(hostile, the_pixel_limit_can_be_set_and_large_jpegs_decoded_small) {
+    char dir[4096], path[4200];
+    new_dir(dir, sizeof dir);
+    /* A 1000 x 800 JPEG: 800,000 pixels. */
+    snprintf(path, sizeof path, "%s/large.jpg", dir);
+    unsigned char *rgb = malloc(1000 * 800 * 3);
+    for (int i = 0; i < 1000 * 800 * 3; i++) rgb[i] = (unsigned char)(i % 253);
+    vte_error err = {0};
+    cr_assert_eq(vte_cv_write(path, rgb, 1000, 800, 3, &err), VTE_OK, "%s", err.message);
+    free(rgb);
+    vte_test_run *r =
+        shell_in(dir, "timeout 60 '%s' classify --model '%s' --max-pixels 100000 large.jpg", VTE_CLI_PATH, TINY);
+    cr_assert_eq(r->status, 1, "exit %d: %s", r->status, r->err);
+    cr_assert(strstr(r->err, "large.jpg: the JPEG header states 1000x800 pixels, more than the limit of 100000 pixels"),
+              "%s", r->err);
+    /* vit-tiny's input is 32 x 32: --fast-decode may go down to 64 x 64, so 1/8 (125 x 100 pixels) is decoded. */
+    r = shell_in(dir, "timeout 60 '%s' classify --model '%s' --max-pixels 100000 --fast-decode large.jpg",
+                 VTE_CLI_PATH, TINY);
+    cr_assert_eq(r->status, 0, "exit %d: %s", r->status, r->err);
+    cr_assert(strstr(r->out, "large.jpg\n   1. "), "%s", r->out);
+    r = shell_in(dir, "'%s' explain --method rollout --max-pixels 0 large.jpg", VTE_CLI_PATH);
+    cr_assert_eq(r->status, 2, "exit %d: %s", r->status, r->err);
+    cr_assert(strstr(r->err, "explain: --max-pixels needs a number of pixels from 1 to"), "%s", r->err);
+}
+
+Test(hostile, overlays_of_huge_images_are_written_at_a_bounded_size) {
+    char dir[4096], path[4200];
+    new_dir(dir, sizeof dir);
+    snprintf(path, sizeof path, "%s/wide.png", dir);
+    unsigned char *rgb = calloc((size_t)6000 * 1500 * 3, 1);
+    for (size_t i = 0; i < (size_t)6000 * 1500 * 3; i += 97) rgb[i] = 200;
+    vte_error err = {0};
+    cr_assert_eq(vte_cv_write(path, rgb, 6000, 1500, 3, &err), VTE_OK, "%s", err.message);
+    free(rgb);
+    vte_test_run *r = shell_in(dir, "timeout 120 '%s' explain --model '%s' --method rollout --out out wide.png",
+                               VTE_CLI_PATH, TINY);
+    cr_assert_eq(r->status, 0, "exit %d: %s", r->status, r->err);
+    snprintf(path, sizeof path, "%s/out/rollout/wide_rollout.png", dir);
+    vte_image overlay;
+    cr_assert_eq(vte_image_load(path, &overlay, &err), VTE_OK, "%s", err.message);
+    cr_assert(overlay.width == 4096 && overlay.height == 1024, "overlay of 6000x1500: %dx%d", overlay.width,
+              overlay.height);
+    vte_image_free(&overlay);
+}
+
+Test(hostile, a_preprocessing_error_names_the_image) {
+    /* A shortest edge of 8192 on a 1 x 300000 image would make the long side 2.5e9 pixels. */
+    char dir[4096], path[4200];
+    new_dir(dir, sizeof dir);
+    cr_assert_eq(shell_in(dir, "mkdir model && cp '%s'/* model/ && printf '%%s' '{\"size\": {\"shortest_edge\": "
+                               "8192}, \"do_center_crop\": true, \"crop_size\": 32}' > model/preprocessor_config.json",
+                          TINY)
+                     ->status,
+                 0);
+    snprintf(path, sizeof path, "%s/thin.png", dir);
+    unsigned char *gray = calloc(300000, 1);
+    vte_error err = {0};
+    cr_assert_eq(vte_cv_write(path, gray, 1, 300000, 1, &err), VTE_OK, "%s", err.message);
+    free(gray);
+    vte_test_run *r = shell_in(dir, "timeout 60 '%s' classify --model model thin.png", VTE_CLI_PATH);
+    cr_assert_eq(r->status, 1, "exit %d: %s", r->status, r->err);
+    cr_assert(strstr(r->err, "vitexplain: thin.png: preprocess: resizing 1x300000 to a shortest edge of 8192 is too "
+                             "large"),
+              "%s", r->err);
 }

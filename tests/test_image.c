@@ -225,10 +225,13 @@ Test(image, directory) {
 }
 
 Test(image, unsupported_sample_type) {
-    /* A 2x2 Radiance HDR image: OpenCV decodes it to 32-bit float, which the library does not take. */
-    const char hdr[] = "#?RADIANCE\nFORMAT=32-bit_rle_rgbe\n\n-Y 2 +X 2\n"
-                       "\x80\x40\x20\x81\x80\x40\x20\x81\x80\x40\x20\x81\x80\x40\x20\x81";
-    const char *path = vte_test_write_temp("float.hdr", hdr, sizeof hdr - 1);
+    /* A 2x2 portable float map (PFM, little-endian): OpenCV decodes it to 32-bit float, which the library does not
+     * take. */
+    char pfm[64] = "PF\n2 2\n-1.0\n";
+    const size_t header = strlen(pfm);
+    const float values[12] = {0.25f, 0.5f, 0.75f, 1, 0, 0, 0, 1, 0, 0, 0, 1};
+    memcpy(pfm + header, values, sizeof values);
+    const char *path = vte_test_write_temp("float.pfm", pfm, header + sizeof values);
     expect_error(path, VTE_ERR_UNSUPPORTED, "32-bit float");
 }
 

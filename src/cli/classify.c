@@ -7,9 +7,11 @@
 
 #include "cli/cli.h"
 #include "cli/inputs.h"
+#include "cli/summary.h"
 
 static void print_help(void) {
-    printf("Usage: vitexplain classify [--model DIR] [--topk K] [--json] [--batch N] [--device SPEC] INPUT...\n"
+    printf("Usage: vitexplain classify [--model DIR] [--topk K] [--json] [--batch N] [--device SPEC]\n"
+           "                           [--max-pixels N] [--fast-decode] INPUT...\n"
            "\n"
            "Prints the K most likely classes of each image with their logits and probabilities. An INPUT is an\n"
            "image file or a folder of .jpg, .jpeg and .png files (--recursive: sub-folders too).\n"
@@ -20,9 +22,12 @@ static void print_help(void) {
            "  --topk K       classes per image (default 5)\n"
            "  --json         one JSON object per line and image:\n"
            "                 {\"image\": PATH, \"top\": [{\"id\", \"label\", \"logit\", \"prob\"}, ...]}\n"
+           "                 (a PATH that is not UTF-8 has U+FFFD for each bad byte, and its exact bytes\n"
+           "                 in hex in \"image_bytes\")\n"
            "  --batch N      images per forward pass on the device (default 8)\n"
            "  --recursive    descend into sub-folders of folder inputs\n"
            "  --device SPEC  OpenCL device (see `vitexplain devices`)\n"
+           CLI_IMAGE_OPTION_HELP(" ") CLI_FAST_DECODE_HELP(" ")
            "\n"
            "An image that cannot be read is reported on stderr and skipped.\n"
            "The first line on stderr names the model used.\n"
@@ -36,6 +41,8 @@ typedef struct classify_options {
     int batch;
     int json;
     int recursive;
+    vte_image_load_options load_options;
+    int fast_decode;
     char **images;
     int image_count;
 } classify_options;
@@ -56,8 +63,10 @@ static int parse_options(int argc, char **argv, classify_options *o) {
             o->json = 1;
         } else if (strcmp(arg, "--recursive") == 0) {
             o->recursive = 1;
+        } else if (strcmp(arg, "--fast-decode") == 0) {
+            o->fast_decode = 1;
         } else if (strcmp(arg, "--model") == 0 || strcmp(arg, "--topk") == 0 || strcmp(arg, "--batch") == 0 ||
-                   strcmp(arg, "--device") == 0) {
+                   strcmp(arg, "--device") == 0 || strcmp(arg, "--max-pixels") == 0) {
             if (!has_value) {
                 cli_error("classify: %s needs a value", arg);
                 return EXIT_USAGE;
@@ -65,6 +74,9 @@ static int parse_options(int argc, char **argv, classify_options *o) {
             const char *value = argv[++i];
             if (strcmp(arg, "--model") == 0) o->model_dir = value;
             else if (strcmp(arg, "--device") == 0) o->device = value;
+            else if (strcmp(arg, "--max-pixels") == 0) {
+                if (!cli_parse_max_pixels("classify", value, &o->load_options)) return EXIT_USAGE;
+            }
             else if (!cli_parse_int("classify", arg, value, 1, 100000, strcmp(arg, "--topk") == 0 ? &o->topk : &o->batch))
                 return EXIT_USAGE;
         } else if (arg[0] == '-' && arg[1] != '\0') {
@@ -88,7 +100,9 @@ static void print_predictions(const vte_model *model, const char *path, const vt
             json_array_append_new(list, json_pack("{s:i, s:s, s:f, s:f}", "id", top[i].class_id, "label",
                                                   vte_model_label(model, top[i].class_id), "logit",
                                                   (double)top[i].logit, "prob", (double)top[i].prob));
-        json_t *line = json_pack("{s:s, s:o}", "image", path, "top", list);
+        json_t *line = json_object(); /* a path that is not UTF-8 gets image_bytes too (cli_json_set_text) */
+        cli_json_set_text(line, "image", path);
+        json_object_set_new(line, "top", list);
         char *text = json_dumps(line, JSON_COMPACT | JSON_REAL_PRECISION(7));
         if (text) printf("%s\n", text);
         free(text);
@@ -156,7 +170,7 @@ int cli_classify(int argc, char **argv) {
         exit_status = EXIT_SETUP;
         goto done;
     }
-    if (!cli_batch_init(&batch, model, capacity, 0)) {
+    if (!cli_batch_init(&batch, model, capacity, 0, &o.load_options, o.fast_decode)) {
         exit_status = EXIT_SETUP;
         goto done;
     }

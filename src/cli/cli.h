@@ -41,6 +41,8 @@ typedef struct cli_explain_job {
     int save_raw;    /* .npy maps too */
     int grid;        /* one side-by-side picture per image */
     int recursive, quiet;
+    vte_image_load_options load_options; /* --max-pixels */
+    int fast_decode;                     /* --fast-decode */
     int seed_output; /* print "Processing: <file> → <label>" as the original project did */
 } cli_explain_job;
 
@@ -86,6 +88,19 @@ const char *cli_default_inputs(const cli_model_choice *choice);
 int cli_parse_int(const char *command, const char *option, const char *text, int min, int max, int *out);
 int cli_parse_float(const char *command, const char *option, const char *text, double min, double max, double *out);
 
+/* The image options of classify, explain and evaluate: --max-pixels N (the pixel limit of
+ * vte_image_load_options) and, where the image is only needed at the model's size, --fast-decode (reduced-size
+ * JPEG decoding, at least twice the model's input on each side). CLI_IMAGE_OPTION_HELP is their --help text. */
+#define CLI_IMAGE_OPTION_HELP(INDENT)                                                                              \
+    "  --max-pixels N" INDENT "refuse images of more than N pixels, read from the file's header before\n"          \
+    "                " INDENT "decoding (default 67108864, 8192 x 8192; see docs/security.md)\n"
+#define CLI_FAST_DECODE_HELP(INDENT)                                                                               \
+    "  --fast-decode " INDENT "decode large JPEGs at 1/2, 1/4 or 1/8 size, still at least twice the model's\n"     \
+    "                " INDENT "input: less time and memory, slightly different pixels than transformers'\n"        \
+    "                " INDENT "preprocessing\n"
+/* Parses --max-pixels' value into options->max_pixels; 0 after reporting a bad value. */
+int cli_parse_max_pixels(const char *command, const char *text, vte_image_load_options *options);
+
 /* The file name without folders and extension: "a/b/cat.png" -> "cat". */
 void cli_stem(const char *path, char *stem, size_t size);
 
@@ -99,10 +114,13 @@ typedef struct cli_batch {
     float *pixels;      /* capacity * vte_preprocess_size: image i at pixels + i*preprocess_size */
     const char **paths; /* the paths of the images in the batch */
     vte_image *images;  /* their decoded pictures when kept (explain draws on them), else NULL */
+    vte_image_load_options load_options; /* how images are decoded (--max-pixels, --fast-decode) */
 } cli_batch;
 
-/* 0 after reporting "out of memory". */
-int cli_batch_init(cli_batch *batch, const vte_model *model, int capacity, int keep_images);
+/* 0 after reporting "out of memory". `load_options` (may be NULL: the defaults) is copied; with `fast_decode` its
+ * reduced size becomes twice the model's input. */
+int cli_batch_init(cli_batch *batch, const vte_model *model, int capacity, int keep_images,
+                   const vte_image_load_options *load_options, int fast_decode);
 void cli_batch_free(cli_batch *batch);
 
 /* Called for each input that cannot be decoded or preprocessed, with the library's message. */

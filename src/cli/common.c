@@ -18,6 +18,19 @@ int cli_parse_int(const char *command, const char *option, const char *text, int
     return 1;
 }
 
+int cli_parse_max_pixels(const char *command, const char *text, vte_image_load_options *options) {
+    const long long most = 1ll << 40; /* far beyond any memory; only overflow is kept out */
+    char *end = NULL;
+    errno = 0;
+    long long value = strtoll(text, &end, 10);
+    if (!*text || *end || errno || value < 1 || value > most) {
+        cli_error("%s: --max-pixels needs a number of pixels from 1 to %lld, got '%s'", command, most, text);
+        return 0;
+    }
+    options->max_pixels = value;
+    return 1;
+}
+
 int cli_parse_float(const char *command, const char *option, const char *text, double min, double max, double *out) {
     char *end = NULL;
     errno = 0;
@@ -57,9 +70,16 @@ void cli_method_families(char *out, size_t size, const char *separator, const ch
     }
 }
 
-int cli_batch_init(cli_batch *batch, const vte_model *model, int capacity, int keep_images) {
+int cli_batch_init(cli_batch *batch, const vte_model *model, int capacity, int keep_images,
+                   const vte_image_load_options *load_options, int fast_decode) {
     memset(batch, 0, sizeof *batch);
     batch->capacity = capacity;
+    if (load_options) batch->load_options = *load_options;
+    if (fast_decode) {
+        const vte_model_config *config = vte_model_get_config(model);
+        batch->load_options.reduced_min_width = 2 * config->image_width;
+        batch->load_options.reduced_min_height = 2 * config->image_height;
+    }
     batch->pixels = malloc((size_t)capacity * vte_preprocess_size(vte_model_get_config(model)) * sizeof(float));
     batch->paths = calloc((size_t)capacity, sizeof *batch->paths);
     if (keep_images) batch->images = calloc((size_t)capacity, sizeof *batch->images);
@@ -94,9 +114,14 @@ int cli_batch_load(cli_batch *batch, const vte_model *model, char **paths, size_
         vte_image image = {0};
         vte_error err = {0};
         float *pixels = batch->pixels + (size_t)batch->count * image_floats;
-        if (vte_image_load(path, &image, &err) != VTE_OK ||
-            vte_preprocess(vte_model_get_preprocess(model), config, &image, pixels, &err) != VTE_OK) {
-            on_failure(context, path, err.message);
+        if (vte_image_load_with_options(path, &batch->load_options, &image, &err) != VTE_OK) {
+            on_failure(context, path, err.message); /* names the file */
+            continue;
+        }
+        if (vte_preprocess(vte_model_get_preprocess(model), config, &image, pixels, &err) != VTE_OK) {
+            char message[VTE_ERROR_MESSAGE_SIZE + 4200]; /* the library's message is about pixels, not the file */
+            snprintf(message, sizeof message, "%s: %s", path, err.message);
+            on_failure(context, path, message);
             vte_image_free(&image);
             continue;
         }

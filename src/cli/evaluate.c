@@ -19,6 +19,7 @@
 #include "cli/interrupt.h"
 #include "cli/labels.h"
 #include "cli/method_options.h"
+#include "cli/outputs.h"
 #include "cli/progress.h"
 #include "cli/summary.h"
 #include "render/plot.h"
@@ -30,6 +31,7 @@ typedef struct eval_job {
     int batch; /* 0: a whole curve per forward pass */
     int recursive, quiet;
     vte_evaluate_options options;
+    vte_image_load_options load_options; /* --max-pixels; no --fast-decode: masks have the image's full size */
 } eval_job;
 
 static void print_help(void) {
@@ -74,7 +76,7 @@ static void print_help(void) {
            "  --model DIR        Hugging Face ViTForImageClassification folder, or a hub id such as\n"
            "                     google/vit-base-patch16-224 found in the Hugging Face cache; default\n"
            "                     " MODEL_DEFAULT_HELP("                     ") "\n"
-           "  --device SPEC      OpenCL device (see `vitexplain devices`)\n",
+           "  --device SPEC      OpenCL device (see `vitexplain devices`)\n" CLI_IMAGE_OPTION_HELP("     "),
            VTE_PLOT_WIDTH, VTE_PLOT_HEIGHT);
     cli_print_method_option_help();
     printf("\nMethods:\n");
@@ -95,7 +97,7 @@ static void print_help(void) {
 static int takes_value(const char *arg) {
     static const char *const with_value[] = {"--labels",       "--masks", "--step",     "--baseline",
                                              "--random-seeds", "--batch", "--model",    "--device",
-                                             "--summary",      "--plot",  "--save-maps"};
+                                             "--summary",      "--plot",  "--save-maps", "--max-pixels"};
     for (size_t k = 0; k < sizeof with_value / sizeof with_value[0]; k++)
         if (strcmp(arg, with_value[k]) == 0) return 1;
     return cli_method_option_known(arg);
@@ -126,6 +128,8 @@ static int parse_value_option(const char *arg, const char *value, eval_job *job,
         return cli_parse_int("evaluate", arg, value, 0, 1000, &o->random_seeds);
     else if (strcmp(arg, "--batch") == 0)
         return cli_parse_int("evaluate", arg, value, 1, 4096, &job->batch);
+    else if (strcmp(arg, "--max-pixels") == 0)
+        return cli_parse_max_pixels("evaluate", value, &job->load_options);
     else if (strcmp(arg, "--baseline") == 0) {
         for (int b = VTE_BASELINE_BLACK; b <= VTE_BASELINE_MEAN; b++)
             if (strcasecmp(value, cli_eval_baseline_name((vte_baseline)b)) == 0) {
@@ -231,8 +235,7 @@ typedef struct run_state {
     float *coverage; /* [patches] of the image in hand */
     cli_progress progress;
     cli_eval_report report;
-    char **stems; /* of the maps saved so far: a/cat.png and b/cat.jpg give cat and cat_2 */
-    size_t stem_count;
+    cli_stems stems; /* of the maps saved so far (--save-maps) */
     int failures;
     int failed_in_batch;
 } run_state;
@@ -275,7 +278,7 @@ static int open_engine(run_state *st) {
         cli_error("%s", err.message);
         return EXIT_SETUP;
     }
-    if (!cli_batch_init(&st->batch, st->model, 1, 1)) return EXIT_SETUP;
+    if (!cli_batch_init(&st->batch, st->model, 1, 1, &job->load_options, 0)) return EXIT_SETUP;
     if (!(st->coverage = malloc((size_t)patches * sizeof *st->coverage))) {
         cli_error("out of memory");
         return EXIT_SETUP;
@@ -301,7 +304,7 @@ static int load_mask(run_state *st, const char *path, const vte_image *image, cl
     if (access(mask_path, F_OK) != 0) return 0;
     vte_image mask = {0};
     vte_error err = {0};
-    vte_status status = vte_image_load(mask_path, &mask, &err);
+    vte_status status = vte_image_load_with_options(mask_path, &st->job->load_options, &mask, &err);
     if (!status && (mask.width != image->width || mask.height != image->height))
         status = vte_error_set(&err, VTE_ERR_INVALID_ARGUMENT, "%s: the mask is %dx%d but its image %s is %dx%d",
                                mask_path, mask.width, mask.height, path, image->width, image->height);
@@ -318,29 +321,12 @@ static int load_mask(run_state *st, const char *path, const vte_image *image, cl
     return 1;
 }
 
-/* The stem of an input's saved maps, unique in this run. */
-static void unique_stem(run_state *st, const char *path, char *stem, size_t size) {
-    char base[1024];
-    cli_stem(path, base, sizeof base);
-    snprintf(stem, size, "%s", base);
-    for (int n = 2;; n++) {
-        size_t i = 0;
-        while (i < st->stem_count && strcmp(st->stems[i], stem) != 0) i++;
-        if (i == st->stem_count) break;
-        snprintf(stem, size, "%s_%d", base, n);
-    }
-    char **grown = realloc(st->stems, (st->stem_count + 1) * sizeof *grown);
-    if (!grown) return;
-    st->stems = grown;
-    st->stems[st->stem_count++] = strdup(stem);
-}
-
 /* --save-maps: every map the curves followed; 0 after reporting a file that could not be written. */
 static int save_maps(run_state *st, const vte_evaluation *e, const char *path) {
     const vte_model_config *c = vte_model_get_config(st->model);
     const int64_t shape[2] = {c->grid_h, c->grid_w};
     char stem[1100], file[8192];
-    unique_stem(st, path, stem, sizeof stem);
+    cli_stems_unique(&st->stems, path, stem, sizeof stem);
     for (int m = 0; m < VTE_METHOD_COUNT; m++) {
         const float *map = vte_evaluation_map(e, 0, (vte_method)m);
         if (!map) continue;
@@ -436,8 +422,7 @@ static void close_run(run_state *st) {
     cli_eval_report_free(&st->report);
     cli_labels_free(&st->labels);
     cli_batch_free(&st->batch);
-    for (size_t i = 0; i < st->stem_count; i++) free(st->stems[i]);
-    free(st->stems);
+    cli_stems_free(&st->stems);
     free(st->coverage);
     vte_session_free(st->session);
     vte_model_free(st->model);
@@ -467,6 +452,7 @@ static int evaluate_run(const eval_job *job, char **input_args, int input_count)
         cli_labels_free(&st.labels);
         return EXIT_SETUP;
     }
+    if (job->maps_dir) cli_stems_init(&st.stems, job->maps_dir);
     cli_inputs inputs = {0};
     int exit_status =
         cli_collect_inputs(input_args, input_count, job->recursive, NULL, &inputs) ? EXIT_SOME_FAILED : EXIT_OK;

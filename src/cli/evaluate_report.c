@@ -212,10 +212,11 @@ static json_t *scores_json(const vte_evaluation_scores *s) {
 }
 
 static json_t *record_json(const cli_eval_report *r, const cli_eval_record *record) {
-    json_t *item = json_pack("{s:s}", "image", record->image);
+    json_t *item = json_object(); /* paths and messages that are not UTF-8 get a _bytes field (cli_json_set_text) */
+    cli_json_set_text(item, "image", record->image);
     if (!record->result) {
         json_object_set_new(item, "status", json_string("failed"));
-        json_object_set_new(item, "error", json_string(record->error ? record->error : "not evaluated"));
+        cli_json_set_text(item, "error", record->error ? record->error : "not evaluated");
         return item;
     }
     const vte_evaluation *e = record->result;
@@ -225,7 +226,7 @@ static json_t *record_json(const cli_eval_report *r, const cli_eval_record *reco
                         json_pack("{s:i, s:s, s:f, s:s}", "id", target.class_id, "label",
                                   vte_model_label(r->model, target.class_id), "prob", (double)target.prob, "from",
                                   record->class_given ? "labels" : "top"));
-    json_object_set_new(item, "mask", record->mask ? json_string(record->mask) : json_null());
+    cli_json_set_text(item, "mask", record->mask); /* null without a mask */
     json_t *rows = json_object();
     int ids[VTE_METHOD_COUNT + 2];
     const int n = cli_eval_report_rows(r, ids);
@@ -266,9 +267,11 @@ static char *to_json(const cli_eval_report *r) {
         vte_evaluation_scores s = cli_eval_report_mean(r, ids[i]);
         json_object_set_new(mean, cli_eval_row_name(ids[i]), scores_json(&s));
     }
-    json_t *root = json_pack("{s:s, s:s, s:o, s:i, s:i, s:o, s:o}", "vitexplain", vte_version(), "model", r->model_name,
-                             "protocol", protocol, "evaluated", cli_eval_report_evaluated(r), "masked",
-                             cli_eval_report_masked(r), "mean", mean, "images", images);
+    json_t *root = json_pack("{s:s}", "vitexplain", vte_version());
+    cli_json_set_text(root, "model", r->model_name); /* a folder, any bytes */
+    json_object_update_new(root, json_pack("{s:o, s:i, s:i, s:o, s:o}", "protocol", protocol, "evaluated",
+                                           cli_eval_report_evaluated(r), "masked", cli_eval_report_masked(r), "mean",
+                                           mean, "images", images));
     char *text = json_dumps(root, JSON_INDENT(2) | JSON_REAL_PRECISION(7));
     json_decref(root);
     return text;

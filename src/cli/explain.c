@@ -46,7 +46,8 @@ static void print_help(void) {
         "  --model DIR        Hugging Face ViTForImageClassification folder, or a hub id such as\n"
         "                     google/vit-base-patch16-224 found in the Hugging Face cache; default\n"
         "                     " MODEL_DEFAULT_HELP("                     ") "\n"
-        "  --device SPEC      OpenCL device (see `vitexplain devices`)\n");
+        "  --device SPEC      OpenCL device (see `vitexplain devices`)\n"
+        CLI_IMAGE_OPTION_HELP("     ") CLI_FAST_DECODE_HELP("     "));
     cli_print_method_option_help();
     printf("\nMethods:\n");
     cli_print_method_descriptions();
@@ -83,7 +84,8 @@ typedef struct parse_state {
 
 static int takes_value(const char *arg) {
     static const char *const with_value[] = {"--class", "--topk",   "--out",   "--model",
-                                             "--batch", "--device", "--alpha", "--summary"};
+                                             "--batch", "--device", "--alpha", "--summary",
+                                             "--max-pixels"};
     for (size_t k = 0; k < sizeof with_value / sizeof with_value[0]; k++)
         if (strcmp(arg, with_value[k]) == 0) return 1;
     return cli_method_option_known(arg);
@@ -120,6 +122,8 @@ static int parse_value_option(const char *arg, const char *value, cli_explain_jo
             return 0;
         }
         job->summary_path = value;
+    } else if (strcmp(arg, "--max-pixels") == 0) {
+        if (!cli_parse_max_pixels("explain", value, &job->load_options)) return 0;
     } else if (strcmp(arg, "--alpha") == 0) {
         if (!cli_parse_float("explain", arg, value, 0.0, 1.0, &number)) return 0;
         job->alpha = (float)number;
@@ -160,6 +164,7 @@ static int parse_options(int argc, char **argv, cli_explain_job *job, char ***in
         else if (strcmp(arg, "--no-pictures") == 0) job->pictures = 0;
         else if (strcmp(arg, "--recursive") == 0) job->recursive = 1;
         else if (strcmp(arg, "--quiet") == 0) job->quiet = 1;
+        else if (strcmp(arg, "--fast-decode") == 0) job->fast_decode = 1;
         else if (arg[0] != '-' || arg[1] == '\0') (*inputs)[(*input_count)++] = argv[i];
         else if (!takes_value(arg)) {
             cli_error("explain: unknown option '%s' (see `vitexplain explain --help`)", arg);
@@ -268,7 +273,7 @@ static int open_engine(run_state *st, size_t input_count) {
         cli_error("%s", err.message);
         return EXIT_SETUP;
     }
-    if (!cli_batch_init(&st->batch, st->model, capacity, 1)) return EXIT_SETUP;
+    if (!cli_batch_init(&st->batch, st->model, capacity, 1, &job->load_options, job->fast_decode)) return EXIT_SETUP;
     if (job->class_count) {
         if (!(st->classes = malloc((size_t)capacity * st->targets * sizeof *st->classes))) {
             cli_error("out of memory");

@@ -2,6 +2,9 @@
 #include "cli/outputs.h"
 
 #include <errno.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -126,21 +129,84 @@ int cli_outputs_prepare(const cli_explain_job *job) {
     return 1;
 }
 
-/* The stem of an input's outputs, unique in this run: a/cat.png and b/cat.jpg give cat and cat_2. */
-static void unique_stem(cli_outputs *o, const char *path, char *stem, size_t size) {
-    char base[1024];
-    cli_stem(path, base, sizeof base);
+/* What a stem's file names add to it, at most: the temporary name's "." and ".tmp-<pid>" (util/fileio.h; a pid has
+ * at most 10 digits), "_c<ID>" and the de-duplication "_<n>" (ints, 10 digits each). */
+#define TEMPORARY_NAME_EXTRA (sizeof "." - 1 + sizeof ".tmp-" - 1 + 10)
+#define CLASS_SUFFIX_MAX (sizeof "_c" - 1 + 10)
+#define DUPLICATE_SUFFIX_MAX (sizeof "_" - 1 + 10)
+/* A shortened stem ends in "~" and 8 hex digits of the full stem's hash. */
+#define STEM_HASH_LENGTH (sizeof "~" - 1 + 8)
+
+/* The most bytes any output's file name, or its temporary, adds to the stem. Over every method and format, not
+ * only those asked for, so that an input's stem does not depend on the options. */
+static size_t name_bytes_beyond_stem(void) {
+    size_t longest = strlen("_" GRID_FOLDER ".png");
+    for (int m = 0; m < VTE_METHOD_COUNT; m++) {
+        const vte_method_info *info = vte_method_info_of((vte_method)m);
+        const size_t prefix = info->variant[0] ? strlen(info->variant) + 1 : 0;
+        for (size_t f = 0; f < MAP_OUTPUT_COUNT; f++) {
+            const size_t bytes = prefix + 1 + strlen(info->family) + 1 + strlen(MAP_OUTPUTS[f].extension);
+            if (bytes > longest) longest = bytes;
+        }
+    }
+    return longest + CLASS_SUFFIX_MAX + DUPLICATE_SUFFIX_MAX + TEMPORARY_NAME_EXTRA;
+}
+
+/* The longest stem all of whose file names fit in `folder`: its file system's name limit (NAME_MAX where it says
+ * none), less what names add to the stem. */
+static size_t stem_limit_in(const char *folder) {
+    const long reported = pathconf(folder, _PC_NAME_MAX);
+    const size_t name_max = reported > 0 && reported < NAME_MAX ? (size_t)reported : NAME_MAX;
+    const size_t beyond = name_bytes_beyond_stem();
+    return name_max > beyond ? name_max - beyond : 0;
+}
+
+/* 32-bit FNV-1a: short, stable across runs and platforms, enough to tell apart names that share their start. */
+static uint32_t fnv1a(const char *text) {
+    uint32_t hash = 2166136261u;
+    for (const unsigned char *p = (const unsigned char *)text; *p; p++) hash = (hash ^ *p) * 16777619u;
+    return hash;
+}
+
+void cli_fit_stem(const char *stem, size_t limit, char *fitted, size_t size) {
+    const size_t length = strlen(stem);
+    if (length <= limit) {
+        snprintf(fitted, size, "%s", stem);
+        return;
+    }
+    size_t keep = limit > STEM_HASH_LENGTH ? limit - STEM_HASH_LENGTH : 0;
+    /* Cut before a character, not inside one (a UTF-8 character has at most 3 continuation bytes). */
+    for (int back = 0; back < 3 && keep > 0 && ((unsigned char)stem[keep] & 0xC0) == 0x80; back++) keep--;
+    snprintf(fitted, size, "%.*s~%08" PRIx32, (int)keep, stem, fnv1a(stem));
+}
+
+void cli_stems_init(cli_stems *stems, const char *folder) {
+    memset(stems, 0, sizeof *stems);
+    stems->limit = stem_limit_in(folder);
+}
+
+/* Equal shortened stems are told apart the same way as equal short ones. */
+void cli_stems_unique(cli_stems *stems, const char *path, char *stem, size_t size) {
+    char full[1024], base[1024];
+    cli_stem(path, full, sizeof full);
+    cli_fit_stem(full, stems->limit, base, sizeof base);
     snprintf(stem, size, "%s", base);
     for (int n = 2;; n++) {
         size_t i = 0;
-        while (i < o->stem_count && strcmp(o->stems[i], stem) != 0) i++;
-        if (i == o->stem_count) break;
+        while (i < stems->count && strcmp(stems->names[i], stem) != 0) i++;
+        if (i == stems->count) break;
         snprintf(stem, size, "%s_%d", base, n);
     }
-    char **grown = vte_array_grow(o->stems, &o->stem_capacity, o->stem_count, sizeof *grown, 64);
+    char **grown = vte_array_grow(stems->names, &stems->capacity, stems->count, sizeof *grown, 64);
     if (!grown) return;
-    o->stems = grown;
-    o->stems[o->stem_count++] = strdup(stem);
+    stems->names = grown;
+    stems->names[stems->count++] = strdup(stem);
+}
+
+void cli_stems_free(cli_stems *stems) {
+    for (size_t i = 0; i < stems->count; i++) free(stems->names[i]);
+    free(stems->names);
+    memset(stems, 0, sizeof *stems);
 }
 
 /* ---------------------------------------------------------------- writing */
@@ -152,11 +218,11 @@ void cli_outputs_init(cli_outputs *outputs, const cli_explain_job *job, const vt
     outputs->model = model;
     outputs->on_failure = on_failure;
     outputs->context = context;
+    cli_stems_init(&outputs->stems, job->out_dir);
 }
 
 void cli_outputs_free(cli_outputs *outputs) {
-    for (size_t i = 0; i < outputs->stem_count; i++) free(outputs->stems[i]);
-    free(outputs->stems);
+    cli_stems_free(&outputs->stems);
     memset(outputs, 0, sizeof *outputs);
 }
 
@@ -237,7 +303,7 @@ int cli_outputs_write(cli_outputs *outputs, const vte_explanation *e, int i, con
                       const vte_image *decoded, cli_record *record) {
     const cli_explain_job *job = outputs->job;
     char stem[1100];
-    unique_stem(outputs, path, stem, sizeof stem);
+    cli_stems_unique(&outputs->stems, path, stem, sizeof stem);
     /* Pictures of small images are drawn on the image enlarged by a whole factor, nearest neighbour. */
     vte_image enlarged = {0};
     const vte_image *image = decoded;

@@ -3,7 +3,8 @@
  * option in explain.c). Names follow the original project:
  *   OUT/<family>/<variant>_<stem>[_c<ID>]_<family>.<extension>  (variant and its "_" only for GMAR: l1_, l2_)
  *   OUT/grid/<stem>[_c<ID>]_grid.png
- * Every file is written under a temporary name and renamed into place. */
+ * Every file is written under a temporary name and renamed into place. A stem so long that one of these names, or
+ * its temporary, would pass the file system's name limit (NAME_MAX, 255 bytes) is shortened (cli_fit_stem). */
 #ifndef VTE_CLI_OUTPUTS_H
 #define VTE_CLI_OUTPUTS_H
 
@@ -22,14 +23,30 @@ int cli_outputs_prepare(const cli_explain_job *job);
 /* How a failure to write one file is reported (the caller clears its progress bar first). */
 typedef void (*cli_output_failure)(void *context, const char *message);
 
+/* The stems of one run's outputs in one folder: later inputs with the same file name get _2, _3, ...; a stem too
+ * long for its file names is shortened first (cli_fit_stem). explain's outputs and evaluate's --save-maps use it. */
+typedef struct cli_stems {
+    char **names; /* the stems used so far */
+    size_t count, capacity;
+    size_t limit; /* the longest stem whose every file name and temporary fits the folder */
+} cli_stems;
+void cli_stems_init(cli_stems *stems, const char *folder);
+/* The stem of `path`'s outputs, unique in this run: a/cat.png and b/cat.jpg give cat and cat_2. */
+void cli_stems_unique(cli_stems *stems, const char *path, char *stem, size_t size);
+void cli_stems_free(cli_stems *stems);
+
 typedef struct cli_outputs {
     const cli_explain_job *job;
     const vte_model *model;
-    char **stems; /* the stems used so far: later inputs with the same file name get _2, _3, ... */
-    size_t stem_count, stem_capacity;
+    cli_stems stems;
     cli_output_failure on_failure;
     void *context;
 } cli_outputs;
+
+/* `stem` into `fitted` (of `size` bytes): as it is when at most `limit` bytes long, else its start, cut before a
+ * UTF-8 character, then "~" and 8 hex digits of the full stem's FNV-1a hash: at most `limit` bytes (never fewer than
+ * the hash's 9). Two long stems that share their start stay apart, and a stem always gives the same name. */
+void cli_fit_stem(const char *stem, size_t limit, char *fitted, size_t size);
 
 void cli_outputs_init(cli_outputs *outputs, const cli_explain_job *job, const vte_model *model,
                       cli_output_failure on_failure, void *context);

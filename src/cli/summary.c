@@ -41,14 +41,129 @@ int cli_summary_format_known(const char *path) {
     return strcasecmp(extension(path), ".json") == 0 || strcasecmp(extension(path), ".csv") == 0;
 }
 
+/* ---------------------------------------------------------------- text for JSON */
+
+/* The length of the UTF-8 character at `s` (1 to 4), or 0 when the bytes there are not one: a stray continuation
+ * byte, a cut sequence, an overlong form, a surrogate or a code point above U+10FFFF (what jansson refuses). */
+static int utf8_character_length(const unsigned char *s) {
+    int length;
+    unsigned int code;
+    if (s[0] < 0x80) return 1;
+    if (s[0] >= 0xC2 && s[0] <= 0xDF) {
+        length = 2;
+        code = s[0] & 0x1Fu;
+    } else if (s[0] >= 0xE0 && s[0] <= 0xEF) {
+        length = 3;
+        code = s[0] & 0x0Fu;
+    } else if (s[0] >= 0xF0 && s[0] <= 0xF4) {
+        length = 4;
+        code = s[0] & 0x07u;
+    } else {
+        return 0;
+    }
+    for (int i = 1; i < length; i++) { /* the terminating NUL stops a cut sequence here */
+        if ((s[i] & 0xC0) != 0x80) return 0;
+        code = code << 6 | (s[i] & 0x3Fu);
+    }
+    const int overlong = (length == 3 && code < 0x800) || (length == 4 && code < 0x10000);
+    if (overlong || code > 0x10FFFF || (code >= 0xD800 && code <= 0xDFFF)) return 0;
+    return length;
+}
+
+static int is_utf8(const char *text) {
+    for (const unsigned char *p = (const unsigned char *)text; *p;) {
+        const int length = utf8_character_length(p);
+        if (!length) return 0;
+        p += length;
+    }
+    return 1;
+}
+
+/* A JSON string of `text` with each byte outside a valid UTF-8 character replaced by U+FFFD; NULL when out of
+ * memory. */
+static json_t *repaired_json_string(const char *text) {
+    char *repaired = malloc(3 * strlen(text) + 1);
+    if (!repaired) return NULL;
+    size_t used = 0;
+    for (const unsigned char *p = (const unsigned char *)text; *p;) {
+        const int length = utf8_character_length(p);
+        if (length) {
+            memcpy(repaired + used, p, (size_t)length);
+            used += (size_t)length;
+            p += length;
+        } else {
+            memcpy(repaired + used, "\xEF\xBF\xBD", 3);
+            used += 3;
+            p++;
+        }
+    }
+    repaired[used] = '\0';
+    json_t *string = json_string(repaired);
+    free(repaired);
+    return string;
+}
+
+/* A JSON string of `text`'s bytes in lowercase hex; NULL when out of memory. */
+static json_t *hex_json_string(const char *text) {
+    static const char digits[] = "0123456789abcdef";
+    const size_t length = strlen(text);
+    char *hex = malloc(2 * length + 1);
+    if (!hex) return NULL;
+    for (size_t i = 0; i < length; i++) {
+        hex[2 * i] = digits[(unsigned char)text[i] >> 4];
+        hex[2 * i + 1] = digits[(unsigned char)text[i] & 0x0F];
+    }
+    hex[2 * length] = '\0';
+    json_t *string = json_string(hex);
+    free(hex);
+    return string;
+}
+
+static void set_bytes_field(json_t *object, const char *key, json_t *value) {
+    char bytes_key[256];
+    snprintf(bytes_key, sizeof bytes_key, "%s_bytes", key);
+    json_object_set_new(object, bytes_key, value);
+}
+
+void cli_json_set_text(json_t *object, const char *key, const char *text) {
+    if (!text) {
+        json_object_set_new(object, key, json_null());
+        return;
+    }
+    if (is_utf8(text)) {
+        json_object_set_new(object, key, json_string(text));
+        return;
+    }
+    json_object_set_new(object, key, repaired_json_string(text));
+    set_bytes_field(object, key, hex_json_string(text));
+}
+
+void cli_json_set_texts(json_t *object, const char *key, char *const *texts, int count) {
+    json_t *list = json_array();
+    int all_utf8 = 1;
+    for (int i = 0; i < count; i++) {
+        const int valid = is_utf8(texts[i]);
+        all_utf8 &= valid;
+        json_array_append_new(list, valid ? json_string(texts[i]) : repaired_json_string(texts[i]));
+    }
+    json_object_set_new(object, key, list);
+    if (all_utf8) return;
+    json_t *bytes = json_array();
+    for (int i = 0; i < count; i++) json_array_append_new(bytes, hex_json_string(texts[i]));
+    set_bytes_field(object, key, bytes);
+}
+
+/* ---------------------------------------------------------------- the summary */
+
 static char *to_json(const cli_summary *s, const vte_model *model, int topk) {
     json_t *images = json_array();
     for (size_t i = 0; i < s->count; i++) {
         const cli_record *r = &s->records[i];
-        json_t *item = json_pack("{s:s}", "image", r->image);
+        json_t *item = json_object();
+        cli_json_set_text(item, "image", r->image);
         if (r->error) {
             json_object_set_new(item, "status", json_string("failed"));
-            json_object_set_new(item, "error", json_string(r->error));
+            cli_json_set_text(item, "error", r->error);
         } else {
             json_object_set_new(item, "status", json_string("ok"));
             json_t *top = json_array();
@@ -57,9 +172,7 @@ static char *to_json(const cli_summary *s, const vte_model *model, int topk) {
                                                      vte_model_label(model, r->top[k].class_id), "logit",
                                                      (double)r->top[k].logit, "prob", (double)r->top[k].prob));
             json_object_set_new(item, "top", top);
-            json_t *files = json_array();
-            for (int f = 0; f < r->file_count; f++) json_array_append_new(files, json_string(r->files[f]));
-            json_object_set_new(item, "files", files);
+            cli_json_set_texts(item, "files", r->files, r->file_count);
             json_object_set_new(item, "times_ms", json_pack("{s:f, s:f, s:f}", "forward", r->forward_ms, "backward",
                                                             r->backward_ms, "explanation", r->explain_ms));
         }

@@ -3,6 +3,7 @@
 #ifndef VTE_CLI_SUMMARY_H
 #define VTE_CLI_SUMMARY_H
 
+#include <jansson.h>
 #include <stddef.h>
 #include <stdio.h>
 
@@ -30,6 +31,17 @@ void cli_record_add_file(cli_record *r, const char *path);
 
 /* Writes one CSV field with RFC 4180 quoting, then ',' or, for the last field of a line, '\n'. */
 void cli_csv_field(FILE *f, const char *text, int last);
+
+/* Text that may not be UTF-8 (a path is any bytes on Linux, an error message names paths) set into a JSON object,
+ * which must hold UTF-8: jansson refuses anything else, and a record would be lost. Valid UTF-8 is set under `key`
+ * as it is. Otherwise `key` gets the text with each byte that is not part of a valid UTF-8 character replaced by
+ * U+FFFD, and `key`_bytes its exact bytes as lowercase hex ("caf\xe9.png": "caf\ufffd.png" and
+ * "636166e92e706e67"). Python's surrogateescape (\udce9) cannot be used: jansson neither writes nor reads lone
+ * surrogates, and strict JSON readers refuse them. NULL sets null. */
+void cli_json_set_text(json_t *object, const char *key, const char *text);
+/* The same for a list: `key` an array of the texts, each made valid as above, and when any is not UTF-8,
+ * `key`_bytes an array of every text's bytes in hex, in the same order. */
+void cli_json_set_texts(json_t *object, const char *key, char *const *texts, int count);
 
 /* 1 when `path` ends in .json or .csv. */
 int cli_summary_format_known(const char *path);

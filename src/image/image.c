@@ -9,7 +9,9 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include "image/header.h"
 #include "image/imageio.h"
+#include "util/fileio.h"
 #include "util/error.h"
 
 vte_status vte_image_from_cv(const vte_cv_pixels *px, const char *source, vte_image *image, vte_error *err) {
@@ -77,50 +79,102 @@ static vte_status check_file(const char *path, vte_error *err) {
  * Pillow refuses it ("image file is truncated"). A complete JPEG has its end-of-image marker (FF D9) after
  * the start of its last scan (FF DA); markers cannot occur inside entropy-coded data (FF is stuffed as FF 00),
  * and an EXIF thumbnail's own FF D9 comes before the main image's scans. */
-static vte_status check_jpeg_complete(const char *path, vte_error *err) {
-    int fd = open(path, O_RDONLY);
-    if (fd < 0) return VTE_OK; /* check_file already vouched for it; let the decoder report problems */
-    struct stat st;
-    if (fstat(fd, &st) != 0 || st.st_size < 4) {
-        close(fd);
-        return VTE_OK;
+static vte_status check_jpeg_complete(const unsigned char *data, size_t size, const char *path, vte_error *err) {
+    size_t last_eoi = 0, last_sos = 0;
+    for (size_t i = size - 1; i > 0 && (!last_eoi || !last_sos); i--) {
+        if (data[i - 1] != 0xFF) continue;
+        if (data[i] == 0xD9 && !last_eoi) last_eoi = i;
+        if (data[i] == 0xDA && !last_sos) last_sos = i;
     }
-    size_t size = (size_t)st.st_size;
-    const unsigned char *data = mmap(NULL, size, PROT_READ, MAP_PRIVATE, fd, 0);
-    close(fd);
-    if (data == MAP_FAILED) return VTE_OK;
-    vte_status status = VTE_OK;
-    if (data[0] == 0xFF && data[1] == 0xD8 && data[2] == 0xFF) {
-        size_t last_eoi = 0, last_sos = 0;
-        for (size_t i = size - 1; i > 0 && (!last_eoi || !last_sos); i--) {
-            if (data[i - 1] != 0xFF) continue;
-            if (data[i] == 0xD9 && !last_eoi) last_eoi = i;
-            if (data[i] == 0xDA && !last_sos) last_sos = i;
-        }
-        if (!last_eoi || last_eoi < last_sos)
-            status = vte_error_set(err, VTE_ERR_FORMAT, "%s: truncated JPEG (no end-of-image marker after the image data)",
-                                   path);
-    }
-    munmap((void *)data, size);
-    return status;
+    if (!last_eoi || last_eoi < last_sos)
+        return vte_error_set(err, VTE_ERR_FORMAT, "%s: truncated JPEG (no end-of-image marker after the image data)",
+                             path);
+    return VTE_OK;
 }
 
-vte_status vte_image_load(const char *path, vte_image *image, vte_error *err) {
+/* The reduction (1, 2, 4 or 8) of a JPEG decode: the largest that keeps both sides at least the minimum asked
+ * for. libjpeg's scaled sizes round up. */
+static int reduction_for(const vte_image_header *header, const vte_image_load_options *options) {
+    if (header->format != VTE_FORMAT_JPEG || options->reduced_min_width <= 0 || options->reduced_min_height <= 0)
+        return 1;
+    for (int reduce = 8; reduce > 1; reduce /= 2)
+        if ((header->width + reduce - 1) / reduce >= options->reduced_min_width &&
+            (header->height + reduce - 1) / reduce >= options->reduced_min_height)
+            return reduce;
+    return 1;
+}
+
+/* Checks the size the header states against the limit (for the size it will be decoded at), then decodes. */
+static vte_status decode_mapped(const unsigned char *data, size_t size, const char *path,
+                                const vte_image_load_options *options, vte_image *image, vte_error *err) {
+    vte_image_header header;
+    vte_status st = vte_image_header_read(data, size, path, &header, err);
+    if (st == VTE_OK && header.format == VTE_FORMAT_JPEG) st = check_jpeg_complete(data, size, path, err);
+    if (st != VTE_OK) return st;
+    const long long limit = options->max_pixels > 0 ? options->max_pixels : VTE_IMAGE_DEFAULT_MAX_PIXELS;
+    const int reduce = reduction_for(&header, options);
+    const int64_t width = (header.width + reduce - 1) / reduce, height = (header.height + reduce - 1) / reduce;
+    if (width > limit / height) /* width * height > limit, without overflow */
+        return vte_error_set(err, VTE_ERR_UNSUPPORTED,
+                             "%s: the %s header states %lldx%lld pixels%s, more than the limit of %lld pixels; the "
+                             "image is not decoded (the limit is --max-pixels, vte_image_load_options.max_pixels in "
+                             "the library)",
+                             path, header.format_name, (long long)header.width, (long long)header.height,
+                             reduce > 1 ? " (even at the reduced size)" : "", limit);
+    vte_cv_pixels px;
+    if ((st = vte_cv_decode(data, size, path, reduce, &px, err)) != VTE_OK) return st;
+    /* The decoder reads the same header fields; this only guards against a disagreement between the two. */
+    if ((int64_t)px.width * px.height > limit)
+        st = vte_error_set(err, VTE_ERR_UNSUPPORTED, "%s: decoded to %dx%d pixels, more than the limit of %lld", path,
+                           px.width, px.height, limit);
+    else
+        st = vte_image_from_cv(&px, path, image, err);
+    vte_cv_pixels_free(&px);
+    return st;
+}
+
+vte_status vte_image_load_with_options(const char *path, const vte_image_load_options *options, vte_image *image,
+                                       vte_error *err) {
     if (image) {
         image->width = image->height = 0;
         image->rgb = NULL;
     }
     if (!path || !image) return vte_error_set(err, VTE_ERR_INVALID_ARGUMENT, "vte_image_load: NULL argument");
     if (!*path) return vte_error_set(err, VTE_ERR_INVALID_ARGUMENT, "vte_image_load: empty path");
+    const vte_image_load_options defaults = {0};
+    if (!options) options = &defaults;
     vte_status st = check_file(path, err);
-    if (st == VTE_OK) st = check_jpeg_complete(path, err);
     if (st != VTE_OK) return st;
-    vte_cv_pixels px;
-    st = vte_cv_read(path, &px, err);
-    if (st != VTE_OK) return st;
-    st = vte_image_from_cv(&px, path, image, err);
-    vte_cv_pixels_free(&px);
+    /* Decoded from one mapping of the file: the bytes whose header was checked are the bytes decoded. */
+    const int fd = vte_open_regular_file(path, err);
+    if (fd < 0) return err ? err->code : VTE_ERR_IO;
+    struct stat info;
+    if (fstat(fd, &info) != 0) {
+        const int e = errno;
+        close(fd);
+        return vte_error_set(err, VTE_ERR_IO, "%s: cannot read: %s", path, strerror(e));
+    }
+    if (info.st_size == 0) {
+        close(fd);
+        return vte_error_set(err, VTE_ERR_FORMAT, "%s: empty file (0 bytes), not an image", path);
+    }
+    if ((uint64_t)info.st_size >= (uint64_t)INT32_MAX) {
+        close(fd);
+        return vte_error_set(err, VTE_ERR_UNSUPPORTED, "%s: a file of %lld bytes; images of 2 GiB or more are not read",
+                             path, (long long)info.st_size);
+    }
+    const size_t size = (size_t)info.st_size;
+    const unsigned char *data = mmap(NULL, size, PROT_READ, MAP_PRIVATE, fd, 0);
+    const int map_errno = errno;
+    close(fd);
+    if (data == MAP_FAILED) return vte_error_set(err, VTE_ERR_IO, "%s: cannot read: %s", path, strerror(map_errno));
+    st = decode_mapped(data, size, path, options, image, err);
+    munmap((void *)data, size);
     return st;
+}
+
+vte_status vte_image_load(const char *path, vte_image *image, vte_error *err) {
+    return vte_image_load_with_options(path, NULL, image, err);
 }
 
 void vte_image_free(vte_image *image) {

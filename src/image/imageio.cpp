@@ -3,6 +3,7 @@
 // vte_error; nothing here prints or exits. Windows and video input are the command-line tool's (cli/display.cpp).
 #include "image/imageio.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -44,7 +45,7 @@ const char *depth_name(int depth) {
 // incorrect sRGB profile" for two of the sample photos), which OpenCV cannot silence. While a file is decoded,
 // stderr goes to a temporary file; what the codec said becomes part of the error when decoding fails and is
 // dropped otherwise. (Output of other threads to stderr during a decode would be caught too.)
-static cv::Mat read_quietly(const char *path, std::string &diagnostics) {
+template <typename Decode> static cv::Mat decode_quietly(Decode decode, std::string &diagnostics) {
     std::fflush(stderr);
     std::FILE *capture = std::tmpfile();
     int saved = capture ? dup(STDERR_FILENO) : -1;
@@ -54,7 +55,7 @@ static cv::Mat read_quietly(const char *path, std::string &diagnostics) {
     }
     cv::Mat m;
     try {
-        m = cv::imread(path, cv::IMREAD_UNCHANGED);
+        m = decode();
     } catch (...) {
         if (saved >= 0) {
             std::fflush(stderr);
@@ -84,41 +85,70 @@ static cv::Mat read_quietly(const char *path, std::string &diagnostics) {
     return m;
 }
 
+// Copies a decoded cv::Mat into vte_cv_pixels after checking its sample type and channels.
+static vte_status take_pixels(const cv::Mat &m, const char *path, const std::string &diagnostics,
+                              vte_cv_pixels *out, vte_error *err) {
+    if (m.empty() || m.dims != 2 || m.rows <= 0 || m.cols <= 0)
+        return vte_error_set(err, VTE_ERR_FORMAT, "%s: cannot decode image (not a supported image format or corrupt)%s%s",
+                             path, diagnostics.empty() ? "" : ": ", diagnostics.c_str());
+    const int depth = m.depth();
+    const int channels = m.channels();
+    if (depth != CV_8U && depth != CV_16U)
+        return vte_error_set(err, VTE_ERR_UNSUPPORTED,
+                             "%s: unsupported sample type (%s, %d channels); only 8- and 16-bit unsigned "
+                             "images are supported",
+                             path, depth_name(depth), channels);
+    if (channels < 1 || channels > 4)
+        return vte_error_set(err, VTE_ERR_UNSUPPORTED, "%s: unsupported channel count %d (1 to 4 are supported)", path,
+                             channels);
+    const size_t row_bytes = (size_t)m.cols * m.elemSize();
+    void *data = std::malloc(row_bytes * (size_t)m.rows);
+    if (!data)
+        return vte_error_set(err, VTE_ERR_OUT_OF_MEMORY, "%s: cannot allocate %zu bytes for a %dx%d image", path,
+                             row_bytes * (size_t)m.rows, m.cols, m.rows);
+    for (int y = 0; y < m.rows; y++) std::memcpy((unsigned char *)data + (size_t)y * row_bytes, m.ptr(y), row_bytes);
+    out->width = m.cols;
+    out->height = m.rows;
+    out->channels = channels;
+    out->bytes_per_sample = depth == CV_16U ? 2 : 1;
+    out->data = data;
+    return VTE_OK;
+}
+
 extern "C" vte_status vte_cv_read(const char *path, vte_cv_pixels *out, vte_error *err) {
     if (!path || !out) return vte_error_set(err, VTE_ERR_INVALID_ARGUMENT, "vte_cv_read: NULL argument");
     std::memset(out, 0, sizeof *out);
     try {
         cv_init_once();
         std::string diagnostics;
-        cv::Mat m = read_quietly(path, diagnostics);
-        if (m.empty() || m.dims != 2 || m.rows <= 0 || m.cols <= 0)
-            return vte_error_set(err, VTE_ERR_FORMAT,
-                                 "%s: cannot decode image (not a supported image format or corrupt)%s%s", path,
-                                 diagnostics.empty() ? "" : ": ", diagnostics.c_str());
-        const int depth = m.depth();
-        const int channels = m.channels();
-        if (depth != CV_8U && depth != CV_16U)
-            return vte_error_set(err, VTE_ERR_UNSUPPORTED,
-                                 "%s: unsupported sample type (%s, %d channels); only 8- and 16-bit unsigned "
-                                 "images are supported",
-                                 path, depth_name(depth), channels);
-        if (channels < 1 || channels > 4)
-            return vte_error_set(err, VTE_ERR_UNSUPPORTED, "%s: unsupported channel count %d (1 to 4 are supported)",
-                                 path, channels);
-        const size_t row_bytes = (size_t)m.cols * m.elemSize();
-        void *data = std::malloc(row_bytes * (size_t)m.rows);
-        if (!data)
-            return vte_error_set(err, VTE_ERR_OUT_OF_MEMORY, "%s: cannot allocate %zu bytes for a %dx%d image", path,
-                                 row_bytes * (size_t)m.rows, m.cols, m.rows);
-        for (int y = 0; y < m.rows; y++) std::memcpy((unsigned char *)data + (size_t)y * row_bytes, m.ptr(y), row_bytes);
-        out->width = m.cols;
-        out->height = m.rows;
-        out->channels = channels;
-        out->bytes_per_sample = depth == CV_16U ? 2 : 1;
-        out->data = data;
-        return VTE_OK;
+        cv::Mat m = decode_quietly([&] { return cv::imread(path, cv::IMREAD_UNCHANGED); }, diagnostics);
+        return take_pixels(m, path, diagnostics, out, err);
     } catch (...) {
         return report_exception(err, "cv::imread", path);
+    }
+}
+
+extern "C" vte_status vte_cv_decode(const void *data, size_t size, const char *name, int reduce, vte_cv_pixels *out,
+                                    vte_error *err) {
+    if (!data || !name || !out) return vte_error_set(err, VTE_ERR_INVALID_ARGUMENT, "vte_cv_decode: NULL argument");
+    std::memset(out, 0, sizeof *out);
+    if (reduce != 1 && reduce != 2 && reduce != 4 && reduce != 8)
+        return vte_error_set(err, VTE_ERR_INVALID_ARGUMENT, "vte_cv_decode: reduce must be 1, 2, 4 or 8, not %d",
+                             reduce);
+    try {
+        cv_init_once();
+        // A header over the caller's bytes (imdecode does not write to them).
+        const cv::Mat bytes(1, (int)std::min(size, (size_t)INT32_MAX), CV_8U, const_cast<void *>(data));
+        // Reduced sizes exist only as colour (8-bit B, G, R) reads; EXIF orientation is ignored as in the full read.
+        const int flags = reduce == 1   ? cv::IMREAD_UNCHANGED
+                          : reduce == 2 ? cv::IMREAD_REDUCED_COLOR_2 | cv::IMREAD_IGNORE_ORIENTATION
+                          : reduce == 4 ? cv::IMREAD_REDUCED_COLOR_4 | cv::IMREAD_IGNORE_ORIENTATION
+                                        : cv::IMREAD_REDUCED_COLOR_8 | cv::IMREAD_IGNORE_ORIENTATION;
+        std::string diagnostics;
+        cv::Mat m = decode_quietly([&] { return cv::imdecode(bytes, flags); }, diagnostics);
+        return take_pixels(m, name, diagnostics, out, err);
+    } catch (...) {
+        return report_exception(err, "cv::imdecode", name);
     }
 }
 

@@ -32,6 +32,12 @@ typedef struct vte_cv_pixels {
  * 8/16-bit unsigned or a channel count above 4, VTE_ERR_OUT_OF_MEMORY. The caller checks that the file
  * exists and is readable first (vte_image_load does), to give those cases their own messages. */
 vte_status vte_cv_read(const char *path, vte_cv_pixels *out, vte_error *err);
+/* cv::imdecode of a file's bytes (`size` below 2 GiB), as vte_cv_read reads a file; `name` is for messages.
+ * reduce 1 decodes at full size with cv::IMREAD_UNCHANGED; 2, 4 or 8 use cv::IMREAD_REDUCED_COLOR_<reduce>
+ * (8-bit B, G, R, EXIF orientation ignored), which libjpeg does by scaling its inverse DCT: a large JPEG is decoded
+ * at a fraction of the time and memory, into slightly different pixels than a full decode then a resize. */
+vte_status vte_cv_decode(const void *data, size_t size, const char *name, int reduce, vte_cv_pixels *out,
+                         vte_error *err);
 void vte_cv_pixels_free(vte_cv_pixels *pixels);
 
 /* cv::imwrite of an interleaved 8-bit image: channels 1 (gray), 3 (R, G, B) or 4 (R, G, B, A); the format

@@ -75,11 +75,21 @@ vte_status vte_render_overlay(const vte_image *image, const float *map, int grid
     unsigned char lut[256 * 3];
     vte_status st = vte_draw_jet_lut(lut, err);
     if (st != VTE_OK) return st;
+    vte_image shrunk = {0};
+    const int longer = draw_max(image->width, image->height);
+    if (longer > VTE_OVERLAY_MAX_SIDE) {
+        const double scale = (double)VTE_OVERLAY_MAX_SIDE / longer;
+        const int width = draw_max(1, (int)lrint(image->width * scale));
+        const int height = draw_max(1, (int)lrint(image->height * scale));
+        if ((st = vte_cv_resize(image, width, height, &shrunk, err)) != VTE_OK) return st;
+        image = &shrunk;
+    }
     st = vte_draw_alloc_image(out, image->width, image->height, "overlay", err);
     if (st != VTE_OK) return st;
     st = vte_draw_blend_map(image->rgb, image->width, image->height, map, grid_h, grid_w, alpha, lut, out->rgb, err);
     if (st == VTE_OK && title && *title && image->width >= 48 && image->height >= 48)
         st = draw_title_band(out, title, err);
+    vte_image_free(&shrunk);
     if (st != VTE_OK) vte_image_free(out);
     return st;
 }

@@ -16,7 +16,11 @@
  * antialiasing, like PyTorch's default). Nothing is done when a size is not positive or a pointer is NULL. */
 void vte_map_upsample(const float *grid, int grid_h, int grid_w, float *out, int height, int width);
 
-/* The overlay the tool saves, same size as `image`:
+/* The longest side of an overlay: a larger image is first shrunk to it, aspect kept (cv::INTER_AREA), so that a
+ * huge photograph does not make a picture of hundreds of megabytes (the --grid picture has limits of its own). */
+#define VTE_OVERLAY_MAX_SIDE 4096
+
+/* The overlay the tool saves, same size as `image` (or shrunk to VTE_OVERLAY_MAX_SIDE on its longer side):
  *   1. `map` (grid_h x grid_w, values meant to be in [0,1]) is upsampled with vte_map_upsample to the image's
  *      size;
  *   2. each value v becomes the level L = lrintf(clamp(v,0,1)*255) (NaN counts as 0), coloured with OpenCV's
