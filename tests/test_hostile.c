@@ -432,3 +432,52 @@ Test(hostile, a_preprocessing_error_names_the_image) {
                              "large"),
               "%s", r->err);
 }
+
+/* ---------------------------------------------------------------- sizes from config.json */
+
+/* vit-tiny in `dir`/model with `key` of config.json set to `value` (a JSON text); labels removed for num_labels. */
+static void model_with_config_value(char *dir, size_t size, const char *key, const char *value) {
+    new_dir(dir, size);
+    char path[4200];
+    cr_assert_eq(shell_in(dir, "mkdir model && cp '%s'/* model/", TINY)->status, 0);
+    snprintf(path, sizeof path, "%s/model/config.json", dir);
+    json_error_t jerr;
+    json_t *config = json_load_file(path, 0, &jerr);
+    cr_assert_not_null(config, "%s", jerr.text);
+    if (strcmp(key, "num_labels") == 0) {
+        json_object_del(config, "id2label");
+        json_object_del(config, "label2id");
+    }
+    json_object_set_new(config, key, json_loads(value, JSON_DECODE_ANY, &jerr));
+    cr_assert_eq(json_dump_file(config, path, 0), 0);
+    json_decref(config);
+}
+
+Test(hostile, config_sizes_are_checked_before_anything_is_allocated_by_them) {
+    static const struct {
+        const char *key, *value, *message;
+    } cases[] = {
+        {"num_labels", "2147483647", "model/config.json: key 'num_labels' is 2147483647, more than the 1048576"},
+        {"num_hidden_layers", "2147483647", "model/config.json: key 'num_hidden_layers' is 2147483647, more than"},
+        {"intermediate_size", "2147483647", "model/config.json: key 'intermediate_size' is 2147483647, more than"},
+        {"image_size", "[32, 100000]", "model/config.json: key 'image_size' is 32x100000, more than the 8192x8192"},
+        /* Within the limits, but not what the checkpoint holds. */
+        {"num_labels", "1000", "model/config.json: num_labels (or the labels' count): the config gives "
+                               "classifier.weight the shape [1000, 48], but model/model.safetensors has [10, 48]"},
+        {"num_hidden_layers", "1000", "model/config.json: num_hidden_layers is 1000, but model/model.safetensors has "
+                                      "2 layers"},
+        {"num_hidden_layers", "1", "num_hidden_layers is 1, but model/model.safetensors has more than 1 layers"},
+        {"intermediate_size", "200000", "model/config.json: intermediate_size: the config gives "
+                                        "vit.encoder.layer.0.intermediate.dense.weight the shape [200000, 48]"},
+        {"hidden_size", "4800", "hidden_size, num_channels and patch_size: the config gives "
+                                "vit.embeddings.patch_embeddings.projection.weight the shape [4800, 3, 8, 8]"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char dir[4096];
+        model_with_config_value(dir, sizeof dir, cases[i].key, cases[i].value);
+        vte_test_run *r = shell_in(dir, MEMORY_LIMIT "timeout 60 '%s' classify --model model '%s/images/chelsea.png'",
+                                   VTE_CLI_PATH, VTE_SOURCE_DIR);
+        cr_assert_eq(r->status, 3, "%s %s: exit %d: %s", cases[i].key, cases[i].value, r->status, r->err);
+        cr_assert(strstr(r->err, cases[i].message), "%s %s: %s", cases[i].key, cases[i].value, r->err);
+    }
+}

@@ -55,9 +55,19 @@ static int positive_int_value(const json_t *v, int *out) {
     return 1;
 }
 
-/* A required (or, with has_default, optional) positive integer key. */
+/* Limits on the sizes a config may state, far beyond any ViT but small enough that nothing sized by them (label
+ * names, per-layer tables) can exhaust memory before the checkpoint's tensor shapes are checked against them
+ * (model.c). */
+#define MAX_HIDDEN_SIZE 65536
+#define MAX_LAYERS 1024
+#define MAX_HEADS 4096
+#define MAX_INTERMEDIATE_SIZE 262144
+#define MAX_LABELS 1048576
+#define MAX_IMAGE_SIDE 8192
+
+/* A required (or, with has_default, optional) positive integer key of at most `most`. */
 static vte_status get_positive_int(const char *path, const json_t *root, const char *key, int has_default, int def,
-                                   int *out, vte_error *err) {
+                                   int most, int *out, vte_error *err) {
     json_t *v = json_object_get(root, key);
     if (!v) {
         if (has_default) {
@@ -69,6 +79,9 @@ static vte_status get_positive_int(const char *path, const json_t *root, const c
     }
     if (!positive_int_value(v, out))
         return vte_error_set(err, VTE_ERR_FORMAT, "%s: key '%s' must be a positive integer", path, key);
+    if (*out > most)
+        return vte_error_set(err, VTE_ERR_UNSUPPORTED, "%s: key '%s' is %d, more than the %d vitexplain accepts", path,
+                             key, *out, most);
     return VTE_OK;
 }
 
@@ -263,18 +276,22 @@ static vte_status parse_config(const char *path, const json_t *root, vte_model_c
                              "supported",
                              path, ph, pw);
     c->patch_size = ph;
+    if (c->image_height > MAX_IMAGE_SIDE || c->image_width > MAX_IMAGE_SIDE)
+        return vte_error_set(err, VTE_ERR_UNSUPPORTED, "%s: key 'image_size' is %dx%d, more than the %dx%d vitexplain "
+                             "accepts", path, c->image_height, c->image_width, MAX_IMAGE_SIDE, MAX_IMAGE_SIDE);
 
-    if ((s = get_positive_int(path, root, "num_channels", 1, 3, &c->num_channels, err))) return s;
+    if ((s = get_positive_int(path, root, "num_channels", 1, 3, INT_MAX, &c->num_channels, err))) return s;
     /* Every image is decoded to RGB: a model of 1 or 4 channels would load and then fail on every image. */
     if (c->num_channels != 3)
         return vte_error_set(err, VTE_ERR_UNSUPPORTED,
                              "%s: num_channels %d is not supported: vitexplain feeds the model RGB images (3 "
                              "channels)",
                              path, c->num_channels);
-    if ((s = get_positive_int(path, root, "hidden_size", 0, 0, &c->hidden_size, err))) return s;
-    if ((s = get_positive_int(path, root, "num_hidden_layers", 0, 0, &c->num_layers, err))) return s;
-    if ((s = get_positive_int(path, root, "num_attention_heads", 0, 0, &c->num_heads, err))) return s;
-    if ((s = get_positive_int(path, root, "intermediate_size", 0, 0, &c->intermediate_size, err))) return s;
+    if ((s = get_positive_int(path, root, "hidden_size", 0, 0, MAX_HIDDEN_SIZE, &c->hidden_size, err))) return s;
+    if ((s = get_positive_int(path, root, "num_hidden_layers", 0, 0, MAX_LAYERS, &c->num_layers, err))) return s;
+    if ((s = get_positive_int(path, root, "num_attention_heads", 0, 0, MAX_HEADS, &c->num_heads, err))) return s;
+    if ((s = get_positive_int(path, root, "intermediate_size", 0, 0, MAX_INTERMEDIATE_SIZE,
+                                  &c->intermediate_size, err))) return s;
 
     c->layer_norm_eps = 1e-12f;
     v = json_object_get(root, "layer_norm_eps");
@@ -311,7 +328,7 @@ static vte_status parse_config(const char *path, const json_t *root, vte_model_c
     } else if (label2id) {
         s = labels_from_label2id(path, label2id, &labels, &n, err);
     } else if (json_object_get(root, "num_labels")) {
-        s = get_positive_int(path, root, "num_labels", 0, 0, &n, err);
+        s = get_positive_int(path, root, "num_labels", 0, 0, MAX_LABELS, &n, err);
         if (s == VTE_OK) s = labels_generic(path, n, &labels, err);
     } else {
         s = vte_error_set(err, VTE_ERR_FORMAT,

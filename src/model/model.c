@@ -13,9 +13,22 @@
 #include "model/config.h"
 #include "model/safetensors.h"
 
+/* 1 when tensor `name` is there with exactly this shape. */
+static int has_shape(const vte_safetensors *st, const char *name, int rank, const int64_t *shape) {
+    const vte_tensor_info *t = vte_safetensors_find(st, name);
+    int same = t && t->rank == rank;
+    for (int i = 0; same && i < rank; i++) same = t->shape[i] == shape[i];
+    return same;
+}
+
 /* Reads one tensor of the expected shape as float32 into a malloc'ed buffer. */
 static float *read_tensor(const vte_safetensors *st, const char *name, int rank, const int64_t *shape,
                           vte_error *err) {
+    /* The shape first: a wrong one gets its message from the reader below, before a buffer of that size is made. */
+    if (!has_shape(st, name, rank, shape)) {
+        vte_safetensors_read_f32(st, name, rank, shape, NULL, err);
+        return NULL;
+    }
     size_t count = 1;
     for (int i = 0; i < rank; i++) count *= (size_t)shape[i];
     float *data = malloc((count ? count : 1) * sizeof *data);
@@ -149,6 +162,49 @@ done:
 #undef REQUIRE
 }
 
+/* The sizes config.json states against the checkpoint's tensors, before anything is allocated by them: a config
+ * that says 2147483647 layers or an intermediate size of 2147483647 is refused naming the key, not with "out of
+ * memory". */
+static vte_status check_config_sizes(const vte_model *m, const vte_safetensors *st, const char *config_path,
+                                     vte_error *err) {
+    const vte_model_config *c = &m->config;
+    const int64_t D = c->hidden_size;
+    const struct {
+        const char *keys, *tensor;
+        int rank;
+        int64_t shape[4];
+    } checks[] = {
+        {"hidden_size, num_channels and patch_size", "vit.embeddings.patch_embeddings.projection.weight", 4,
+         {D, c->num_channels, c->patch_size, c->patch_size}},
+        {"image_size and patch_size", "vit.embeddings.position_embeddings", 3, {1, c->num_tokens, D}},
+        {"intermediate_size", "vit.encoder.layer.0.intermediate.dense.weight", 2, {c->intermediate_size, D}},
+        {"num_labels (or the labels' count)", "classifier.weight", 2, {c->num_labels, D}},
+    };
+    for (size_t i = 0; i < sizeof checks / sizeof checks[0]; i++) {
+        if (has_shape(st, checks[i].tensor, checks[i].rank, checks[i].shape)) continue;
+        const vte_tensor_info *t = vte_safetensors_find(st, checks[i].tensor);
+        if (!t) continue; /* a missing tensor is reported, by name, when the weights are read */
+        char want[256], have[256];
+        vte_shape_format(want, sizeof want, checks[i].rank, checks[i].shape);
+        vte_shape_format(have, sizeof have, t->rank, t->shape);
+        return vte_error_set(err, VTE_ERR_FORMAT,
+                             "%s: %s: the config gives %s the shape %s, but %s has %s", config_path,
+                             checks[i].keys, checks[i].tensor, want, vte_safetensors_path(st), have);
+    }
+    /* Layers 0 to num_hidden_layers - 1 and no more (counted up to one past the stated number). */
+    int layers = 0;
+    char name[128];
+    for (; layers <= c->num_layers; layers++) {
+        snprintf(name, sizeof name, "vit.encoder.layer.%d.layernorm_before.weight", layers);
+        if (!vte_safetensors_find(st, name)) break;
+    }
+    if (layers != c->num_layers)
+        return vte_error_set(err, VTE_ERR_FORMAT, "%s: num_hidden_layers is %d, but %s has %s%d layers", config_path,
+                             c->num_layers, vte_safetensors_path(st), layers > c->num_layers ? "more than " : "",
+                             layers > c->num_layers ? c->num_layers : layers);
+    return VTE_OK;
+}
+
 static vte_status load_weights(vte_model *m, const vte_safetensors *st, vte_error *err) {
     vte_runtime *rt = m->rt;
     const vte_model_config *c = &m->config;
@@ -226,11 +282,6 @@ vte_model *vte_model_load(vte_runtime *rt, const char *spec, vte_error *err) {
     } else {
         vte_preprocess_config_default(&m->config, &m->preprocess);
     }
-    m->layers = calloc((size_t)m->config.num_layers, sizeof *m->layers);
-    if (!m->layers) {
-        vte_error_set(err, VTE_ERR_OUT_OF_MEMORY, "out of memory");
-        goto fail;
-    }
     snprintf(path, sizeof path, "%s/model.safetensors", dir);
     if (access(path, F_OK) != 0) {
         char torch_path[4200];
@@ -246,6 +297,14 @@ vte_model *vte_model_load(vte_runtime *rt, const char *spec, vte_error *err) {
     }
     st = vte_safetensors_open(path, err);
     if (!st) goto fail;
+    char config_path[4200];
+    snprintf(config_path, sizeof config_path, "%s/config.json", dir);
+    if (check_config_sizes(m, st, config_path, err) != VTE_OK) goto fail;
+    m->layers = calloc((size_t)m->config.num_layers, sizeof *m->layers);
+    if (!m->layers) {
+        vte_error_set(err, VTE_ERR_OUT_OF_MEMORY, "out of memory");
+        goto fail;
+    }
     if (load_weights(m, st, err) != VTE_OK) goto fail;
     vte_safetensors_close(st);
     return m;
