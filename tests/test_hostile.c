@@ -281,6 +281,12 @@ Test(hostile, an_image_the_model_overflows_on_fails_and_the_rest_go_on) {
               "%s", r->err);
     cr_assert_eq(shell_in(dir, "test -z \"$(find out -type f)\"")->status, 0, "a picture or map was written");
     cr_assert_eq(shell_in(dir, "grep -q 'holds NaN or infinity' run.json")->status, 0, "the summary has no reason");
+    r = shell_in(dir, "'%s' evaluate --model model --method rollout --summary eval.json '%s/images/chelsea.png'",
+                 VTE_CLI_PATH, VTE_SOURCE_DIR);
+    cr_assert_eq(r->status, 1, "exit %d: %s", r->status, r->err);
+    cr_assert(strstr(r->err, "chelsea.png: the model's output holds NaN or infinity for this image"), "%s", r->err);
+    cr_assert_eq(shell_in(dir, "grep -q 'holds NaN or infinity' eval.json")->status, 0, "the summary has no reason");
+    cr_assert_null(strstr(r->out, "nan"), "%s", r->out);
 }
 
 Test(hostile, a_long_path_does_not_hide_the_reason) {

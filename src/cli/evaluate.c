@@ -6,6 +6,7 @@
 #include "cli/evaluate.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -379,6 +380,26 @@ static void print_image_line(const run_state *st, const cli_eval_record *r) {
     fflush(stdout);
 }
 
+/* 1 when the evaluated class's probability, every map and every AUC are finite numbers. Finite weights that
+ * overflow on some input give NaN or infinities: that image fails with its reason instead of being averaged in. */
+static int evaluation_finite(const run_state *st, const vte_evaluation *e) {
+    const vte_prediction target = vte_evaluation_target(e, 0);
+    if (!isfinite(target.prob) || !isfinite(target.logit)) return 0;
+    for (int m = 0; m < VTE_METHOD_COUNT; m++) {
+        const float *map = vte_evaluation_map(e, 0, (vte_method)m);
+        for (int p = 0; map && p < st->report.patches; p++)
+            if (!isfinite(map[p])) return 0;
+    }
+    int rows[VTE_METHOD_COUNT + 2];
+    const int n = cli_eval_report_rows(&st->report, rows);
+    for (int i = 0; i < n; i++) {
+        if (rows[i] == VTE_EVALUATION_UNIFORM) continue; /* no curves */
+        const vte_evaluation_scores s = vte_evaluation_scores_of(e, 0, rows[i]);
+        if (!isfinite(s.deletion_auc) || !isfinite(s.insertion_auc)) return 0;
+    }
+    return 1;
+}
+
 /* Evaluates the image in hand; an exit status when the device fails, else -1. */
 static int evaluate_image(run_state *st) {
     const char *path = st->batch.paths[0];
@@ -401,6 +422,19 @@ static int evaluate_image(run_state *st) {
         report_error(st, err.message);
         cli_eval_record_set_error(r, err.message);
         return EXIT_SETUP;
+    }
+    if (!evaluation_finite(st, r->result)) {
+        char message[VTE_ERROR_MESSAGE_SIZE + 4200];
+        snprintf(message, sizeof message,
+                 "%s: the model's output holds NaN or infinity for this image (its weights overflow on it): nothing "
+                 "of it is reported",
+                 path);
+        report_error(st, message);
+        cli_eval_record_set_error(r, message);
+        vte_evaluation_free(r->result);
+        r->result = NULL;
+        st->failures++;
+        return -1;
     }
     warn_flat_maps(st, r->result, path);
     if (st->job->maps_dir && !save_maps(st, r->result, path)) st->failures++;
