@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages that vitexplain needs to build, run and test. Idempotent and
 # non-interactive: packages already installed are left alone, and apt is not touched at all when nothing
-# is missing. Needs root or sudo.
+# is missing. Needs root or sudo. --sanitize adds the toolchain of the sanitized tests and the fuzzers.
 set -euo pipefail
 
 packages=(
@@ -14,6 +14,11 @@ packages=(
   libcriterion-dev                                           # tests
   xvfb                                                       # virtual X server for the `live` window tests
 )
+# --sanitize: what the sanitized tests and the fuzzers of tools/test.sh need as well: clang, its ASan, UBSan and
+# libFuzzer runtimes (libclang-rt-dev, which clang's packages only recommend), llvm-symbolizer for the reports' stacks (llvm).
+if [ "${1:-}" = "--sanitize" ]; then
+  packages+=(clang libclang-rt-dev llvm)
+fi
 
 missing=()
 for p in "${packages[@]}"; do
