@@ -4,7 +4,6 @@
 #include <criterion/criterion.h>
 #include <jansson.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,32 +15,19 @@
 
 #define TINY VTE_FIXTURES_DIR "/models/vit-tiny"
 
-/* A fresh temporary folder (vte_test_temp_dir's static buffer copied into `dir`). */
-static void new_dir(char *dir, size_t size) { snprintf(dir, size, "%s", vte_test_temp_dir()); }
-
-/* Runs the shell command made from `format` in `dir`, stdin /dev/null. */
-static vte_test_run *shell_in(const char *dir, const char *format, ...) {
-    char line[16384];
-    va_list args;
-    va_start(args, format);
-    vsnprintf(line, sizeof line, format, args);
-    va_end(args);
-    return vte_test_shell(dir, line, "/dev/null");
-}
-
 /* A copy of vit-tiny in `dir`/model where `replaced` is a FIFO (named pipe) instead of the file. */
 static void model_with_fifo(char *dir, size_t size, const char *replaced) {
-    new_dir(dir, size);
-    vte_test_run *r =
-        shell_in(dir, "mkdir model && cp '%s'/* model/ && rm -f model/%s && mkfifo model/%s", TINY, replaced, replaced);
+    vte_test_new_dir(dir, size);
+    vte_test_run *r = vte_test_shellf(dir, "mkdir model && cp '%s'/* model/ && rm -f model/%s && mkfifo model/%s", TINY,
+                                      replaced, replaced);
     cr_assert_eq(r->status, 0, "%s", r->err);
 }
 
 static void check_fifo_is_refused(const char *replaced) {
     char dir[4096];
     model_with_fifo(dir, sizeof dir, replaced);
-    vte_test_run *r =
-        shell_in(dir, "timeout 60 '%s' classify --model model '%s/images/chelsea.png'", VTE_CLI_PATH, VTE_SOURCE_DIR);
+    vte_test_run *r = vte_test_shellf(dir, "timeout 60 '%s' classify --model model '%s/images/chelsea.png'",
+                                      VTE_CLI_PATH, VTE_SOURCE_DIR);
     cr_assert_neq(r->status, 124, "classify hung on a FIFO named %s", replaced);
     cr_assert_eq(r->status, 3, "exit %d: %s", r->status, r->err);
     char expected[256];
@@ -57,11 +43,12 @@ Test(hostile, a_fifo_for_the_preprocessor_config_is_refused_not_waited_on) {
 
 Test(hostile, a_config_that_is_a_directory_says_so) {
     char dir[4096];
-    new_dir(dir, sizeof dir);
-    vte_test_run *r = shell_in(dir,
-                               "mkdir model && cp '%s'/* model/ && rm model/config.json && mkdir model/config.json && "
-                               "timeout 60 '%s' classify --model model '%s/images/chelsea.png'",
-                               TINY, VTE_CLI_PATH, VTE_SOURCE_DIR);
+    vte_test_new_dir(dir, sizeof dir);
+    vte_test_run *r =
+        vte_test_shellf(dir,
+                        "mkdir model && cp '%s'/* model/ && rm model/config.json && mkdir model/config.json && "
+                        "timeout 60 '%s' classify --model model '%s/images/chelsea.png'",
+                        TINY, VTE_CLI_PATH, VTE_SOURCE_DIR);
     cr_assert_eq(r->status, 3, "exit %d: %s", r->status, r->err);
     cr_assert(strstr(r->err, "model/config.json: is a directory, not a file"), "%s", r->err);
 }
@@ -70,8 +57,8 @@ Test(hostile, recursive_scans_enter_each_real_folder_once) {
     /* images/ holds one picture, a link to itself, and two folders that link to each other: every real folder is
      * scanned once, so the picture is explained once, and each link back is reported. */
     char dir[4096];
-    new_dir(dir, sizeof dir);
-    vte_test_run *r = shell_in(
+    vte_test_new_dir(dir, sizeof dir);
+    vte_test_run *r = vte_test_shellf(
         dir,
         "mkdir -p images/a images/b && cp '%s/images/chelsea.png' images/ && ln -s . images/self && "
         "ln -s ../b images/a/to_b && ln -s ../a images/b/to_a && "
@@ -88,7 +75,7 @@ Test(hostile, recursive_scans_enter_each_real_folder_once) {
 Test(hostile, a_fifo_given_as_an_npy_file_is_refused_not_waited_on) {
     char path[4200];
     snprintf(path, sizeof path, "%s/map.npy", vte_test_temp_dir());
-    cr_assert_eq(shell_in(".", "mkfifo '%s'", path)->status, 0);
+    cr_assert_eq(vte_test_shellf(".", "mkfifo '%s'", path)->status, 0);
     vte_npy npy = {0};
     vte_error err = {0};
     cr_assert_eq(vte_npy_read(path, &npy, &err), VTE_ERR_IO);
@@ -98,9 +85,9 @@ Test(hostile, a_fifo_given_as_an_npy_file_is_refused_not_waited_on) {
 /* Copies vit-tiny to `dir`/model and writes `value` (4 bytes, float32) over `count` elements of tensor `name` from
  * element `index` in its model.safetensors (the header says where the tensor's bytes lie). */
 static void model_with_value(char *dir, size_t size, const char *name, size_t index, size_t count, float value) {
-    new_dir(dir, size);
+    vte_test_new_dir(dir, size);
     char path[4200];
-    cr_assert_eq(shell_in(dir, "mkdir model && cp '%s'/* model/", TINY)->status, 0);
+    cr_assert_eq(vte_test_shellf(dir, "mkdir model && cp '%s'/* model/", TINY)->status, 0);
     snprintf(path, sizeof path, "%s/model/model.safetensors", dir);
     FILE *f = fopen(path, "r+b");
     cr_assert_not_null(f);
@@ -128,8 +115,8 @@ static void model_with_value(char *dir, size_t size, const char *name, size_t in
 }
 
 static vte_test_run *classify_in(const char *dir) {
-    return shell_in(dir, "timeout 60 '%s' classify --model model '%s/images/chelsea.png'", VTE_CLI_PATH,
-                    VTE_SOURCE_DIR);
+    return vte_test_shellf(dir, "timeout 60 '%s' classify --model model '%s/images/chelsea.png'", VTE_CLI_PATH,
+                           VTE_SOURCE_DIR);
 }
 
 Test(hostile, weights_that_are_not_finite_are_refused_at_load) {
@@ -150,10 +137,10 @@ Test(hostile, preprocessing_values_that_overflow_as_floats_are_refused_at_load) 
                                           "{\"rescale_factor\": 1e308}"};
     for (int i = 0; i < 3; i++) {
         char dir[4096];
-        new_dir(dir, sizeof dir);
-        cr_assert_eq(shell_in(dir,
-                              "mkdir model && cp '%s'/* model/ && printf '%%s' '%s' > model/preprocessor_config.json",
-                              TINY, configs[i])
+        vte_test_new_dir(dir, sizeof dir);
+        cr_assert_eq(vte_test_shellf(
+                         dir, "mkdir model && cp '%s'/* model/ && printf '%%s' '%s' > model/preprocessor_config.json",
+                         TINY, configs[i])
                          ->status,
                      0);
         vte_test_run *r = classify_in(dir);
@@ -176,8 +163,8 @@ Test(hostile, models_that_would_fail_every_image_are_refused_at_load) {
     };
     for (size_t i = 0; i < sizeof edits / sizeof *edits; i++) {
         char dir[4096];
-        new_dir(dir, sizeof dir);
-        cr_assert_eq(shell_in(dir, "mkdir model && cp '%s'/* model/ && %s", TINY, edits[i][0])->status, 0, "%s",
+        vte_test_new_dir(dir, sizeof dir);
+        cr_assert_eq(vte_test_shellf(dir, "mkdir model && cp '%s'/* model/ && %s", TINY, edits[i][0])->status, 0, "%s",
                      edits[i][0]);
         vte_test_run *r = classify_in(dir);
         cr_assert_eq(r->status, 3, "%s: exit %d: %s%s", edits[i][0], r->status, r->out, r->err);
@@ -196,12 +183,12 @@ Test(hostile, empty_method_lists_and_output_folders_are_usage_errors) {
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         char dir[4096];
-        new_dir(dir, sizeof dir);
+        vte_test_new_dir(dir, sizeof dir);
         /* "COMMAND REST" runs as "vitexplain COMMAND --model vit-tiny REST" on a copy of the image. */
         const char *rest = strchr(cases[i][0], ' ');
         vte_test_run *r =
-            shell_in(dir, "mkdir -p images && cp '%s/images/chelsea.png' images/ && '%s' %.*s --model '%s'%s",
-                     VTE_SOURCE_DIR, VTE_CLI_PATH, (int)(rest - cases[i][0]), cases[i][0], TINY, rest);
+            vte_test_shellf(dir, "mkdir -p images && cp '%s/images/chelsea.png' images/ && '%s' %.*s --model '%s'%s",
+                            VTE_SOURCE_DIR, VTE_CLI_PATH, (int)(rest - cases[i][0]), cases[i][0], TINY, rest);
         cr_assert_eq(r->status, 2, "%s: exit %d: %s", cases[i][0], r->status, r->err);
         cr_assert(strstr(r->err, cases[i][1]), "%s: %s", cases[i][0], r->err);
         cr_assert_null(strstr(r->err, "model: "), "%s: the model was loaded first: %s", cases[i][0], r->err);
@@ -211,12 +198,12 @@ Test(hostile, empty_method_lists_and_output_folders_are_usage_errors) {
 Test(hostile, a_class_named_twice_is_explained_once) {
     /* vit-tiny's class 3 is "horse": by id, by label and by id again, one target, one picture, one warning each. */
     char dir[4096];
-    new_dir(dir, sizeof dir);
-    vte_test_run *r =
-        shell_in(dir,
-                 "'%s' explain --model '%s' --method rollout --class 3 --class horse --class 3 --summary run.json "
-                 "--out out '%s/images/chelsea.png'",
-                 VTE_CLI_PATH, TINY, VTE_SOURCE_DIR);
+    vte_test_new_dir(dir, sizeof dir);
+    vte_test_run *r = vte_test_shellf(
+        dir,
+        "'%s' explain --model '%s' --method rollout --class 3 --class horse --class 3 --summary run.json "
+        "--out out '%s/images/chelsea.png'",
+        VTE_CLI_PATH, TINY, VTE_SOURCE_DIR);
     cr_assert_eq(r->status, 0, "exit %d: %s", r->status, r->err);
     cr_assert(strstr(r->err, "warning: --class 'horse' names class 3 again: it is explained once"), "%s", r->err);
     cr_assert(strstr(r->err, "warning: --class '3' names class 3 again"), "%s", r->err);
@@ -225,36 +212,36 @@ Test(hostile, a_class_named_twice_is_explained_once) {
 
 Test(hostile, a_summary_that_cannot_be_written_stops_the_run_before_any_work) {
     char dir[4096];
-    new_dir(dir, sizeof dir);
-    vte_test_run *r = shell_in(
+    vte_test_new_dir(dir, sizeof dir);
+    vte_test_run *r = vte_test_shellf(
         dir, "'%s' explain --model '%s' --method rollout --summary missing/run.json --out out '%s/images/chelsea.png'",
         VTE_CLI_PATH, TINY, VTE_SOURCE_DIR);
     cr_assert_eq(r->status, 3, "exit %d: %s", r->status, r->err);
     cr_assert(strstr(r->err, "explain: --summary missing/run.json") && strstr(r->err, "No such file or directory"),
               "%s", r->err);
     cr_assert_null(strstr(r->err, "model: "), "the model was loaded first: %s", r->err);
-    cr_assert_eq(shell_in(dir, "test ! -e out")->status, 0, "pictures or folders were written");
+    cr_assert_eq(vte_test_shellf(dir, "test ! -e out")->status, 0, "pictures or folders were written");
 }
 
 Test(hostile, links_to_nothing_are_reported_not_skipped) {
     /* In a scanned folder, a broken link with an image's name is a failed input (exit 1), named as such; a
      * preprocessor_config.json that links to nothing stops the load instead of passing for absent. */
     char dir[4096];
-    new_dir(dir, sizeof dir);
+    vte_test_new_dir(dir, sizeof dir);
     vte_test_run *r =
-        shell_in(dir,
-                 "mkdir images && cp '%s/images/chelsea.png' images/ && ln -s gone.png images/broken.png && "
-                 "'%s' explain --model '%s' --method rollout --out out images",
-                 VTE_SOURCE_DIR, VTE_CLI_PATH, TINY);
+        vte_test_shellf(dir,
+                        "mkdir images && cp '%s/images/chelsea.png' images/ && ln -s gone.png images/broken.png && "
+                        "'%s' explain --model '%s' --method rollout --out out images",
+                        VTE_SOURCE_DIR, VTE_CLI_PATH, TINY);
     cr_assert_eq(r->status, 1, "exit %d: %s", r->status, r->err);
     cr_assert(strstr(r->err, "images/broken.png: a symbolic link whose target does not exist"), "%s", r->err);
     cr_assert(strstr(r->out, "Done: 1 image explained, 1 failed"), "%s", r->out);
 
-    new_dir(dir, sizeof dir);
-    cr_assert_eq(shell_in(dir,
-                          "mkdir model && cp '%s'/* model/ && rm model/preprocessor_config.json && "
-                          "ln -s nowhere.json model/preprocessor_config.json",
-                          TINY)
+    vte_test_new_dir(dir, sizeof dir);
+    cr_assert_eq(vte_test_shellf(dir,
+                                 "mkdir model && cp '%s'/* model/ && rm model/preprocessor_config.json && "
+                                 "ln -s nowhere.json model/preprocessor_config.json",
+                                 TINY)
                      ->status,
                  0);
     r = classify_in(dir);
@@ -273,19 +260,21 @@ Test(hostile, an_image_the_model_overflows_on_fails_and_the_rest_go_on) {
     cr_assert_eq(r->status, 1, "exit %d: %s%s", r->status, r->out, r->err);
     cr_assert(strstr(r->err, "chelsea.png: the model's output holds NaN or infinity for this image"), "%s", r->err);
     cr_assert_null(strstr(r->out, "nan"), "%s", r->out);
-    r = shell_in(
+    r = vte_test_shellf(
         dir, "'%s' explain --model model --method all --save-raw --summary run.json --out out '%s/images/chelsea.png'",
         VTE_CLI_PATH, VTE_SOURCE_DIR);
     cr_assert_eq(r->status, 1, "exit %d: %s", r->status, r->err);
     cr_assert(strstr(r->err, "holds NaN or infinity for this image (its weights overflow on it): nothing written"),
               "%s", r->err);
-    cr_assert_eq(shell_in(dir, "test -z \"$(find out -type f)\"")->status, 0, "a picture or map was written");
-    cr_assert_eq(shell_in(dir, "grep -q 'holds NaN or infinity' run.json")->status, 0, "the summary has no reason");
-    r = shell_in(dir, "'%s' evaluate --model model --method rollout --summary eval.json '%s/images/chelsea.png'",
-                 VTE_CLI_PATH, VTE_SOURCE_DIR);
+    cr_assert_eq(vte_test_shellf(dir, "test -z \"$(find out -type f)\"")->status, 0, "a picture or map was written");
+    cr_assert_eq(vte_test_shellf(dir, "grep -q 'holds NaN or infinity' run.json")->status, 0,
+                 "the summary has no reason");
+    r = vte_test_shellf(dir, "'%s' evaluate --model model --method rollout --summary eval.json '%s/images/chelsea.png'",
+                        VTE_CLI_PATH, VTE_SOURCE_DIR);
     cr_assert_eq(r->status, 1, "exit %d: %s", r->status, r->err);
     cr_assert(strstr(r->err, "chelsea.png: the model's output holds NaN or infinity for this image"), "%s", r->err);
-    cr_assert_eq(shell_in(dir, "grep -q 'holds NaN or infinity' eval.json")->status, 0, "the summary has no reason");
+    cr_assert_eq(vte_test_shellf(dir, "grep -q 'holds NaN or infinity' eval.json")->status, 0,
+                 "the summary has no reason");
     cr_assert_null(strstr(r->out, "nan"), "%s", r->out);
 }
 
@@ -337,7 +326,8 @@ static void write_jpeg_bomb(const char *path) {
     for (;;) { /* the first start-of-frame marker segment */
         cr_assert(at + 9 < size && data[at] == 0xFF, "no frame header in gray.jpg");
         const unsigned marker = data[at + 1], length = (unsigned)data[at + 2] << 8 | data[at + 3];
-        if (marker >= 0xC0 && marker <= 0xCF && marker != 0xC4 && marker != 0xC8 && marker != 0xCC) break;
+        if (marker >= 0xC0 && marker <= 0xCF && marker != 0xC4 && marker != 0xC8 && marker != 0xCC)
+            break;
         at += 2 + length;
     }
     const unsigned char side[2] = {30000 >> 8, 30000 & 0xFF};
@@ -351,11 +341,12 @@ static void write_jpeg_bomb(const char *path) {
 
 Test(hostile, a_decompression_bomb_is_refused_from_its_header) {
     char dir[4096], path[4200];
-    new_dir(dir, sizeof dir);
+    vte_test_new_dir(dir, sizeof dir);
     snprintf(path, sizeof path, "%s/bomb.jpg", dir);
     write_jpeg_bomb(path);
-    vte_test_run *r = shell_in(dir, MEMORY_LIMIT "timeout 60 '%s' classify --model '%s' bomb.jpg '%s/images/chelsea.png'",
-                               VTE_CLI_PATH, TINY, VTE_SOURCE_DIR);
+    vte_test_run *r =
+        vte_test_shellf(dir, MEMORY_LIMIT "timeout 60 '%s' classify --model '%s' bomb.jpg '%s/images/chelsea.png'",
+                        VTE_CLI_PATH, TINY, VTE_SOURCE_DIR);
     cr_assert_neq(r->status, 124, "classify took over a minute on a 421-byte file");
     cr_assert_eq(r->status, 1, "exit %d: %s", r->status, r->err);
     cr_assert(strstr(r->err, "bomb.jpg: the JPEG header states 30000x30000 pixels, more than the limit of 67108864 "
@@ -363,52 +354,55 @@ Test(hostile, a_decompression_bomb_is_refused_from_its_header) {
               "%s", r->err);
     cr_assert(strstr(r->out, "chelsea.png\n   1. tabby cat"), "the other image was not classified: %s", r->out);
     /* explain with every picture: nothing is written for the bomb, the other image is done. */
-    r = shell_in(dir, MEMORY_LIMIT "timeout 60 '%s' explain --model '%s' --method rollout --grid --out out bomb.jpg "
-                      "'%s/images/chelsea.png'",
-                 VTE_CLI_PATH, TINY, VTE_SOURCE_DIR);
+    r = vte_test_shellf(dir,
+                        MEMORY_LIMIT "timeout 60 '%s' explain --model '%s' --method rollout --grid --out out bomb.jpg "
+                                     "'%s/images/chelsea.png'",
+                        VTE_CLI_PATH, TINY, VTE_SOURCE_DIR);
     cr_assert_eq(r->status, 1, "exit %d: %s", r->status, r->err);
     cr_assert(strstr(r->err, "bomb.jpg: the JPEG header states 30000x30000 pixels"), "%s", r->err);
-    r = shell_in(dir, "ls out/rollout out/grid");
+    r = vte_test_shellf(dir, "ls out/rollout out/grid");
     cr_assert(strstr(r->out, "chelsea_rollout.png") && strstr(r->out, "chelsea_grid.png") && !strstr(r->out, "bomb"),
               "%s", r->out);
 }
 
 Test(hostile, the_pixel_limit_can_be_set_and_large_jpegs_decoded_small) {
     char dir[4096], path[4200];
-    new_dir(dir, sizeof dir);
+    vte_test_new_dir(dir, sizeof dir);
     /* A 1000 x 800 JPEG: 800,000 pixels. */
     snprintf(path, sizeof path, "%s/large.jpg", dir);
     unsigned char *rgb = malloc(1000 * 800 * 3);
-    for (int i = 0; i < 1000 * 800 * 3; i++) rgb[i] = (unsigned char)(i % 253);
+    for (int i = 0; i < 1000 * 800 * 3; i++)
+        rgb[i] = (unsigned char)(i % 253);
     vte_error err = {0};
     cr_assert_eq(vte_cv_write(path, rgb, 1000, 800, 3, &err), VTE_OK, "%s", err.message);
     free(rgb);
     vte_test_run *r =
-        shell_in(dir, "timeout 60 '%s' classify --model '%s' --max-pixels 100000 large.jpg", VTE_CLI_PATH, TINY);
+        vte_test_shellf(dir, "timeout 60 '%s' classify --model '%s' --max-pixels 100000 large.jpg", VTE_CLI_PATH, TINY);
     cr_assert_eq(r->status, 1, "exit %d: %s", r->status, r->err);
     cr_assert(strstr(r->err, "large.jpg: the JPEG header states 1000x800 pixels, more than the limit of 100000 pixels"),
               "%s", r->err);
     /* vit-tiny's input is 32 x 32: --fast-decode may go down to 64 x 64, so 1/8 (125 x 100 pixels) is decoded. */
-    r = shell_in(dir, "timeout 60 '%s' classify --model '%s' --max-pixels 100000 --fast-decode large.jpg",
-                 VTE_CLI_PATH, TINY);
+    r = vte_test_shellf(dir, "timeout 60 '%s' classify --model '%s' --max-pixels 100000 --fast-decode large.jpg",
+                        VTE_CLI_PATH, TINY);
     cr_assert_eq(r->status, 0, "exit %d: %s", r->status, r->err);
     cr_assert(strstr(r->out, "large.jpg\n   1. "), "%s", r->out);
-    r = shell_in(dir, "'%s' explain --method rollout --max-pixels 0 large.jpg", VTE_CLI_PATH);
+    r = vte_test_shellf(dir, "'%s' explain --method rollout --max-pixels 0 large.jpg", VTE_CLI_PATH);
     cr_assert_eq(r->status, 2, "exit %d: %s", r->status, r->err);
     cr_assert(strstr(r->err, "explain: --max-pixels needs a number of pixels from 1 to"), "%s", r->err);
 }
 
 Test(hostile, overlays_of_huge_images_are_written_at_a_bounded_size) {
     char dir[4096], path[4200];
-    new_dir(dir, sizeof dir);
+    vte_test_new_dir(dir, sizeof dir);
     snprintf(path, sizeof path, "%s/wide.png", dir);
     unsigned char *rgb = calloc((size_t)6000 * 1500 * 3, 1);
-    for (size_t i = 0; i < (size_t)6000 * 1500 * 3; i += 97) rgb[i] = 200;
+    for (size_t i = 0; i < (size_t)6000 * 1500 * 3; i += 97)
+        rgb[i] = 200;
     vte_error err = {0};
     cr_assert_eq(vte_cv_write(path, rgb, 6000, 1500, 3, &err), VTE_OK, "%s", err.message);
     free(rgb);
-    vte_test_run *r = shell_in(dir, "timeout 120 '%s' explain --model '%s' --method rollout --out out wide.png",
-                               VTE_CLI_PATH, TINY);
+    vte_test_run *r = vte_test_shellf(dir, "timeout 120 '%s' explain --model '%s' --method rollout --out out wide.png",
+                                      VTE_CLI_PATH, TINY);
     cr_assert_eq(r->status, 0, "exit %d: %s", r->status, r->err);
     snprintf(path, sizeof path, "%s/out/rollout/wide_rollout.png", dir);
     vte_image overlay;
@@ -421,18 +415,20 @@ Test(hostile, overlays_of_huge_images_are_written_at_a_bounded_size) {
 Test(hostile, a_preprocessing_error_names_the_image) {
     /* A shortest edge of 8192 on a 1 x 300000 image would make the long side 2.5e9 pixels. */
     char dir[4096], path[4200];
-    new_dir(dir, sizeof dir);
-    cr_assert_eq(shell_in(dir, "mkdir model && cp '%s'/* model/ && printf '%%s' '{\"size\": {\"shortest_edge\": "
-                               "8192}, \"do_center_crop\": true, \"crop_size\": 32}' > model/preprocessor_config.json",
-                          TINY)
-                     ->status,
-                 0);
+    vte_test_new_dir(dir, sizeof dir);
+    cr_assert_eq(
+        vte_test_shellf(dir,
+                        "mkdir model && cp '%s'/* model/ && printf '%%s' '{\"size\": {\"shortest_edge\": "
+                        "8192}, \"do_center_crop\": true, \"crop_size\": 32}' > model/preprocessor_config.json",
+                        TINY)
+            ->status,
+        0);
     snprintf(path, sizeof path, "%s/thin.png", dir);
     unsigned char *gray = calloc(300000, 1);
     vte_error err = {0};
     cr_assert_eq(vte_cv_write(path, gray, 1, 300000, 1, &err), VTE_OK, "%s", err.message);
     free(gray);
-    vte_test_run *r = shell_in(dir, "timeout 60 '%s' classify --model model thin.png", VTE_CLI_PATH);
+    vte_test_run *r = vte_test_shellf(dir, "timeout 60 '%s' classify --model model thin.png", VTE_CLI_PATH);
     cr_assert_eq(r->status, 1, "exit %d: %s", r->status, r->err);
     cr_assert(strstr(r->err, "vitexplain: thin.png: preprocess: resizing 1x300000 to a shortest edge of 8192 is too "
                              "large"),
@@ -443,9 +439,9 @@ Test(hostile, a_preprocessing_error_names_the_image) {
 
 /* vit-tiny in `dir`/model with `key` of config.json set to `value` (a JSON text); labels removed for num_labels. */
 static void model_with_config_value(char *dir, size_t size, const char *key, const char *value) {
-    new_dir(dir, size);
+    vte_test_new_dir(dir, size);
     char path[4200];
-    cr_assert_eq(shell_in(dir, "mkdir model && cp '%s'/* model/", TINY)->status, 0);
+    cr_assert_eq(vte_test_shellf(dir, "mkdir model && cp '%s'/* model/", TINY)->status, 0);
     snprintf(path, sizeof path, "%s/model/config.json", dir);
     json_error_t jerr;
     json_t *config = json_load_file(path, 0, &jerr);
@@ -468,21 +464,26 @@ Test(hostile, config_sizes_are_checked_before_anything_is_allocated_by_them) {
         {"intermediate_size", "2147483647", "model/config.json: key 'intermediate_size' is 2147483647, more than"},
         {"image_size", "[32, 100000]", "model/config.json: key 'image_size' is 32x100000, more than the 8192x8192"},
         /* Within the limits, but not what the checkpoint holds. */
-        {"num_labels", "1000", "model/config.json: num_labels (or the labels' count): the config gives "
-                               "classifier.weight the shape [1000, 48], but model/model.safetensors has [10, 48]"},
-        {"num_hidden_layers", "1000", "model/config.json: num_hidden_layers is 1000, but model/model.safetensors has "
-                                      "2 layers"},
+        {"num_labels", "1000",
+         "model/config.json: num_labels (or the labels' count): the config gives "
+         "classifier.weight the shape [1000, 48], but model/model.safetensors has [10, 48]"},
+        {"num_hidden_layers", "1000",
+         "model/config.json: num_hidden_layers is 1000, but model/model.safetensors has "
+         "2 layers"},
         {"num_hidden_layers", "1", "num_hidden_layers is 1, but model/model.safetensors has more than 1 layers"},
-        {"intermediate_size", "200000", "model/config.json: intermediate_size: the config gives "
-                                        "vit.encoder.layer.0.intermediate.dense.weight the shape [200000, 48]"},
-        {"hidden_size", "4800", "hidden_size, num_channels and patch_size: the config gives "
-                                "vit.embeddings.patch_embeddings.projection.weight the shape [4800, 3, 8, 8]"},
+        {"intermediate_size", "200000",
+         "model/config.json: intermediate_size: the config gives "
+         "vit.encoder.layer.0.intermediate.dense.weight the shape [200000, 48]"},
+        {"hidden_size", "4800",
+         "hidden_size, num_channels and patch_size: the config gives "
+         "vit.embeddings.patch_embeddings.projection.weight the shape [4800, 3, 8, 8]"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         char dir[4096];
         model_with_config_value(dir, sizeof dir, cases[i].key, cases[i].value);
-        vte_test_run *r = shell_in(dir, MEMORY_LIMIT "timeout 60 '%s' classify --model model '%s/images/chelsea.png'",
-                                   VTE_CLI_PATH, VTE_SOURCE_DIR);
+        vte_test_run *r =
+            vte_test_shellf(dir, MEMORY_LIMIT "timeout 60 '%s' classify --model model '%s/images/chelsea.png'",
+                            VTE_CLI_PATH, VTE_SOURCE_DIR);
         cr_assert_eq(r->status, 3, "%s %s: exit %d: %s", cases[i].key, cases[i].value, r->status, r->err);
         cr_assert(strstr(r->err, cases[i].message), "%s %s: %s", cases[i].key, cases[i].value, r->err);
     }

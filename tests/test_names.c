@@ -4,7 +4,6 @@
 #include <criterion/criterion.h>
 #include <jansson.h>
 #include <limits.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,19 +17,6 @@
 /* What util/fileio.c's temporary ".<name>.tmp-<pid>" adds to a name (a Linux pid has at most 7 digits). */
 #define TEMPORARY_EXTRA (sizeof "." - 1 + sizeof ".tmp-" - 1 + 7)
 
-/* A fresh temporary folder (vte_test_temp_dir's static buffer copied into `dir`). */
-static void new_dir(char *dir, size_t size) { snprintf(dir, size, "%s", vte_test_temp_dir()); }
-
-/* Runs the shell command made from `format` in `dir`, stdin /dev/null. */
-static vte_test_run *shell_in(const char *dir, const char *format, ...) {
-    char line[16384];
-    va_list args;
-    va_start(args, format);
-    vsnprintf(line, sizeof line, format, args);
-    va_end(args);
-    return vte_test_shell(dir, line, "/dev/null");
-}
-
 /* Copies the sample image to `dir`/`name` (any bytes but '/' and NUL), from C so the shell never sees the name. */
 static void copy_image(const char *dir, const char *name) {
     char path[8192];
@@ -39,7 +25,8 @@ static void copy_image(const char *dir, const char *name) {
     cr_assert(in && out, "cannot copy the sample image to %s", path);
     char buffer[65536];
     size_t n;
-    while ((n = fread(buffer, 1, sizeof buffer, in)) > 0) cr_assert_eq(fwrite(buffer, 1, n, out), n);
+    while ((n = fread(buffer, 1, sizeof buffer, in)) > 0)
+        cr_assert_eq(fwrite(buffer, 1, n, out), n);
     fclose(in);
     cr_assert_eq(fclose(out), 0);
 }
@@ -81,7 +68,8 @@ static json_t *record_of(json_t *root, const char *image) {
         char *bytes = field_bytes(record, "image");
         const int same = strcmp(bytes, image) == 0;
         free(bytes);
-        if (same) return record;
+        if (same)
+            return record;
     }
     cr_assert_fail("no record of %s among %zu", image, json_array_size(images));
     return NULL;
@@ -98,27 +86,30 @@ Test(names, stems_too_long_for_their_file_names_are_shortened_and_kept_apart) {
     /* Three 254-byte names (250-byte stems): two sharing their first 240 bytes, one of two-byte characters that a
      * byte cut would split; and the first again in a sub-folder, which must get its own "_2" name. */
     char dir[4096], a[256], b[256], accents[256], sub[300];
-    new_dir(dir, sizeof dir);
+    vte_test_new_dir(dir, sizeof dir);
     memset(a, 'n', 240);
     memcpy(a + 240, "AAAAAAAAAA.png", 15);
     memcpy(b, a, 240);
     memcpy(b + 240, "BBBBBBBBBB.png", 15);
-    for (int i = 0; i < 125; i++) memcpy(accents + 2 * i, "\xc3\xa9", 2); /* é: any cut in it falls inside one */
+    for (int i = 0; i < 125; i++)
+        memcpy(accents + 2 * i, "\xc3\xa9", 2); /* é: any cut in it falls inside one */
     memcpy(accents + 250, ".png", 5);
     cr_assert_eq(strlen(a), 254);
     cr_assert_eq(strlen(accents), 254);
-    cr_assert_eq(shell_in(dir, "mkdir -p images/sub")->status, 0);
+    cr_assert_eq(vte_test_shellf(dir, "mkdir -p images/sub")->status, 0);
     const char *names[] = {a, b, accents};
     char inputs[4][300];
-    for (int i = 0; i < 3; i++) snprintf(inputs[i], sizeof inputs[i], "images/%s", names[i]);
+    for (int i = 0; i < 3; i++)
+        snprintf(inputs[i], sizeof inputs[i], "images/%s", names[i]);
     snprintf(sub, sizeof sub, "images/sub/%s", a);
     snprintf(inputs[3], sizeof inputs[3], "%s", sub);
-    for (int i = 0; i < 4; i++) copy_image(dir, inputs[i]);
+    for (int i = 0; i < 4; i++)
+        copy_image(dir, inputs[i]);
 
-    vte_test_run *r = shell_in(dir,
-                               "'%s' explain --model '%s' --method all --grid --save-raw --topk 2 --recursive "
-                               "--summary run.json --out out images",
-                               VTE_CLI_PATH, TINY);
+    vte_test_run *r = vte_test_shellf(dir,
+                                      "'%s' explain --model '%s' --method all --grid --save-raw --topk 2 --recursive "
+                                      "--summary run.json --out out images",
+                                      VTE_CLI_PATH, TINY);
     cr_assert_eq(r->status, 0, "exit %d: %s", r->status, r->err);
     json_t *root = load_json(dir, "run.json");
     cr_assert_eq(json_array_size(json_object_get(root, "images")), 4);
@@ -146,7 +137,8 @@ Test(names, stems_too_long_for_their_file_names_are_shortened_and_kept_apart) {
             /* The name keeps the start of its input's name, so a person can tell which input it belongs to. */
             const char *base = strrchr(path, '/') + 1;
             cr_assert(strstr(base, i == 2 ? "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9" : "nnnnnnnnnnnnnnnnnnnn"), "%s", path);
-            for (size_t k = 0; k < seen_count; k++) cr_assert_str_neq(seen[k], path, "two outputs share %s", path);
+            for (size_t k = 0; k < seen_count; k++)
+                cr_assert_str_neq(seen[k], path, "two outputs share %s", path);
             seen[seen_count++] = strdup(path);
         }
     }
@@ -165,9 +157,10 @@ Test(names, stems_too_long_for_their_file_names_are_shortened_and_kept_apart) {
               first, copy, again);
     cr_assert_null(strstr(other, hash), "%s and %s share their hash", first, other);
     /* Nothing else was left in out/ (no temporaries). */
-    r = shell_in(dir, "find out -type f | wc -l");
+    r = vte_test_shellf(dir, "find out -type f | wc -l");
     cr_assert_eq(strtoul(r->out, NULL, 10), seen_count, "files in out/: %s", r->out);
-    for (size_t k = 0; k < seen_count; k++) free(seen[k]);
+    for (size_t k = 0; k < seen_count; k++)
+        free(seen[k]);
     json_decref(root);
 }
 
@@ -178,9 +171,9 @@ Test(names, stems_too_long_for_their_file_names_are_shortened_and_kept_apart) {
 
 Test(names, classify_json_keeps_a_name_that_is_not_utf8) {
     char dir[4096];
-    new_dir(dir, sizeof dir);
+    vte_test_new_dir(dir, sizeof dir);
     copy_image(dir, LATIN1_NAME);
-    vte_test_run *r = shell_in(dir, "'%s' classify --json --topk 2 --model '%s' caf*.png", VTE_CLI_PATH, TINY);
+    vte_test_run *r = vte_test_shellf(dir, "'%s' classify --json --topk 2 --model '%s' caf*.png", VTE_CLI_PATH, TINY);
     cr_assert_eq(r->status, 0, "exit %d: %s", r->status, r->err);
     json_error_t error;
     json_t *line = json_loads(r->out, 0, &error);
@@ -196,10 +189,10 @@ Test(names, classify_json_keeps_a_name_that_is_not_utf8) {
 Test(names, summaries_keep_a_name_that_is_not_utf8) {
     /* The image explained, and a broken file with such a name whose error message names it. */
     char dir[4096];
-    new_dir(dir, sizeof dir);
+    vte_test_new_dir(dir, sizeof dir);
     copy_image(dir, LATIN1_NAME);
-    cr_assert_eq(shell_in(dir, "printf 'not an image' > \"$(printf 'bad\\377.png')\"")->status, 0);
-    vte_test_run *r = shell_in(
+    cr_assert_eq(vte_test_shellf(dir, "printf 'not an image' > \"$(printf 'bad\\377.png')\"")->status, 0);
+    vte_test_run *r = vte_test_shellf(
         dir, "'%s' explain --model '%s' --method rollout --save-raw --summary run.json --out out caf*.png bad*.png",
         VTE_CLI_PATH, TINY);
     cr_assert_eq(r->status, 1, "exit %d (one broken input): %s", r->status, r->err);
@@ -231,8 +224,8 @@ Test(names, summaries_keep_a_name_that_is_not_utf8) {
     json_decref(root);
 
     /* The CSV has the exact bytes. */
-    r = shell_in(dir, "'%s' explain --model '%s' --method rollout --summary run.csv --out out2 caf*.png", VTE_CLI_PATH,
-                 TINY);
+    r = vte_test_shellf(dir, "'%s' explain --model '%s' --method rollout --summary run.csv --out out2 caf*.png",
+                        VTE_CLI_PATH, TINY);
     cr_assert_eq(r->status, 0, "exit %d: %s", r->status, r->err);
     char csv[65536], path[8192];
     snprintf(path, sizeof path, "%s/run.csv", dir);
@@ -243,10 +236,10 @@ Test(names, summaries_keep_a_name_that_is_not_utf8) {
 
 Test(names, evaluate_summary_keeps_a_name_that_is_not_utf8) {
     char dir[4096];
-    new_dir(dir, sizeof dir);
+    vte_test_new_dir(dir, sizeof dir);
     copy_image(dir, LATIN1_NAME);
-    vte_test_run *r = shell_in(dir, "'%s' evaluate --model '%s' --method rollout --quiet --summary eval.json caf*.png",
-                               VTE_CLI_PATH, TINY);
+    vte_test_run *r = vte_test_shellf(
+        dir, "'%s' evaluate --model '%s' --method rollout --quiet --summary eval.json caf*.png", VTE_CLI_PATH, TINY);
     cr_assert_eq(r->status, 0, "exit %d: %s", r->status, r->err);
     json_t *root = load_json(dir, "eval.json");
     json_t *record = record_of(root, LATIN1_NAME);

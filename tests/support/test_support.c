@@ -4,6 +4,7 @@
 #include <criterion/criterion.h>
 #include <ftw.h>
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -153,6 +154,17 @@ vte_test_run *vte_test_shell(const char *dir, const char *line, const char *inpu
     cr_assert(r.status < 128, "killed by signal %d (no abort or crash allowed); stderr: %s", r.status - 128, r.err);
     return &r;
 }
+
+vte_test_run *vte_test_shellf(const char *dir, const char *format, ...) {
+    char line[16384];
+    va_list args;
+    va_start(args, format);
+    vsnprintf(line, sizeof line, format, args);
+    va_end(args);
+    return vte_test_shell(dir, line, "/dev/null");
+}
+
+void vte_test_new_dir(char *dir, size_t size) { snprintf(dir, size, "%s", vte_test_temp_dir()); }
 
 vte_test_run *vte_test_cli(const char *dir, const char *env, const char *args) {
     size_t size = strlen(env) + strlen(args) + strlen(VTE_CLI_PATH) + 32;

@@ -48,6 +48,16 @@ typedef struct vte_test_run {
  * it cannot run or is killed by a signal. Returns a static result, overwritten by the next call. */
 vte_test_run *vte_test_shell(const char *dir, const char *line, const char *input);
 
+/* The same for the command made from printf-style `format`, stdin /dev/null. */
+vte_test_run *vte_test_shellf(const char *dir, const char *format, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+
+/* A fresh temporary folder, copied into `dir` (vte_test_temp_dir's buffer is overwritten by the next call). */
+void vte_test_new_dir(char *dir, size_t size);
+
 /* Runs `env ENV vitexplain ARGS` in `dir` without a terminal (stdin /dev/null); ENV may be "" or a list of env
  * arguments (-u NAME, NAME=value). */
 vte_test_run *vte_test_cli(const char *dir, const char *env, const char *args);
