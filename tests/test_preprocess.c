@@ -189,6 +189,79 @@ Test(resize, same_size_copies_and_single_pass) {
         for (int x = 0; x < 3; x++) cr_assert_eq(out[y * 3 + x], 40 * y + 10);
 }
 
+Test(resize, a_window_equals_the_same_part_of_the_whole_resize) {
+    /* Every filter, growing and shrinking each axis, one axis unchanged, and windows at the edges and inside: the
+     * window's bytes must be the whole resize's, exactly (the same weights, pass order and rounding). */
+    vte_image im = load_image(sample("chelsea.png"));
+    const int sizes[][2] = {{200, 150}, {451, 97}, {97, 300}, {800, 301}, {451, 300}};
+    const int windows[][4] = {{0, 0, 1, 1}, {3, 5, 40, 31}, {0, 0, 97, 97}, {10, 20, 1, 60}};
+    for (int f = 0; f <= 5; f++)
+        for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; s++) {
+            const int w = sizes[s][0], h = sizes[s][1];
+            unsigned char *whole = malloc((size_t)w * h * 3), *part = malloc((size_t)w * h * 3);
+            vte_error err = {0};
+            cr_assert_eq(vte_resize_u8(im.rgb, im.width, im.height, 3, whole, w, h, (vte_resample)f, &err), VTE_OK,
+                         "%s", err.message);
+            for (size_t k = 0; k < sizeof windows / sizeof windows[0]; k++) {
+                const int x = windows[k][0], y = windows[k][1], ww = windows[k][2], wh = windows[k][3];
+                cr_assert_eq(vte_resize_u8_window(im.rgb, im.width, im.height, 3, w, h, x, y, ww, wh, part,
+                                                  (vte_resample)f, &err),
+                             VTE_OK, "%s", err.message);
+                for (int r = 0; r < wh; r++)
+                    cr_assert(memcmp(part + (size_t)r * ww * 3, whole + ((size_t)(y + r) * w + x) * 3, (size_t)ww * 3) ==
+                                  0,
+                              "filter %d, %dx%d, window %dx%d at (%d, %d): row %d differs", f, w, h, ww, wh, x, y, r);
+            }
+            free(whole);
+            free(part);
+        }
+    vte_image_free(&im);
+}
+
+Test(preprocess, a_long_thin_image_is_resized_only_where_the_crop_keeps) {
+    /* 300000 x 2 pixels to a shortest edge of 256 would be 38400000 x 256 pixels (29 GB) before the center crop of
+     * 224: only the crop is computed. Checked against the same preprocessing of the 300 middle columns (a copy
+     * that keeps the horizontal weights' footprint: the crop's columns read source columns near the middle only). */
+    const int w = 300000, h = 2;
+    vte_image thin = {w, h, malloc((size_t)w * h * 3)};
+    for (size_t i = 0; i < (size_t)w * h * 3; i++) thin.rgb[i] = (unsigned char)((i * 2654435761u) >> 24);
+    vte_model_config config = {.image_height = 224, .image_width = 224, .num_channels = 3};
+    vte_preprocess_config pp = {.do_resize = 1,
+                                .resize_shortest_edge = 256,
+                                .resample = VTE_RESAMPLE_BICUBIC,
+                                .do_center_crop = 1,
+                                .crop_height = 224,
+                                .crop_width = 224,
+                                .do_rescale = 1,
+                                .rescale_factor = 1.0 / 255.0,
+                                .do_normalize = 1,
+                                .image_mean = {0.5f, 0.5f, 0.5f},
+                                .image_std = {0.5f, 0.5f, 0.5f}};
+    float *pixels = malloc(3 * 224 * 224 * sizeof *pixels);
+    vte_error err = {0};
+    cr_assert_eq(vte_preprocess(&pp, &config, &thin, pixels, &err), VTE_OK, "%s", err.message);
+    vte_preprocess_geometry g;
+    cr_assert_eq(vte_preprocess_geometry_compute(&pp, w, h, &g, &err), VTE_OK);
+    cr_assert(g.resize_w == 38400000 && g.resize_h == 256 && g.crop_x == 19199888 && g.crop_y == 16);
+    /* The expected pixels without the window code: the scale is exactly 1/128, so the resize's columns
+     * [128 a, 128 (a + 20)) are the full resize (checked against Pillow above) of the source's columns [a, a + 20),
+     * away from both strips' edges. The crop's columns start at 19199888 = 128 * 149990 + 1168. */
+    const int a = 149990, strip = 20;
+    unsigned char source[20 * 2 * 3], *resized = malloc((size_t)strip * 128 * 256 * 3);
+    for (int y = 0; y < h; y++) memcpy(source + (size_t)y * strip * 3, thin.rgb + ((size_t)y * w + a) * 3, strip * 3);
+    cr_assert_eq(vte_resize_u8(source, strip, h, 3, resized, strip * 128, 256, VTE_RESAMPLE_BICUBIC, &err), VTE_OK);
+    for (int c = 0; c < 3; c++)
+        for (int y = 0; y < 224; y++)
+            for (int x = 0; x < 224; x++) {
+                const unsigned char u = resized[((size_t)(y + 16) * strip * 128 + (size_t)(x + 1168)) * 3 + c];
+                const float want = ((float)((double)u * (1.0 / 255.0)) - 0.5f) / 0.5f;
+                cr_assert_eq(pixels[((size_t)c * 224 + y) * 224 + x], want, "channel %d, (%d, %d)", c, x, y);
+            }
+    free(resized);
+    free(pixels);
+    free(thin.rgb);
+}
+
 Test(resize, bad_arguments) {
     unsigned char px[12] = {0}, out[12];
     vte_error err = {0};

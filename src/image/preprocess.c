@@ -89,16 +89,19 @@ static int axis_ksize(double filter_support, int in_size, int out_size) {
     return (int)k;
 }
 
-/* Fills plan (whose arrays are allocated for out_size and plan->ksize) and uses `scratch` (ksize doubles). */
+/* Fills plan for the outputs [out_first, out_first + out_count) of in_size -> out_size samples (its arrays are
+ * allocated for out_count and plan->ksize; entry 0 is output out_first); uses `scratch` (ksize doubles). Each
+ * output's weights depend on its own index only, so a window of outputs gets exactly the full resize's weights. */
 static void axis_fill(axis_plan *plan, vte_filter_fn filter, double filter_support, int in_size, int out_size,
-                      double *scratch) {
+                      int out_first, int out_count, double *scratch) {
     /* Pillow: box (in0, in1) = (0, in_size) held as floats, scale = (double)(in1 - in0) / out_size. */
     const float in0 = 0.0f, in1 = (float)in_size;
     double scale = (double)(in1 - in0) / out_size;
     double filterscale = scale < 1.0 ? 1.0 : scale;
     double support = filter_support * filterscale;
     double ss = 1.0 / filterscale;
-    for (int o = 0; o < out_size; o++) {
+    for (int j = 0; j < out_count; j++) {
+        const int o = out_first + j;
         double center = in0 + (o + 0.5) * scale;
         int lo = (int)(center - support + 0.5);
         if (lo < 0) lo = 0;
@@ -113,7 +116,7 @@ static void axis_fill(axis_plan *plan, vte_filter_fn filter, double filter_suppo
             scratch[i] = w;
             total += w;
         }
-        int32_t *k = plan->coeff + (size_t)o * (size_t)plan->ksize;
+        int32_t *k = plan->coeff + (size_t)j * (size_t)plan->ksize;
         for (int i = 0; i < n; i++) {
             double w = scratch[i];
             if (total != 0.0) w /= total;
@@ -122,8 +125,8 @@ static void axis_fill(axis_plan *plan, vte_filter_fn filter, double filter_suppo
                                    : 0.5 + w * (1 << VTE_RESAMPLE_PRECISION_BITS));
         }
         for (int i = n; i < plan->ksize; i++) k[i] = 0;
-        plan->first[o] = lo;
-        plan->count[o] = n;
+        plan->first[j] = lo;
+        plan->count[j] = n;
     }
 }
 
@@ -174,29 +177,36 @@ static void pass_vertical(const unsigned char *src, int width, int row_offset, i
     }
 }
 
-/* Pillow's ImagingScaleAffine with nearest neighbour: source coordinate = (o + 0.5) * in/out, accumulated. */
+/* The window of a resize: outputs [x, x + w) x [y, y + h) of the dst_w x dst_h result. */
+typedef struct resize_window {
+    int x, y, w, h;
+} resize_window;
+
+/* Pillow's ImagingScaleAffine with nearest neighbour: source coordinate = (o + 0.5) * in/out, accumulated (from
+ * output 0, also for a window, so that the sums are the same). */
 static vte_status resize_nearest(const unsigned char *src, int src_w, int src_h, int channels, unsigned char *dst,
-                                 int dst_w, int dst_h, vte_error *err) {
-    int *xin = malloc((size_t)dst_w * sizeof *xin);
-    if (!xin) return vte_error_set(err, VTE_ERR_OUT_OF_MEMORY, "resize: cannot allocate %d column indices", dst_w);
+                                 int dst_w, int dst_h, resize_window win, vte_error *err) {
+    int *xin = malloc((size_t)win.w * sizeof *xin);
+    if (!xin) return vte_error_set(err, VTE_ERR_OUT_OF_MEMORY, "resize: cannot allocate %d column indices", win.w);
     const double ax = (double)(float)src_w / dst_w;
     const double ay = (double)(float)src_h / dst_h;
     double xo = 0.0 + ax * 0.5;
-    for (int x = 0; x < dst_w; x++) {
+    for (int x = 0; x < win.x + win.w; x++) {
         int xi = xo < 0.0 ? -1 : (int)xo;
-        xin[x] = (xi >= 0 && xi < src_w) ? xi : -1;
+        if (x >= win.x) xin[x - win.x] = (xi >= 0 && xi < src_w) ? xi : -1;
         xo += ax;
     }
     const size_t ch = (size_t)channels;
     double yo = 0.0 + ay * 0.5;
-    for (int y = 0; y < dst_h; y++) {
+    for (int y = 0; y < win.y; y++) yo += ay;
+    for (int y = 0; y < win.h; y++) {
         int yi = yo < 0.0 ? -1 : (int)yo;
-        unsigned char *out = dst + (size_t)y * (size_t)dst_w * ch;
+        unsigned char *out = dst + (size_t)y * (size_t)win.w * ch;
         if (yi < 0 || yi >= src_h) {
-            memset(out, 0, (size_t)dst_w * ch); /* Pillow fills what maps outside the source with 0 */
+            memset(out, 0, (size_t)win.w * ch); /* Pillow fills what maps outside the source with 0 */
         } else {
             const unsigned char *in = src + (size_t)yi * (size_t)src_w * ch;
-            for (int x = 0; x < dst_w; x++) {
+            for (int x = 0; x < win.w; x++) {
                 if (xin[x] < 0) memset(out + (size_t)x * ch, 0, ch);
                 else memcpy(out + (size_t)x * ch, in + (size_t)xin[x] * ch, ch);
             }
@@ -230,23 +240,31 @@ static int resize_vertical_first(int src_w, int src_h, int dst_w, int dst_h) {
     return dst_h < src_h && (long long)(src_h - dst_h) > 2 * ((long long)src_w - dst_w);
 }
 
-vte_status vte_resize_u8(const unsigned char *src, int src_w, int src_h, int channels, unsigned char *dst,
-                         int dst_w, int dst_h, vte_resample filter, vte_error *err) {
+vte_status vte_resize_u8_window(const unsigned char *src, int src_w, int src_h, int channels, int dst_w, int dst_h,
+                                int win_x, int win_y, int win_w, int win_h, unsigned char *dst, vte_resample filter,
+                                vte_error *err) {
     if (!src || !dst) return vte_error_set(err, VTE_ERR_INVALID_ARGUMENT, "resize: NULL image buffer");
     if (src_w <= 0 || src_h <= 0 || dst_w <= 0 || dst_h <= 0)
         return vte_error_set(err, VTE_ERR_INVALID_ARGUMENT, "resize: invalid size %dx%d -> %dx%d", src_w, src_h,
                              dst_w, dst_h);
+    if (win_x < 0 || win_y < 0 || win_w <= 0 || win_h <= 0 || win_x > dst_w - win_w || win_y > dst_h - win_h)
+        return vte_error_set(err, VTE_ERR_INVALID_ARGUMENT, "resize: window %dx%d at (%d, %d) is outside %dx%d",
+                             win_w, win_h, win_x, win_y, dst_w, dst_h);
     if (channels < 1 || channels > 4)
         return vte_error_set(err, VTE_ERR_INVALID_ARGUMENT, "resize: %d channels (1 to 4 are supported)", channels);
-    if ((size_t)src_w > SIZE_MAX / 4 / (size_t)src_h || (size_t)dst_w > SIZE_MAX / 4 / (size_t)dst_h)
+    if ((size_t)src_w > SIZE_MAX / 4 / (size_t)src_h || (size_t)win_w > SIZE_MAX / 4 / (size_t)win_h)
         return vte_error_set(err, VTE_ERR_INVALID_ARGUMENT, "resize: image too large");
+    const resize_window win = {win_x, win_y, win_w, win_h};
+    const size_t ch = (size_t)channels;
 
-    if (src_w == dst_w && src_h == dst_h) {
-        memcpy(dst, src, (size_t)src_w * (size_t)src_h * (size_t)channels);
+    if (src_w == dst_w && src_h == dst_h) { /* a copy of the window */
+        for (int y = 0; y < win_h; y++)
+            memcpy(dst + (size_t)y * (size_t)win_w * ch, src + ((size_t)(win_y + y) * (size_t)src_w + (size_t)win_x) * ch,
+                   (size_t)win_w * ch);
         return VTE_OK;
     }
     const int resample = (int)filter;
-    if (resample == 0) return resize_nearest(src, src_w, src_h, channels, dst, dst_w, dst_h, err);
+    if (resample == 0) return resize_nearest(src, src_w, src_h, channels, dst, dst_w, dst_h, win, err);
 
     vte_filter_fn fn;
     double support;
@@ -254,16 +272,18 @@ vte_status vte_resize_u8(const unsigned char *src, int src_w, int src_h, int cha
         return vte_error_set(err, VTE_ERR_UNSUPPORTED,
                              "resize: unsupported resampling filter %d (Pillow's 0 to 5 are supported)", resample);
 
-    /* Sizes differ, so at least one pass runs; plans are made only for the passes that run. */
-    const int need_h = dst_w != src_w;
-    const int need_v = dst_h != src_h;
+    /* Sizes differ, so at least one pass runs; plans are made only for the passes that run. An axis whose size
+     * does not change but whose window is narrower than it gets a pass too: its weights are then exactly one tap
+     * of 1.0, which copies the window's samples unchanged. */
+    const int need_h = dst_w != src_w || win_w != dst_w;
+    const int need_v = dst_h != src_h || win_h != dst_h;
     const int ksize_v = need_v ? axis_ksize(support, src_h, dst_h) : 0;
     const int ksize_h = need_h ? axis_ksize(support, src_w, dst_w) : 0;
     if ((need_v && ksize_v == 0) || (need_h && ksize_h == 0))
         return vte_error_set(err, VTE_ERR_INVALID_ARGUMENT, "resize: scale factor %dx%d -> %dx%d too large", src_w,
                              src_h, dst_w, dst_h);
-    const size_t bytes_v = need_v ? axis_bytes(dst_h, ksize_v) : 0;
-    const size_t bytes_h = need_h ? axis_bytes(dst_w, ksize_h) : 0;
+    const size_t bytes_v = need_v ? axis_bytes(win_h, ksize_v) : 0;
+    const size_t bytes_h = need_h ? axis_bytes(win_w, ksize_h) : 0;
     const int kmax = ksize_v > ksize_h ? ksize_v : ksize_h;
     const size_t bytes_scratch = (size_t)kmax * sizeof(double);
     if ((need_v && bytes_v == 0) || (need_h && bytes_h == 0) || bytes_v > SIZE_MAX / 4 || bytes_h > SIZE_MAX / 4 ||
@@ -279,42 +299,50 @@ vte_status vte_resize_u8(const unsigned char *src, int src_w, int src_h, int cha
     double *scratch = (double *)mem;
     axis_plan plan_v, plan_h;
     if (need_v) {
-        axis_attach(&plan_v, mem + bytes_scratch, dst_h, ksize_v);
-        axis_fill(&plan_v, fn, support, src_h, dst_h, scratch);
+        axis_attach(&plan_v, mem + bytes_scratch, win_h, ksize_v);
+        axis_fill(&plan_v, fn, support, src_h, dst_h, win_y, win_h, scratch);
     }
     if (need_h) {
-        axis_attach(&plan_h, mem + bytes_scratch + bytes_v, dst_w, ksize_h);
-        axis_fill(&plan_h, fn, support, src_w, dst_w, scratch);
+        axis_attach(&plan_h, mem + bytes_scratch + bytes_v, win_w, ksize_h);
+        axis_fill(&plan_h, fn, support, src_w, dst_w, win_x, win_w, scratch);
     }
 
     vte_status status = VTE_OK;
     if (!need_v) {
-        pass_horizontal(src, src_w, 0, src_h, channels, dst, dst_w, &plan_h);
+        pass_horizontal(src, src_w, 0, src_h, channels, dst, win_w, &plan_h);
     } else if (!need_h) {
-        pass_vertical(src, src_w, 0, channels, dst, dst_h, &plan_v);
+        pass_vertical(src, src_w, 0, channels, dst, win_h, &plan_v);
     } else {
         const int vfirst = resize_vertical_first(src_w, src_h, dst_w, dst_h);
         /* Horizontal first: only the source rows the vertical pass reads. */
         const int row_first = plan_v.first[0];
-        const int rows = plan_v.first[dst_h - 1] + plan_v.count[dst_h - 1] - row_first;
-        /* The intermediate: src_w x dst_h (vertical first) or dst_w x rows (horizontal first). */
-        const size_t tw = (size_t)(vfirst ? src_w : dst_w), th = (size_t)(vfirst ? dst_h : rows);
-        unsigned char *tmp = (th == 0 || tw > SIZE_MAX / 4 / th) ? NULL : malloc(tw * th * (size_t)channels);
+        const int rows = plan_v.first[win_h - 1] + plan_v.count[win_h - 1] - row_first;
+        /* The intermediate: src_w x win_h (vertical first) or win_w x rows (horizontal first). */
+        const size_t tw = (size_t)(vfirst ? src_w : win_w), th = (size_t)(vfirst ? win_h : rows);
+        unsigned char *tmp = (th == 0 || tw > SIZE_MAX / 4 / th) ? NULL : malloc(tw * th * ch);
         if (!tmp) {
             status = vte_error_set(err, VTE_ERR_OUT_OF_MEMORY, "resize: cannot allocate the %zux%zu intermediate image",
                                    tw, th);
         } else if (vfirst) {
-            pass_vertical(src, src_w, 0, channels, tmp, dst_h, &plan_v);
-            pass_horizontal(tmp, src_w, 0, dst_h, channels, dst, dst_w, &plan_h);
+            pass_vertical(src, src_w, 0, channels, tmp, win_h, &plan_v);
+            pass_horizontal(tmp, src_w, 0, win_h, channels, dst, win_w, &plan_h);
             free(tmp);
         } else {
-            pass_horizontal(src, src_w, row_first, rows, channels, tmp, dst_w, &plan_h);
-            pass_vertical(tmp, dst_w, row_first, channels, dst, dst_h, &plan_v);
+            pass_horizontal(src, src_w, row_first, rows, channels, tmp, win_w, &plan_h);
+            pass_vertical(tmp, win_w, row_first, channels, dst, win_h, &plan_v);
             free(tmp);
         }
     }
     free(mem);
     return status;
+}
+
+vte_status vte_resize_u8(const unsigned char *src, int src_w, int src_h, int channels, unsigned char *dst,
+                         int dst_w, int dst_h, vte_resample filter, vte_error *err) {
+    if (dst_w <= 0 || dst_h <= 0)
+        return vte_error_set(err, VTE_ERR_INVALID_ARGUMENT, "resize: invalid size %dx%d -> %dx%d", src_w, src_h,
+                             dst_w, dst_h);
+    return vte_resize_u8_window(src, src_w, src_h, channels, dst_w, dst_h, 0, 0, dst_w, dst_h, dst, filter, err);
 }
 
 /* ---------------------------------------------------------------- the processor pipeline */
@@ -428,23 +456,27 @@ vte_status vte_preprocess(const vte_preprocess_config *pp, const vte_model_confi
                              g.out_h, g.out_w, g.resize_h, g.resize_w, pp->do_center_crop ? ", center crop" : "",
                              config->image_height, config->image_width);
 
-    const unsigned char *rgb = image->rgb;
-    unsigned char *resized = NULL;
-    if (g.resize_w != image->width || g.resize_h != image->height) {
-        resized = malloc((size_t)g.resize_w * (size_t)g.resize_h * 3);
-        if (!resized)
-            return vte_error_set(err, VTE_ERR_OUT_OF_MEMORY, "preprocess: cannot allocate a %dx%d image", g.resize_w,
-                                 g.resize_h);
-        st = vte_resize_u8(image->rgb, image->width, image->height, 3, resized, g.resize_w, g.resize_h,
-                           pp->resample, err);
-        if (st != VTE_OK) {
-            free(resized);
-            if (err) vte_error_prefix(err, "preprocess");
-            return st;
-        }
-        rgb = resized;
+    /* Only the part of the resized image that the crop keeps is computed (exactly the same pixels): a very long,
+     * thin image resized to a shortest edge would otherwise make an image of gigabytes to keep a square of it. */
+    const int x0 = g.crop_x > 0 ? g.crop_x : 0, y0 = g.crop_y > 0 ? g.crop_y : 0;
+    const int x1 = g.crop_x + g.out_w < g.resize_w ? g.crop_x + g.out_w : g.resize_w;
+    const int y1 = g.crop_y + g.out_h < g.resize_h ? g.crop_y + g.out_h : g.resize_h;
+    const int win_w = x1 - x0, win_h = y1 - y0;
+    if (win_w <= 0 || win_h <= 0) { /* the crop lies outside the image: all padding */
+        vte_preprocess_finish(pp, image->rgb, 0, 0, 0, 0, g.out_w, g.out_h, pixels_chw);
+        return VTE_OK;
     }
-    vte_preprocess_finish(pp, rgb, g.resize_w, g.resize_h, g.crop_x, g.crop_y, g.out_w, g.out_h, pixels_chw);
-    free(resized);
+    unsigned char *window = malloc((size_t)win_w * (size_t)win_h * 3);
+    if (!window)
+        return vte_error_set(err, VTE_ERR_OUT_OF_MEMORY, "preprocess: cannot allocate a %dx%d image", win_w, win_h);
+    st = vte_resize_u8_window(image->rgb, image->width, image->height, 3, g.resize_w, g.resize_h, x0, y0, win_w, win_h,
+                              window, pp->resample, err);
+    if (st != VTE_OK) {
+        free(window);
+        if (err) vte_error_prefix(err, "preprocess");
+        return st;
+    }
+    vte_preprocess_finish(pp, window, win_w, win_h, g.crop_x - x0, g.crop_y - y0, g.out_w, g.out_h, pixels_chw);
+    free(window);
     return VTE_OK;
 }

@@ -19,6 +19,12 @@
  * intermediate rows; fails with VTE_ERR_OUT_OF_MEMORY when that is impossible. */
 vte_status vte_resize_u8(const unsigned char *src, int src_w, int src_h, int channels, unsigned char *dst,
                          int dst_w, int dst_h, vte_resample filter, vte_error *err);
+/* The pixels [win_x, win_x + win_w) x [win_y, win_y + win_h) of that resize (the window lies inside dst_w x dst_h)
+ * into dst (win_w x win_h), byte for byte what resizing the whole image and cropping gives, in time and memory of
+ * the window's size. */
+vte_status vte_resize_u8_window(const unsigned char *src, int src_w, int src_h, int channels, int dst_w, int dst_h,
+                                int win_x, int win_y, int win_w, int win_h, unsigned char *dst, vte_resample filter,
+                                vte_error *err);
 
 /* Where the pipeline puts an image of src_w x src_h:
  *   resize_w x resize_h   the size after the resize step (the source size when do_resize is 0);
