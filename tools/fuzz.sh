@@ -16,8 +16,11 @@ set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 all_targets=(safetensors config preprocessor_config npy image)
 
+# Prints the comment at the top of this file; to stderr when it answers a mistake.
 usage() {
-    sed -n '2,16p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+    local text
+    text="$(sed -n '2,/^[^#]/p' "${BASH_SOURCE[0]}" | sed -n 's/^# \{0,1\}//p')"
+    if [ "${1:-0}" -eq 0 ]; then echo "$text"; else echo "$text" >&2; fi
     exit "${1:-0}"
 }
 
@@ -50,6 +53,7 @@ if [ -z "$build" ]; then
     fi
     cmake --build "$build" -j "$(nproc)" --target "${targets[@]/#/fuzz_}"
 fi
+[ -d "$build" ] || { echo "fuzz.sh: no build folder $build" >&2; exit 2; }
 build="$(cd "$build" && pwd)"
 for t in "${targets[@]}"; do
     if [ ! -x "$build/tests/fuzz/fuzz_$t" ]; then
@@ -77,8 +81,8 @@ run_target() {
         find "$root/tests/fuzz/corpus/$t" -maxdepth 1 -type f -exec cp -n -t "$corpus" {} +
     fi
     local rss=2048
-    # Image decoding: a small file may legitimately decode into a large image (a decompression bomb) until
-    # vte_image_load limits the pixel count from the header; it must not count as a finding.
+    # Image decoding: a small file may legitimately decode into an image of up to 64 megapixels (vte_image_load's
+    # default limit), hundreds of megabytes with OpenCV's own copy; that is not a finding.
     [ "$t" = image ] && rss=4096
     local args=(-max_total_time="$seconds" -rss_limit_mb="$rss" -malloc_limit_mb="$rss" -timeout=30
         -print_final_stats=1 -artifact_prefix="$artifacts/")
@@ -91,12 +95,13 @@ run_target() {
     (cd "$work" && TMPDIR="$work/tmp" ASAN_OPTIONS="$ASAN_OPTIONS:log_path=$work/sanitizer" \
         UBSAN_OPTIONS="$UBSAN_OPTIONS:log_path=$work/sanitizer" "$exe" "${args[@]}" "$corpus") >"$log" 2>&1 || rc=$?
 
-    local execs speed cov ft files found="" line
+    local execs speed cov ft corp files found="" line
     execs="$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -n 1)"
     speed="$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log" | tail -n 1)"
     line="$(grep -E '^#[0-9]+.* cov: ' "$log" | tail -n 1 || true)"
     cov="$(sed -n 's/.* cov: \([0-9]*\).*/\1/p' <<<"$line")"
     ft="$(sed -n 's/.* ft: \([0-9]*\).*/\1/p' <<<"$line")"
+    corp="$(sed -n 's/.* corp: \([0-9]*\/[0-9]*[a-zA-Z]*\).*/\1/p' <<<"$line")"
     files="$(find "$corpus" -maxdepth 1 -type f | wc -l)"
     # New crash-, leak-, timeout- or oom- files are the findings (slow-unit- ones are only slow). The codecs'
     # stderr is captured while an image decodes, so the log may lack the report but the file is always there.
@@ -114,8 +119,10 @@ run_target() {
             done
         } >&2
     fi
-    printf 'fuzz_%s: %s execs (%s/s), cov %s, ft %s, corpus %s files; %s; log %s\n' "$t" "${execs:-?}" \
-        "${speed:-?}" "${cov:-?}" "${ft:-?}" "$files" "$verdict" "$log" >"$work/summary"
+    # corpus: the units in the fuzzer's corpus (count/bytes), then the files of the work folder, which keeps the
+    # inputs that reductions replaced.
+    printf 'fuzz_%s: %s execs (%s/s), cov %s, ft %s, corpus %s (%s files); %s; log %s\n' "$t" "${execs:-?}" \
+        "${speed:-?}" "${cov:-?}" "${ft:-?}" "${corp:-?}" "$files" "$verdict" "$log" >"$work/summary"
     cat "$work/summary"
     [ "$verdict" = ok ]
 }

@@ -134,8 +134,9 @@ static int tiff_size(byte_view *v, int64_t *w, int64_t *h) {
         else if (type == 16 && big_tiff) value = read_uint(v, entry + 12, 8, big_endian);     /* LONG8 */
         else return 0;
         if (value > INT64_MAX) return 0;
-        if (tag == 256) *w = (int64_t)value;
-        else *h = (int64_t)value;
+        /* libtiff keeps a tag's first entry and ignores later duplicates (tif_dirread.c): so does this. */
+        int64_t *field = tag == 256 ? w : h;
+        if (*field == 0) *field = (int64_t)value;
     }
     return v->ok && *w > 0 && *h > 0;
 }
@@ -168,8 +169,8 @@ static int pnm_number(const byte_view *v, uint64_t *at, int64_t *out) {
     return digits > 0 && *at < v->size;
 }
 
-/* PBM, PGM, PPM (P1..P6) and PFM (PF, Pf): width and height are the first two numbers; PAM (P7): the WIDTH and
- * HEIGHT lines before ENDHDR. */
+/* PBM, PGM, PPM (P1..P6): width and height are the first two numbers; PAM (P7): the WIDTH and HEIGHT lines before
+ * ENDHDR. */
 static int pnm_size(byte_view *v, int64_t *w, int64_t *h) {
     if (v->data[1] == '7') {
         *w = *h = 0;
@@ -191,9 +192,12 @@ static int pnm_size(byte_view *v, int64_t *w, int64_t *h) {
         }
         return *w > 0 && *h > 0;
     }
+    /* OpenCV's reader (grfmt_pxm.cpp, ReadNumber) takes the byte that ends a number with it, whatever it is: a '#'
+     * right after the width does not start a comment there. Read the same way, or "30000#30000" would be 30000 x 1
+     * here and 30000 x 30000 to the decoder. */
     uint64_t at = pnm_skip(v, 2);
     if (!pnm_number(v, &at, w)) return 0;
-    at = pnm_skip(v, at);
+    at = pnm_skip(v, at + 1);
     return pnm_number(v, &at, h);
 }
 
@@ -262,7 +266,12 @@ vte_status vte_image_header_read(const unsigned char *data, size_t size, const c
                starts_with(&v, "MM\0+", 4)) {
         header->format = VTE_FORMAT_TIFF, header->format_name = "TIFF";
         sized = tiff_size(&v, &w, &h);
-    } else if (v.size >= 2 && data[0] == 'P' && data[1] && strchr("1234567Ff", data[1])) {
+    } else if (v.size >= 2 && data[0] == 'P' && (data[1] == 'F' || data[1] == 'f')) {
+        return vte_error_set(err, VTE_ERR_UNSUPPORTED,
+                             "%s: a portable float map (PFM) holds 32-bit float samples; only 8- and 16-bit unsigned "
+                             "images are supported",
+                             path);
+    } else if (v.size >= 2 && data[0] == 'P' && data[1] && strchr("1234567", data[1])) {
         header->format = VTE_FORMAT_PNM, header->format_name = "PNM";
         sized = pnm_size(&v, &w, &h);
     } else if (starts_with(&v, "\x59\xa6\x6a\x95", 4)) {

@@ -3,7 +3,7 @@
  * first lets vte_image_load refuse it, and choose a reduced-size decode, without allocating the pixels.
  *
  * The formats are those OpenCV 4.6 decodes into samples vitexplain can use: PNG, JPEG, BMP, WebP, TIFF (and
- * BigTIFF), PNM/PAM/PFM, Sun raster and JPEG 2000 (JP2 boxes or a raw codestream). Any other file
+ * BigTIFF), PNM/PAM, Sun raster and JPEG 2000 (JP2 boxes or a raw codestream). Any other file
  * is refused, so that no format can reach a decoder without its size being known. */
 #ifndef VTE_IMAGE_HEADER_H
 #define VTE_IMAGE_HEADER_H
@@ -30,6 +30,8 @@ typedef struct vte_image_header {
     int64_t width, height;   /* as the header states them, both >= 1 */
 } vte_image_header;
 
+/* A portable float map (PFM) is refused here (VTE_ERR_UNSUPPORTED): its samples are 32-bit floats, which the library
+ * does not take, so it is not decoded at all. */
 /* Reads the format and size from the first bytes of a file (`data`, `size`: the whole file or at least its
  * header; TIFF and JPEG 2000 may need more than the first kilobytes). VTE_ERR_FORMAT, naming `path`, when the bytes
  * match no format above, or the header is cut short or states a size of zero. */
