@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "runtime/gemm_mapped.h"
 #include "test_support.h"
 #include "util/npy.h"
 
@@ -212,6 +213,16 @@ Test(model, labels_are_found_case_insensitively) {
 Test(forward, clblast_gemm_path_matches_pytorch) {
     /* On a CPU the GEMMs take the host BLAS by default; GPUs take CLBlast. Check CLBlast here too. */
     setenv("VITEXPLAIN_GEMM", "clblast", 1);
+    check_model("vit-odd", "vit-odd", "vit-odd", STEMS, STEM_COUNT, 3, 1);
+}
+
+Test(forward, onednn_gemm_path_matches_pytorch) {
+    /* oneDNN, chosen by name on PoCL's CPU device: the same PyTorch references hold. */
+    setenv("VITEXPLAIN_GEMM", "onednn", 1);
+    vte_runtime *rt = vte_test_runtime();
+    const int host_memory = vte_gemm_host_memory(rt);
+    vte_runtime_free(rt);
+    if (!host_memory) cr_skip_test("oneDNN runs only where buffers live in host memory (PoCL's CPU device)");
     check_model("vit-odd", "vit-odd", "vit-odd", STEMS, STEM_COUNT, 3, 1);
 }
 

@@ -224,6 +224,17 @@ Test(gemm, forced_backends_run_and_report_themselves) {
     }
     vte_runtime_free(rt);
 
+    setenv("VITEXPLAIN_GEMM", "onednn", 1);
+    rt = vte_test_runtime();
+    if (is_pocl_cpu(rt)) {
+        cr_assert_eq(vte_gemm_self_check(rt, &err), VTE_OK, "%s", err.message);
+        cr_assert_str_eq(vte_gemm_backend(rt), "oneDNN");
+        assert_self_check_profiled_through(rt, "onednn");
+    } else {
+        cr_assert_eq(vte_gemm_self_check(rt, &err), VTE_ERR_INVALID_ARGUMENT, "oneDNN on %s", rt->info.name);
+    }
+    vte_runtime_free(rt);
+
     setenv("VITEXPLAIN_GEMM", "", 1); /* empty: the default, as if unset */
     rt = vte_test_runtime();
     cr_assert_eq(vte_gemm_self_check(rt, &err), VTE_OK, "%s", err.message);

@@ -10,7 +10,7 @@ packages=(
   libclblast-dev                                             # GEMM
   libopencv-dev zlib1g-dev                                   # image decoding, colour maps, windows; PNG text
   libjansson-dev                                             # JSON (config.json, safetensors headers)
-  libopenblas-dev                                            # GEMM on CPU devices
+  libopenblas-dev libdnnl-dev                                # GEMM on CPU devices (OpenBLAS, oneDNN)
   libcriterion-dev                                           # tests
   xvfb                                                       # virtual X server for the `live` window tests
 )

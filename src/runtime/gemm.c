@@ -10,8 +10,11 @@
 #include "runtime/gemm_backend.h"
 
 /* In order of preference: by default a runtime takes the first one usable on its device. The host BLAS comes
- * first because it is 2-3x faster where it can run (PoCL's CPU device); CLBlast runs everywhere. */
-static const vte_gemm_backend_ops *const BACKENDS[] = {&vte_gemm_backend_host, &vte_gemm_backend_clblast};
+ * first because it is 2-3x faster where it can run (PoCL's CPU device); CLBlast runs everywhere. oneDNN (faster
+ * than OpenBLAS on the linear layers, docs/performance.md) is chosen only by name until it is measured inside
+ * the engine, where its OpenMP threads share the cores with PoCL's. */
+static const vte_gemm_backend_ops *const BACKENDS[] = {&vte_gemm_backend_host, &vte_gemm_backend_clblast,
+                                                      &vte_gemm_backend_onednn};
 #define BACKEND_COUNT (sizeof BACKENDS / sizeof BACKENDS[0])
 
 struct vte_gemm_state {

@@ -52,5 +52,6 @@ typedef struct vte_gemm_backend_ops {
 
 extern const vte_gemm_backend_ops vte_gemm_backend_host;    /* gemm_host.c */
 extern const vte_gemm_backend_ops vte_gemm_backend_clblast; /* gemm_clblast.c */
+extern const vte_gemm_backend_ops vte_gemm_backend_onednn;  /* gemm_onednn.c */
 
 #endif
