@@ -4,6 +4,7 @@
 #include <criterion/criterion.h>
 #include <jansson.h>
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,12 +16,33 @@
 
 #define TINY VTE_FIXTURES_DIR "/models/vit-tiny"
 
+/* A fresh temporary folder `dir` holding a copy of vit-tiny in model/. */
+static void tiny_model_copy(char *dir, size_t size) {
+    vte_test_new_dir(dir, size);
+    vte_test_run *r = vte_test_shellf(dir, "mkdir model && cp '%s'/* model/", TINY);
+    cr_assert_eq(r->status, 0, "%s", r->err);
+}
+
+/* The same, then the shell command made from `edit` (printf-style) run in `dir` to break the copy. */
+static void tiny_model_in(char *dir, size_t size, const char *edit, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+static void tiny_model_in(char *dir, size_t size, const char *edit, ...) {
+    tiny_model_copy(dir, size);
+    char line[8192];
+    va_list args;
+    va_start(args, edit);
+    vsnprintf(line, sizeof line, edit, args);
+    va_end(args);
+    vte_test_run *r = vte_test_shell(dir, line, "/dev/null");
+    cr_assert_eq(r->status, 0, "%s: %s", line, r->err);
+}
+
 /* A copy of vit-tiny in `dir`/model where `replaced` is a FIFO (named pipe) instead of the file. */
 static void model_with_fifo(char *dir, size_t size, const char *replaced) {
-    vte_test_new_dir(dir, size);
-    vte_test_run *r = vte_test_shellf(dir, "mkdir model && cp '%s'/* model/ && rm -f model/%s && mkfifo model/%s", TINY,
-                                      replaced, replaced);
-    cr_assert_eq(r->status, 0, "%s", r->err);
+    tiny_model_in(dir, size, "rm -f model/%s && mkfifo model/%s", replaced, replaced);
 }
 
 static void check_fifo_is_refused(const char *replaced) {
@@ -43,12 +65,9 @@ Test(hostile, a_fifo_for_the_preprocessor_config_is_refused_not_waited_on) {
 
 Test(hostile, a_config_that_is_a_directory_says_so) {
     char dir[4096];
-    vte_test_new_dir(dir, sizeof dir);
-    vte_test_run *r =
-        vte_test_shellf(dir,
-                        "mkdir model && cp '%s'/* model/ && rm model/config.json && mkdir model/config.json && "
-                        "timeout 60 '%s' classify --model model '%s/images/chelsea.png'",
-                        TINY, VTE_CLI_PATH, VTE_SOURCE_DIR);
+    tiny_model_in(dir, sizeof dir, "rm model/config.json && mkdir model/config.json");
+    vte_test_run *r = vte_test_shellf(dir, "timeout 60 '%s' classify --model model '%s/images/chelsea.png'",
+                                      VTE_CLI_PATH, VTE_SOURCE_DIR);
     cr_assert_eq(r->status, 3, "exit %d: %s", r->status, r->err);
     cr_assert(strstr(r->err, "model/config.json: is a directory, not a file"), "%s", r->err);
 }
@@ -85,9 +104,8 @@ Test(hostile, a_fifo_given_as_an_npy_file_is_refused_not_waited_on) {
 /* Copies vit-tiny to `dir`/model and writes `value` (4 bytes, float32) over `count` elements of tensor `name` from
  * element `index` in its model.safetensors (the header says where the tensor's bytes lie). */
 static void model_with_value(char *dir, size_t size, const char *name, size_t index, size_t count, float value) {
-    vte_test_new_dir(dir, size);
+    tiny_model_copy(dir, size);
     char path[4200];
-    cr_assert_eq(vte_test_shellf(dir, "mkdir model && cp '%s'/* model/", TINY)->status, 0);
     snprintf(path, sizeof path, "%s/model/model.safetensors", dir);
     FILE *f = fopen(path, "r+b");
     cr_assert_not_null(f);
@@ -137,12 +155,7 @@ Test(hostile, preprocessing_values_that_overflow_as_floats_are_refused_at_load) 
                                           "{\"rescale_factor\": 1e308}"};
     for (int i = 0; i < 3; i++) {
         char dir[4096];
-        vte_test_new_dir(dir, sizeof dir);
-        cr_assert_eq(vte_test_shellf(
-                         dir, "mkdir model && cp '%s'/* model/ && printf '%%s' '%s' > model/preprocessor_config.json",
-                         TINY, configs[i])
-                         ->status,
-                     0);
+        tiny_model_in(dir, sizeof dir, "printf '%%s' '%s' > model/preprocessor_config.json", configs[i]);
         vte_test_run *r = classify_in(dir);
         cr_assert_eq(r->status, 3, "%s: exit %d: %s%s", configs[i], r->status, r->out, r->err);
         cr_assert(strstr(r->err, "model/preprocessor_config.json: ") &&
@@ -163,9 +176,7 @@ Test(hostile, models_that_would_fail_every_image_are_refused_at_load) {
     };
     for (size_t i = 0; i < sizeof edits / sizeof *edits; i++) {
         char dir[4096];
-        vte_test_new_dir(dir, sizeof dir);
-        cr_assert_eq(vte_test_shellf(dir, "mkdir model && cp '%s'/* model/ && %s", TINY, edits[i][0])->status, 0, "%s",
-                     edits[i][0]);
+        tiny_model_in(dir, sizeof dir, "%s", edits[i][0]);
         vte_test_run *r = classify_in(dir);
         cr_assert_eq(r->status, 3, "%s: exit %d: %s%s", edits[i][0], r->status, r->out, r->err);
         cr_assert(strstr(r->err, edits[i][1]), "%s: %s", edits[i][0], r->err);
@@ -237,13 +248,8 @@ Test(hostile, links_to_nothing_are_reported_not_skipped) {
     cr_assert(strstr(r->err, "images/broken.png: a symbolic link whose target does not exist"), "%s", r->err);
     cr_assert(strstr(r->out, "Done: 1 image explained, 1 failed"), "%s", r->out);
 
-    vte_test_new_dir(dir, sizeof dir);
-    cr_assert_eq(vte_test_shellf(dir,
-                                 "mkdir model && cp '%s'/* model/ && rm model/preprocessor_config.json && "
-                                 "ln -s nowhere.json model/preprocessor_config.json",
-                                 TINY)
-                     ->status,
-                 0);
+    tiny_model_in(dir, sizeof dir,
+                  "rm model/preprocessor_config.json && ln -s nowhere.json model/preprocessor_config.json");
     r = classify_in(dir);
     cr_assert_eq(r->status, 3, "exit %d: %s", r->status, r->err);
     cr_assert(strstr(r->err, "model/preprocessor_config.json: a symbolic link whose target does not exist"), "%s",
@@ -303,12 +309,15 @@ Test(hostile, a_long_path_does_not_hide_the_reason) {
 /* The commands run with at most 3 GB of address space: decoding a 30000 x 30000 claim would need 2.7 GB for its RGB
  * copy alone, on top of OpenCV's own. AddressSanitizer reserves terabytes of address space, so a sanitized build
  * bounds the resident memory instead. */
-#if defined(__SANITIZE_ADDRESS__)
-#define MEMORY_LIMIT "ASAN_OPTIONS=\"$ASAN_OPTIONS:hard_rss_limit_mb=3000\" "
-#elif defined(__has_feature)
+#if defined(__SANITIZE_ADDRESS__) /* gcc */
+#define UNDER_ASAN 1
+#elif defined(__has_feature) /* clang */
 #if __has_feature(address_sanitizer)
-#define MEMORY_LIMIT "ASAN_OPTIONS=\"$ASAN_OPTIONS:hard_rss_limit_mb=3000\" "
+#define UNDER_ASAN 1
 #endif
+#endif
+#ifdef UNDER_ASAN
+#define MEMORY_LIMIT "ASAN_OPTIONS=\"$ASAN_OPTIONS:hard_rss_limit_mb=3000\" "
 #endif
 #ifndef MEMORY_LIMIT
 #define MEMORY_LIMIT "ulimit -v 3000000; "
@@ -415,14 +424,9 @@ Test(hostile, overlays_of_huge_images_are_written_at_a_bounded_size) {
 Test(hostile, a_preprocessing_error_names_the_image) {
     /* A shortest edge of 8192 on a 1 x 300000 image would make the long side 2.5e9 pixels. */
     char dir[4096], path[4200];
-    vte_test_new_dir(dir, sizeof dir);
-    cr_assert_eq(
-        vte_test_shellf(dir,
-                        "mkdir model && cp '%s'/* model/ && printf '%%s' '{\"size\": {\"shortest_edge\": "
-                        "8192}, \"do_center_crop\": true, \"crop_size\": 32}' > model/preprocessor_config.json",
-                        TINY)
-            ->status,
-        0);
+    tiny_model_in(dir, sizeof dir,
+                  "printf '%%s' '{\"size\": {\"shortest_edge\": 8192}, \"do_center_crop\": true, \"crop_size\": 32}' "
+                  "> model/preprocessor_config.json");
     snprintf(path, sizeof path, "%s/thin.png", dir);
     unsigned char *gray = calloc(300000, 1);
     vte_error err = {0};
@@ -439,9 +443,8 @@ Test(hostile, a_preprocessing_error_names_the_image) {
 
 /* vit-tiny in `dir`/model with `key` of config.json set to `value` (a JSON text); labels removed for num_labels. */
 static void model_with_config_value(char *dir, size_t size, const char *key, const char *value) {
-    vte_test_new_dir(dir, size);
+    tiny_model_copy(dir, size);
     char path[4200];
-    cr_assert_eq(vte_test_shellf(dir, "mkdir model && cp '%s'/* model/", TINY)->status, 0);
     snprintf(path, sizeof path, "%s/model/config.json", dir);
     json_error_t jerr;
     json_t *config = json_load_file(path, 0, &jerr);

@@ -54,8 +54,8 @@ vte_status vte_image_from_cv(const vte_cv_pixels *px, const char *source, vte_im
     return VTE_OK;
 }
 
-/* Gives missing, unreadable, non-regular and empty files their own messages before the decoder sees them
- * (OpenCV answers all of them with the same empty image). */
+/* Gives missing files, broken links, folders and other non-regular files their own messages (OpenCV would answer
+ * all of them with the same empty image); opening and the empty file are vte_image_load_with_options'. */
 static vte_status check_file(const char *path, vte_error *err) {
     struct stat st;
     if (stat(path, &st) != 0) {
@@ -68,10 +68,6 @@ static vte_status check_file(const char *path, vte_error *err) {
     }
     if (S_ISDIR(st.st_mode)) return vte_error_set(err, VTE_ERR_IO, "%s: is a directory, not an image file", path);
     if (!S_ISREG(st.st_mode)) return vte_error_set(err, VTE_ERR_IO, "%s: not a regular file", path);
-    FILE *f = fopen(path, "rb");
-    if (!f) return vte_error_set(err, VTE_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
-    fclose(f);
-    if (st.st_size == 0) return vte_error_set(err, VTE_ERR_FORMAT, "%s: empty file (0 bytes), not an image", path);
     return VTE_OK;
 }
 

@@ -339,9 +339,6 @@ vte_status vte_resize_u8_window(const unsigned char *src, int src_w, int src_h, 
 
 vte_status vte_resize_u8(const unsigned char *src, int src_w, int src_h, int channels, unsigned char *dst,
                          int dst_w, int dst_h, vte_resample filter, vte_error *err) {
-    if (dst_w <= 0 || dst_h <= 0)
-        return vte_error_set(err, VTE_ERR_INVALID_ARGUMENT, "resize: invalid size %dx%d -> %dx%d", src_w, src_h,
-                             dst_w, dst_h);
     return vte_resize_u8_window(src, src_w, src_h, channels, dst_w, dst_h, 0, 0, dst_w, dst_h, dst, filter, err);
 }
 

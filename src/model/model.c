@@ -13,22 +13,12 @@
 #include "model/config.h"
 #include "model/safetensors.h"
 
-/* 1 when tensor `name` is there with exactly this shape. */
-static int has_shape(const vte_safetensors *st, const char *name, int rank, const int64_t *shape) {
-    const vte_tensor_info *t = vte_safetensors_find(st, name);
-    int same = t && t->rank == rank;
-    for (int i = 0; same && i < rank; i++) same = t->shape[i] == shape[i];
-    return same;
-}
-
 /* Reads one tensor of the expected shape as float32 into a malloc'ed buffer. */
 static float *read_tensor(const vte_safetensors *st, const char *name, int rank, const int64_t *shape,
                           vte_error *err) {
-    /* The shape first: a wrong one gets its message from the reader below, before a buffer of that size is made. */
-    if (!has_shape(st, name, rank, shape)) {
-        vte_safetensors_read_f32(st, name, rank, shape, NULL, err);
-        return NULL;
-    }
+    /* The shape first, before a buffer of that size is made. */
+    const vte_tensor_info *tensor;
+    if (vte_safetensors_expect(st, name, rank, shape, &tensor, err) != VTE_OK) return NULL;
     size_t count = 1;
     for (int i = 0; i < rank; i++) count *= (size_t)shape[i];
     float *data = malloc((count ? count : 1) * sizeof *data);
@@ -36,7 +26,7 @@ static float *read_tensor(const vte_safetensors *st, const char *name, int rank,
         vte_error_set(err, VTE_ERR_OUT_OF_MEMORY, "out of memory reading tensor %s", name);
         return NULL;
     }
-    if (vte_safetensors_read_f32(st, name, rank, shape, data, err) != VTE_OK) {
+    if (vte_safetensors_convert_f32(st, tensor, data, err) != VTE_OK) {
         free(data);
         return NULL;
     }
@@ -181,7 +171,8 @@ static vte_status check_config_sizes(const vte_model *m, const vte_safetensors *
         {"num_labels (or the labels' count)", "classifier.weight", 2, {c->num_labels, D}},
     };
     for (size_t i = 0; i < sizeof checks / sizeof checks[0]; i++) {
-        if (has_shape(st, checks[i].tensor, checks[i].rank, checks[i].shape)) continue;
+        if (vte_safetensors_expect(st, checks[i].tensor, checks[i].rank, checks[i].shape, NULL, NULL) == VTE_OK)
+            continue;
         const vte_tensor_info *t = vte_safetensors_find(st, checks[i].tensor);
         if (!t) continue; /* a missing tensor is reported, by name, when the weights are read */
         char want[256], have[256];

@@ -457,10 +457,11 @@ vte_status vte_safetensors_convert_f32(const vte_safetensors *st, const vte_tens
                          t->dtype_name);
 }
 
-vte_status vte_safetensors_read_f32(const vte_safetensors *st, const char *name, int rank, const int64_t *shape,
-                                    float *dst, vte_error *err) {
+vte_status vte_safetensors_expect(const vte_safetensors *st, const char *name, int rank, const int64_t *shape,
+                                  const vte_tensor_info **tensor, vte_error *err) {
+    if (tensor) *tensor = NULL;
     if (!st || !name)
-        return vte_error_set(err, VTE_ERR_INVALID_ARGUMENT, "vte_safetensors_read_f32: NULL file or tensor name");
+        return vte_error_set(err, VTE_ERR_INVALID_ARGUMENT, "vte_safetensors_expect: NULL file or tensor name");
     if (rank < 0 || rank > VTE_SAFETENSORS_MAX_RANK || (rank > 0 && !shape))
         return vte_error_set(err, VTE_ERR_INVALID_ARGUMENT, "%s: tensor '%s': invalid expected rank %d", st->path, name,
                              rank);
@@ -477,5 +478,13 @@ vte_status vte_safetensors_read_f32(const vte_safetensors *st, const char *name,
         return vte_error_set(err, VTE_ERR_FORMAT, "%s: tensor '%s' has shape %s, expected %s", st->path, name, have,
                              want);
     }
-    return vte_safetensors_convert_f32(st, t, dst, err);
+    if (tensor) *tensor = t;
+    return VTE_OK;
+}
+
+vte_status vte_safetensors_read_f32(const vte_safetensors *st, const char *name, int rank, const int64_t *shape,
+                                    float *dst, vte_error *err) {
+    const vte_tensor_info *t;
+    const vte_status status = vte_safetensors_expect(st, name, rank, shape, &t, err);
+    return status != VTE_OK ? status : vte_safetensors_convert_f32(st, t, dst, err);
 }

@@ -53,6 +53,10 @@ const void *vte_safetensors_data(const vte_safetensors *st, const vte_tensor_inf
 vte_status vte_safetensors_read_f32(const vte_safetensors *st, const char *name, int rank, const int64_t *shape,
                                     float *dst, vte_error *err);
 
+/* The checks of vte_safetensors_read_f32 without the conversion: `name` exists with exactly this shape (the same
+ * messages). *tensor (may be NULL) receives it. */
+vte_status vte_safetensors_expect(const vte_safetensors *st, const char *name, int rank, const int64_t *shape,
+                                  const vte_tensor_info **tensor, vte_error *err);
 /* Converts any F32/F16/BF16 tensor (whatever its shape) to float32 into dst (element count floats). */
 vte_status vte_safetensors_convert_f32(const vte_safetensors *st, const vte_tensor_info *t, float *dst, vte_error *err);
 
