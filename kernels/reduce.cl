@@ -26,3 +26,9 @@
 VTE_GROUP_REDUCE(group_sum, VTE_ADD)
 VTE_GROUP_REDUCE(group_min, fmin)
 VTE_GROUP_REDUCE(group_max, fmax)
+
+/* Sums of the eight lanes of a float8, pairwise (the per-item row kernels' partial sums). */
+float lanes_sum(float8 v) { return ((v.s0 + v.s1) + (v.s2 + v.s3)) + ((v.s4 + v.s5) + (v.s6 + v.s7)); }
+float lanes_max(float8 v) {
+    return fmax(fmax(fmax(v.s0, v.s1), fmax(v.s2, v.s3)), fmax(fmax(v.s4, v.s5), fmax(v.s6, v.s7)));
+}

@@ -399,8 +399,10 @@ Test(explain, bad_options_are_rejected) {
     close_model(&f);
 }
 
-Test(backward, clblast_gemm_path_gradients_match_autograd) {
-    setenv("VITEXPLAIN_GEMM", "clblast", 1); /* the path GPUs take (CPUs use the host BLAS by default) */
+Test(backward, gpu_path_clblast_and_row_groups_gradients_match_autograd) {
+    /* the path GPUs take (CPUs use a host library and one work-item per row by default) */
+    setenv("VITEXPLAIN_GEMM", "clblast", 1);
+    setenv("VITEXPLAIN_ROW_KERNELS", "group", 1);
     check_backward("vit-odd", "rocket");
     check_backward("vit-tiny", "chelsea");
 }

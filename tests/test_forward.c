@@ -210,9 +210,11 @@ Test(model, labels_are_found_case_insensitively) {
     unload(&l);
 }
 
-Test(forward, clblast_gemm_path_matches_pytorch) {
-    /* On a CPU the GEMMs take the host BLAS by default; GPUs take CLBlast. Check CLBlast here too. */
+Test(forward, gpu_path_clblast_and_row_groups_matches_pytorch) {
+    /* On a CPU the GEMMs take a host library and the per-row kernels one work-item per row by default; GPUs take
+     * CLBlast and one work-group per row. Check that path here too. */
     setenv("VITEXPLAIN_GEMM", "clblast", 1);
+    setenv("VITEXPLAIN_ROW_KERNELS", "group", 1);
     check_model("vit-odd", "vit-odd", "vit-odd", STEMS, STEM_COUNT, 3, 1);
 }
 

@@ -87,6 +87,17 @@ static void to_float(const double *src, float *dst, size_t n) {
 static size_t row_local(vte_runtime *rt, cl_kernel k) { return vte_kernel_group_size(rt, k, 256); }
 static size_t elementwise_local(vte_runtime *rt, cl_kernel k) { return vte_kernel_group_size(rt, k, 64); }
 
+/* The per-row kernels come in two forms that must agree with the same references: one work-group per row
+ * (GPUs) and `_per_item`, one work-item per row (CPUs). */
+typedef enum row_form { ONE_GROUP_PER_ROW, ONE_ITEM_PER_ROW } row_form;
+#define ROW_FORM_NAME(form) ((form) == ONE_ITEM_PER_ROW ? "per item" : "per group")
+
+static cl_kernel make_row_kernel(vte_runtime *rt, const char *family, const char *name, row_form form) {
+    char full[64];
+    snprintf(full, sizeof full, "%s%s", name, form == ONE_ITEM_PER_ROW ? "_per_item" : "");
+    return make_kernel(rt, family, full);
+}
+
 /* ---------------------------------------------------------------- double references */
 
 static double ref_gelu(double u) { return 0.5 * u * (1.0 + erf(u / sqrt(2.0))); }
@@ -417,7 +428,7 @@ Test(elementwise, add_inplace) {
 /* ---------------------------------------------------------------- layernorm.cl */
 
 /* rows rows of dim values at stride x_row_stride; values offset per row so that the mean matters. */
-static void run_layernorm_forward(int rows, int dim, int x_row_stride, float eps, unsigned seed) {
+static void run_layernorm_forward(int rows, int dim, int x_row_stride, float eps, unsigned seed, row_form form) {
     const size_t n_x = (size_t)(rows - 1) * x_row_stride + dim, n_y = (size_t)rows * dim;
     float *x = alloc_floats(n_x), *gamma = alloc_floats(dim), *beta = alloc_floats(dim);
     float *y = alloc_floats(n_y), *mean = alloc_floats(rows), *rstd = alloc_floats(rows);
@@ -438,17 +449,25 @@ static void run_layernorm_forward(int rows, int dim, int x_row_stride, float eps
     }
     vte_runtime *rt = vte_test_runtime();
     vte_error err = {0};
-    cl_kernel k = make_kernel(rt, "layernorm", "layernorm_forward");
+    cl_kernel k = make_row_kernel(rt, "layernorm", "layernorm_forward", form);
     cl_mem d_x = upload(rt, x, n_x), d_gamma = upload(rt, gamma, dim), d_beta = upload(rt, beta, dim);
     cl_mem d_y = upload(rt, want_y, n_y), d_mean = upload(rt, want_mean, rows), d_rstd = upload(rt, want_rstd, rows);
     cr_assert_eq(vte_buffer_fill_zero(rt, d_y, n_y * sizeof(float), &err), VTE_OK, "%s", err.message);
     cr_assert_eq(vte_buffer_fill_zero(rt, d_mean, rows * sizeof(float), &err), VTE_OK, "%s", err.message);
     cr_assert_eq(vte_buffer_fill_zero(rt, d_rstd, rows * sizeof(float), &err), VTE_OK, "%s", err.message);
-    size_t local = row_local(rt, k), global = (size_t)rows * local;
-    cr_assert_eq(VTE_RUN(rt, k, 1, &global, &local, &err, VTE_ARG(d_x), VTE_INT(x_row_stride), VTE_ARG(d_y),
-                         VTE_ARG(d_mean), VTE_ARG(d_rstd), VTE_ARG(d_gamma), VTE_ARG(d_beta), VTE_INT(rows),
-                         VTE_INT(dim), VTE_FLOAT(eps), VTE_LOCAL(local * sizeof(float))),
-                 VTE_OK, "%s", err.message);
+    if (form == ONE_ITEM_PER_ROW) {
+        size_t local = elementwise_local(rt, k), global = vte_round_up((size_t)rows, local);
+        cr_assert_eq(VTE_RUN(rt, k, 1, &global, &local, &err, VTE_ARG(d_x), VTE_INT(x_row_stride), VTE_ARG(d_y),
+                             VTE_ARG(d_mean), VTE_ARG(d_rstd), VTE_ARG(d_gamma), VTE_ARG(d_beta), VTE_INT(rows),
+                             VTE_INT(dim), VTE_FLOAT(eps)),
+                     VTE_OK, "%s", err.message);
+    } else {
+        size_t local = row_local(rt, k), global = (size_t)rows * local;
+        cr_assert_eq(VTE_RUN(rt, k, 1, &global, &local, &err, VTE_ARG(d_x), VTE_INT(x_row_stride), VTE_ARG(d_y),
+                             VTE_ARG(d_mean), VTE_ARG(d_rstd), VTE_ARG(d_gamma), VTE_ARG(d_beta), VTE_INT(rows),
+                             VTE_INT(dim), VTE_FLOAT(eps), VTE_LOCAL(local * sizeof(float))),
+                     VTE_OK, "%s", err.message);
+    }
     download(rt, d_y, y, n_y);
     download(rt, d_mean, mean, rows);
     download(rt, d_rstd, rstd, rows);
@@ -456,7 +475,8 @@ static void run_layernorm_forward(int rows, int dim, int x_row_stride, float eps
     guard_intact(rt, d_mean, rows, "layernorm_forward mean");
     guard_intact(rt, d_rstd, rows, "layernorm_forward rstd");
     char what[96];
-    snprintf(what, sizeof what, "layernorm_forward y %dx%d stride %d", rows, dim, x_row_stride);
+    snprintf(what, sizeof what, "layernorm_forward (%s) y %dx%d stride %d", ROW_FORM_NAME(form), rows, dim,
+             x_row_stride);
     check(what, y, want_y, n_y, 1e-6, 1e-5);
     check("layernorm_forward mean", mean, want_mean, rows, 1e-6, 1e-5);
     check("layernorm_forward rstd", rstd, want_rstd, rows, 1e-6, 1e-5);
@@ -468,13 +488,25 @@ static void run_layernorm_forward(int rows, int dim, int x_row_stride, float eps
     free(xd), free(gd), free(bd), free(yd);
 }
 
-Test(layernorm, forward_contiguous_197x37) { run_layernorm_forward(197, 37, 37, 1e-5f, 101); }
+Test(layernorm, forward_contiguous_197x37) {
+    run_layernorm_forward(197, 37, 37, 1e-5f, 101, ONE_GROUP_PER_ROW);
+    run_layernorm_forward(197, 37, 37, 1e-5f, 101, ONE_ITEM_PER_ROW);
+}
 
-Test(layernorm, forward_strided_cls_rows_13x773) { run_layernorm_forward(13, 773, 13 * 773 + 11, 1e-12f, 111); }
+Test(layernorm, forward_strided_cls_rows_13x773) {
+    run_layernorm_forward(13, 773, 13 * 773 + 11, 1e-12f, 111, ONE_GROUP_PER_ROW);
+    run_layernorm_forward(13, 773, 13 * 773 + 11, 1e-12f, 111, ONE_ITEM_PER_ROW);
+}
+
+Test(layernorm, forward_vector_width_rows_29x768) {
+    /* ViT-B's width: whole float8 vectors and no tail in the per-item form. */
+    run_layernorm_forward(29, 768, 768, 1e-12f, 113, ONE_GROUP_PER_ROW);
+    run_layernorm_forward(29, 768, 768, 1e-12f, 113, ONE_ITEM_PER_ROW);
+}
 
 /* dx of rows x dim at stride dx_row_stride (gaps between rows must stay untouched). */
 static void run_layernorm_backward(int rows, int dim, int x_row_stride, int dx_row_stride, int accumulate,
-                                   unsigned seed) {
+                                   unsigned seed, row_form form) {
     const size_t n_x = (size_t)(rows - 1) * x_row_stride + dim, n_dy = (size_t)rows * dim;
     const size_t n_dx = (size_t)(rows - 1) * dx_row_stride + dim;
     const double eps = 1e-12;
@@ -502,18 +534,27 @@ static void run_layernorm_backward(int rows, int dim, int x_row_stride, int dx_r
     }
     vte_runtime *rt = vte_test_runtime();
     vte_error err = {0};
-    cl_kernel k = make_kernel(rt, "layernorm", "layernorm_backward");
+    cl_kernel k = make_row_kernel(rt, "layernorm", "layernorm_backward", form);
     cl_mem d_dy = upload(rt, dy, n_dy), d_x = upload(rt, x, n_x), d_mean = upload(rt, mean, rows);
     cl_mem d_rstd = upload(rt, rstd, rows), d_gamma = upload(rt, gamma, dim), d_dx = upload(rt, dx, n_dx);
-    size_t local = row_local(rt, k), global = (size_t)rows * local;
-    cr_assert_eq(VTE_RUN(rt, k, 1, &global, &local, &err, VTE_ARG(d_dy), VTE_ARG(d_x), VTE_INT(x_row_stride),
-                         VTE_ARG(d_mean), VTE_ARG(d_rstd), VTE_ARG(d_gamma), VTE_ARG(d_dx), VTE_INT(dx_row_stride),
-                         VTE_INT(accumulate), VTE_INT(rows), VTE_INT(dim), VTE_LOCAL(local * sizeof(float))),
-                 VTE_OK, "%s", err.message);
+    if (form == ONE_ITEM_PER_ROW) {
+        size_t local = elementwise_local(rt, k), global = vte_round_up((size_t)rows, local);
+        cr_assert_eq(VTE_RUN(rt, k, 1, &global, &local, &err, VTE_ARG(d_dy), VTE_ARG(d_x), VTE_INT(x_row_stride),
+                             VTE_ARG(d_mean), VTE_ARG(d_rstd), VTE_ARG(d_gamma), VTE_ARG(d_dx),
+                             VTE_INT(dx_row_stride), VTE_INT(accumulate), VTE_INT(rows), VTE_INT(dim)),
+                     VTE_OK, "%s", err.message);
+    } else {
+        size_t local = row_local(rt, k), global = (size_t)rows * local;
+        cr_assert_eq(VTE_RUN(rt, k, 1, &global, &local, &err, VTE_ARG(d_dy), VTE_ARG(d_x), VTE_INT(x_row_stride),
+                             VTE_ARG(d_mean), VTE_ARG(d_rstd), VTE_ARG(d_gamma), VTE_ARG(d_dx),
+                             VTE_INT(dx_row_stride), VTE_INT(accumulate), VTE_INT(rows), VTE_INT(dim),
+                             VTE_LOCAL(local * sizeof(float))),
+                     VTE_OK, "%s", err.message);
+    }
     download(rt, d_dx, dx, n_dx);
     guard_intact(rt, d_dx, n_dx, "layernorm_backward dx");
     char what[96];
-    snprintf(what, sizeof what, "layernorm_backward %dx%d acc=%d", rows, dim, accumulate);
+    snprintf(what, sizeof what, "layernorm_backward (%s) %dx%d acc=%d", ROW_FORM_NAME(form), rows, dim, accumulate);
     check(what, dx, want, n_dx, 1e-6, 1e-5);
     cl_mem all[] = {d_dy, d_x, d_mean, d_rstd, d_gamma, d_dx};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) vte_buffer_release(&all[i]);
@@ -523,18 +564,30 @@ static void run_layernorm_backward(int rows, int dim, int x_row_stride, int dx_r
     free(xd), free(gd), free(dyd), free(dxd), free(yd), free(zero);
 }
 
-Test(layernorm, backward_write_197x37) { run_layernorm_backward(197, 37, 37, 37, 0, 121); }
-
-Test(layernorm, backward_accumulate_strided_13x773) {
-    run_layernorm_backward(13, 773, 2 * 773 + 3, 773 + 9, 1, 131);
+Test(layernorm, backward_write_197x37) {
+    run_layernorm_backward(197, 37, 37, 37, 0, 121, ONE_GROUP_PER_ROW);
+    run_layernorm_backward(197, 37, 37, 37, 0, 121, ONE_ITEM_PER_ROW);
 }
 
-Test(layernorm, backward_accumulate_strided_13x37) { run_layernorm_backward(13, 37, 41, 37, 1, 141); }
+Test(layernorm, backward_accumulate_strided_13x773) {
+    run_layernorm_backward(13, 773, 2 * 773 + 3, 773 + 9, 1, 131, ONE_GROUP_PER_ROW);
+    run_layernorm_backward(13, 773, 2 * 773 + 3, 773 + 9, 1, 131, ONE_ITEM_PER_ROW);
+}
+
+Test(layernorm, backward_accumulate_strided_13x37) {
+    run_layernorm_backward(13, 37, 41, 37, 1, 141, ONE_GROUP_PER_ROW);
+    run_layernorm_backward(13, 37, 41, 37, 1, 141, ONE_ITEM_PER_ROW);
+}
+
+Test(layernorm, backward_vector_width_rows_29x768) {
+    run_layernorm_backward(29, 768, 768, 768, 0, 143, ONE_GROUP_PER_ROW);
+    run_layernorm_backward(29, 768, 768, 768, 1, 143, ONE_ITEM_PER_ROW);
+}
 
 /* ---------------------------------------------------------------- attention.cl */
 
-/* local == 0: the runtime's choice for 256; otherwise that local size (the kernel allows any). */
-static void run_softmax(int rows, int cols, float lo, float hi, size_t local_wanted, unsigned seed) {
+/* local == 0: the runtime's choice for 256 (64 per item); otherwise that local size (the kernels allow any). */
+static void run_softmax(int rows, int cols, float lo, float hi, size_t local_wanted, unsigned seed, row_form form) {
     const size_t n = (size_t)rows * cols;
     float *x = alloc_floats(n), *want = alloc_floats(n);
     double *sd = alloc_doubles(cols), *ad = alloc_doubles(cols);
@@ -546,16 +599,26 @@ static void run_softmax(int rows, int cols, float lo, float hi, size_t local_wan
     }
     vte_runtime *rt = vte_test_runtime();
     vte_error err = {0};
-    cl_kernel k = make_kernel(rt, "attention", "softmax_rows");
+    cl_kernel k = make_row_kernel(rt, "attention", "softmax_rows", form);
     cl_mem d_x = upload(rt, x, n);
-    size_t local = local_wanted ? local_wanted : row_local(rt, k), global = (size_t)rows * local;
-    cr_assert_eq(VTE_RUN(rt, k, 1, &global, &local, &err, VTE_ARG(d_x), VTE_INT(rows), VTE_INT(cols),
-                         VTE_LOCAL(local * sizeof(float))),
-                 VTE_OK, "%s", err.message);
+    size_t local;
+    if (form == ONE_ITEM_PER_ROW) {
+        local = local_wanted ? local_wanted : elementwise_local(rt, k);
+        size_t global = vte_round_up((size_t)rows, local);
+        cr_assert_eq(VTE_RUN(rt, k, 1, &global, &local, &err, VTE_ARG(d_x), VTE_INT(rows), VTE_INT(cols)), VTE_OK,
+                     "%s", err.message);
+    } else {
+        local = local_wanted ? local_wanted : row_local(rt, k);
+        size_t global = (size_t)rows * local;
+        cr_assert_eq(VTE_RUN(rt, k, 1, &global, &local, &err, VTE_ARG(d_x), VTE_INT(rows), VTE_INT(cols),
+                             VTE_LOCAL(local * sizeof(float))),
+                     VTE_OK, "%s", err.message);
+    }
     download(rt, d_x, x, n);
     guard_intact(rt, d_x, n, "softmax_rows");
     char what[96];
-    snprintf(what, sizeof what, "softmax_rows %dx%d [%g,%g) local %zu", rows, cols, lo, hi, local);
+    snprintf(what, sizeof what, "softmax_rows (%s) %dx%d [%g,%g) local %zu", ROW_FORM_NAME(form), rows, cols, lo,
+             hi, local);
     check(what, x, want, n, 1e-7, 1e-5);
     for (int r = 0; r < rows; r++) {
         double sum = 0.0;
@@ -568,18 +631,30 @@ static void run_softmax(int rows, int cols, float lo, float hi, size_t local_wan
     free(x), free(want), free(sd), free(ad);
 }
 
-Test(attention, softmax_197x197) { run_softmax(197, 197, -8.0f, 8.0f, 0, 141); }
-
-Test(attention, softmax_large_magnitude) { run_softmax(13, 1029, -50.0f, 50.0f, 0, 151); }
-
-Test(attention, softmax_fewer_columns_than_work_items) { run_softmax(7, 3, -50.0f, 50.0f, 0, 161); }
-
-Test(attention, softmax_any_local_size) {
-    run_softmax(5, 197, -8.0f, 8.0f, 1, 171);
-    run_softmax(5, 197, -8.0f, 8.0f, 48, 172);
+Test(attention, softmax_197x197) {
+    run_softmax(197, 197, -8.0f, 8.0f, 0, 141, ONE_GROUP_PER_ROW);
+    run_softmax(197, 197, -8.0f, 8.0f, 0, 141, ONE_ITEM_PER_ROW);
 }
 
-Test(attention, softmax_backward_197x197) {
+Test(attention, softmax_large_magnitude) {
+    run_softmax(13, 1029, -50.0f, 50.0f, 0, 151, ONE_GROUP_PER_ROW);
+    run_softmax(13, 1029, -50.0f, 50.0f, 0, 151, ONE_ITEM_PER_ROW);
+}
+
+Test(attention, softmax_fewer_columns_than_work_items) {
+    /* per item: fewer columns than one float8, so only the scalar tail runs */
+    run_softmax(7, 3, -50.0f, 50.0f, 0, 161, ONE_GROUP_PER_ROW);
+    run_softmax(7, 3, -50.0f, 50.0f, 0, 161, ONE_ITEM_PER_ROW);
+}
+
+Test(attention, softmax_any_local_size) {
+    run_softmax(5, 197, -8.0f, 8.0f, 1, 171, ONE_GROUP_PER_ROW);
+    run_softmax(5, 197, -8.0f, 8.0f, 48, 172, ONE_GROUP_PER_ROW);
+    run_softmax(5, 197, -8.0f, 8.0f, 1, 173, ONE_ITEM_PER_ROW);
+    run_softmax(5, 197, -8.0f, 8.0f, 3, 174, ONE_ITEM_PER_ROW); /* rows not a multiple of the group */
+}
+
+static void run_softmax_backward(row_form form) {
     const int rows = 197, cols = 197;
     const size_t n = (size_t)rows * cols;
     float *s = alloc_floats(n), *probs = alloc_floats(n), *grad = alloc_floats(n), *want = alloc_floats(n);
@@ -596,17 +671,30 @@ Test(attention, softmax_backward_197x197) {
     }
     vte_runtime *rt = vte_test_runtime();
     vte_error err = {0};
-    cl_kernel k = make_kernel(rt, "attention", "softmax_backward");
+    cl_kernel k = make_row_kernel(rt, "attention", "softmax_backward", form);
     cl_mem d_probs = upload(rt, probs, n), d_grad = upload(rt, grad, n);
-    size_t local = row_local(rt, k), global = (size_t)rows * local;
-    cr_assert_eq(VTE_RUN(rt, k, 1, &global, &local, &err, VTE_ARG(d_probs), VTE_ARG(d_grad), VTE_INT(rows),
-                         VTE_INT(cols), VTE_LOCAL(local * sizeof(float))),
-                 VTE_OK, "%s", err.message);
+    if (form == ONE_ITEM_PER_ROW) {
+        size_t local = elementwise_local(rt, k), global = vte_round_up((size_t)rows, local);
+        cr_assert_eq(VTE_RUN(rt, k, 1, &global, &local, &err, VTE_ARG(d_probs), VTE_ARG(d_grad), VTE_INT(rows),
+                             VTE_INT(cols)),
+                     VTE_OK, "%s", err.message);
+    } else {
+        size_t local = row_local(rt, k), global = (size_t)rows * local;
+        cr_assert_eq(VTE_RUN(rt, k, 1, &global, &local, &err, VTE_ARG(d_probs), VTE_ARG(d_grad), VTE_INT(rows),
+                             VTE_INT(cols), VTE_LOCAL(local * sizeof(float))),
+                     VTE_OK, "%s", err.message);
+    }
     download(rt, d_grad, grad, n);
     guard_intact(rt, d_grad, n, "softmax_backward");
-    check("softmax_backward 197x197", grad, want, n, 1e-7, 1e-5);
+    check(form == ONE_ITEM_PER_ROW ? "softmax_backward (per item) 197x197" : "softmax_backward (per group) 197x197",
+          grad, want, n, 1e-7, 1e-5);
     vte_buffer_release(&d_probs), vte_buffer_release(&d_grad);
     clReleaseKernel(k);
     vte_runtime_free(rt);
     free(s), free(probs), free(grad), free(want), free(sd), free(ad), free(gd), free(dsd);
+}
+
+Test(attention, softmax_backward_197x197) {
+    run_softmax_backward(ONE_GROUP_PER_ROW);
+    run_softmax_backward(ONE_ITEM_PER_ROW);
 }

@@ -242,6 +242,28 @@ Test(gemm, forced_backends_run_and_report_themselves) {
     vte_runtime_free(rt);
 }
 
+Test(runtime, row_kernel_form_follows_the_device_and_the_environment) {
+    vte_error err = {0};
+    vte_runtime *rt = vte_test_runtime();
+    cr_assert_eq(vte_runtime_rows_per_item(rt), vte_runtime_device(rt)->type == VTE_DEVICE_CPU);
+    vte_runtime_free(rt);
+    setenv("VITEXPLAIN_ROW_KERNELS", "group", 1);
+    rt = vte_test_runtime();
+    cr_assert_eq(vte_runtime_rows_per_item(rt), 0);
+    vte_runtime_free(rt);
+    setenv("VITEXPLAIN_ROW_KERNELS", "item", 1);
+    rt = vte_test_runtime();
+    cr_assert_eq(vte_runtime_rows_per_item(rt), 1);
+    vte_runtime_free(rt);
+    setenv("VITEXPLAIN_ROW_KERNELS", "rows", 1);
+    vte_runtime_params params = {0};
+    cr_assert_null(vte_runtime_init(&params, &err));
+    cr_assert_eq(err.code, VTE_ERR_INVALID_ARGUMENT);
+    cr_assert(strstr(err.message, "VITEXPLAIN_ROW_KERNELS=\"rows\"") && strstr(err.message, "item") &&
+                  strstr(err.message, "group"),
+              "message: %s", err.message);
+}
+
 Test(gemm, unknown_backend_name_is_an_error_everywhere) {
     setenv("VITEXPLAIN_GEMM", "bogus", 1);
     vte_runtime *rt = vte_test_runtime();

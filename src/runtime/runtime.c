@@ -89,6 +89,21 @@ vte_status vte_cl_fail(vte_error *err, cl_int status, const char *what, const ch
                          (int)status, base ? base + 1 : file, line);
 }
 
+/* $VITEXPLAIN_ROW_KERNELS: "item" or "group" forces the per-row kernels' form; unset or empty, the device's
+ * type decides. Any other value is an error, so a benchmark never measures another form than it asked for. */
+static vte_status choose_row_kernels(vte_runtime *rt, vte_error *err) {
+    const char *request = getenv("VITEXPLAIN_ROW_KERNELS");
+    if (!request || !*request) rt->rows_per_item = rt->info.type == VTE_DEVICE_CPU;
+    else if (strcmp(request, "item") == 0) rt->rows_per_item = 1;
+    else if (strcmp(request, "group") == 0) rt->rows_per_item = 0;
+    else
+        return vte_error_set(err, VTE_ERR_INVALID_ARGUMENT,
+                             "VITEXPLAIN_ROW_KERNELS=\"%s\": expected \"item\" (one work-item per row) or \"group\" "
+                             "(one work-group per row), or unset for the device's default",
+                             request);
+    return VTE_OK;
+}
+
 vte_runtime *vte_runtime_init(const vte_runtime_params *params, vte_error *err) {
     vte_runtime_params defaults = {0};
     if (!params) params = &defaults;
@@ -113,6 +128,7 @@ vte_runtime *vte_runtime_init(const vte_runtime_params *params, vte_error *err) 
     free(devices);
     const char *profile = getenv("VITEXPLAIN_PROFILE");
     rt->profiling = profile && *profile && strcmp(profile, "0") != 0;
+    if (choose_row_kernels(rt, err) != VTE_OK) goto fail;
     if (kernel_dir && *kernel_dir) snprintf(rt->kernel_dir, sizeof rt->kernel_dir, "%s", kernel_dir);
     if (vte_cache_dir_resolve(params->cache_dir, rt->cache_dir, sizeof rt->cache_dir, err) != VTE_OK) goto fail;
     if (vte_device_handles(chosen, &rt->platform, &rt->device, err) != VTE_OK) goto fail;
@@ -252,6 +268,8 @@ vte_status vte_kernel_run(vte_runtime *rt, cl_kernel kernel, cl_uint dims, const
     }
     return VTE_OK;
 }
+
+int vte_runtime_rows_per_item(const vte_runtime *rt) { return rt->rows_per_item; }
 
 size_t vte_runtime_reduction_group(const vte_runtime *rt) { return rt->info.type == VTE_DEVICE_CPU ? 16 : 256; }
 

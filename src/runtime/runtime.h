@@ -25,6 +25,8 @@ struct vte_runtime {
     struct vte_gemm_state *gemm; /* owned by gemm.c */
     /* $VITEXPLAIN_PROFILE=1: every kernel and GEMM is followed by clFinish and timed (slows the passes) */
     int profiling;
+    /* The shape of the per-row kernels (vte_runtime_rows_per_item) */
+    int rows_per_item;
     struct vte_profile_entry *profile;
     size_t profile_count;
 };
@@ -84,6 +86,12 @@ static inline size_t vte_round_up(size_t n, size_t multiple) { return (n + multi
  * runs a group's work-items as loops between barriers and large groups cost 7x more (measured on softmax,
  * 2364 rows of 197: 2.6 ms with 16, 18 ms with 256), 256 elsewhere. */
 size_t vte_runtime_reduction_group(const vte_runtime *rt);
+
+/* Nonzero when the per-row reductions (LayerNorm and softmax, forward and backward) run their `_per_item` form,
+ * one work-item per row vectorised along it, rather than one work-group per row: the default on CPU devices,
+ * where PoCL runs a group's work-items as loops between barriers (5-8x slower on ViT-B's rows). Set at
+ * vte_runtime_init; $VITEXPLAIN_ROW_KERNELS=item|group forces either form on any device (the tests run both). */
+int vte_runtime_rows_per_item(const vte_runtime *rt);
 
 /* Work-group size for a kernel that reduces within a group: the largest power of two <= `wanted` that the
  * device and this kernel allow (never below 1). */

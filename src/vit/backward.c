@@ -20,6 +20,13 @@ static size_t elementwise_global(const vte_session *s, size_t count) {
 vte_status vte_session_layernorm_backward(vte_session *s, cl_mem dy, cl_mem x, size_t x_row_stride, cl_mem mean,
                                      cl_mem rstd, cl_mem gamma, cl_mem dx, size_t dx_row_stride, int accumulate,
                                      size_t rows, vte_error *err) {
+    if (s->fwd.rows_per_item) {
+        size_t local = s->fwd.elementwise_group, global = vte_round_up(rows, local);
+        return VTE_RUN(s->rt, s->bwd.layernorm_backward_per_item, 1, &global, &local, err, VTE_ARG(dy), VTE_ARG(x),
+                       VTE_INT(x_row_stride), VTE_ARG(mean), VTE_ARG(rstd), VTE_ARG(gamma), VTE_ARG(dx),
+                       VTE_INT(dx_row_stride), VTE_INT(accumulate), VTE_INT(rows),
+                       VTE_INT(s->model->config.hidden_size));
+    }
     size_t local = s->bwd.reduce_group, global = rows * local;
     return VTE_RUN(s->rt, s->bwd.layernorm_backward, 1, &global, &local, err, VTE_ARG(dy), VTE_ARG(x),
                    VTE_INT(x_row_stride), VTE_ARG(mean), VTE_ARG(rstd), VTE_ARG(gamma), VTE_ARG(dx),
@@ -61,10 +68,17 @@ static vte_status attention_backward(vte_session *s, int l, int B, vte_error *er
     /* dS = A (dA - rowsum(A dA)), on a copy: dA itself is what the explanations read. */
     size_t bytes = (size_t)B * H * T * T * sizeof(float);
     VTE_CL_CHECK(err, clEnqueueCopyBuffer(s->rt->queue, g->layers[l].d_attn, g->d_scores, 0, 0, bytes, 0, NULL, NULL));
-    size_t local = g->reduce_group, rows = (size_t)B * H * T, global = rows * local;
-    if ((status = VTE_RUN(s->rt, g->softmax_backward, 1, &global, &local, err, VTE_ARG(a->attn),
-                          VTE_ARG(g->d_scores), VTE_INT(rows), VTE_INT(T), VTE_LOCAL(local * sizeof(float)))))
-        return status;
+    const size_t rows = (size_t)B * H * T;
+    if (s->fwd.rows_per_item) {
+        size_t local = s->fwd.elementwise_group, global = vte_round_up(rows, local);
+        status = VTE_RUN(s->rt, g->softmax_backward_per_item, 1, &global, &local, err, VTE_ARG(a->attn),
+                         VTE_ARG(g->d_scores), VTE_INT(rows), VTE_INT(T));
+    } else {
+        size_t local = g->reduce_group, global = rows * local;
+        status = VTE_RUN(s->rt, g->softmax_backward, 1, &global, &local, err, VTE_ARG(a->attn), VTE_ARG(g->d_scores),
+                         VTE_INT(rows), VTE_INT(T), VTE_LOCAL(local * sizeof(float)));
+    }
+    if (status) return status;
     /* dQ = scale dS K;  dK = scale dS^T Q */
     if ((status = vte_session_head_gemm(s, VTE_GEMM_N, VTE_GEMM_N, T, Dh, T, scale, d_scores, k, d_q, B, err)))
         return status;

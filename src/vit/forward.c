@@ -34,6 +34,12 @@ static vte_status patch_embedding_forward(vte_session *s, int B, vte_error *err)
 vte_status vte_session_layernorm_rows(vte_session *s, cl_mem x, size_t x_row_stride, cl_mem y, cl_mem mean,
                                     cl_mem rstd, cl_mem gamma, cl_mem beta, size_t rows, vte_error *err) {
     const vte_model_config *c = &s->model->config;
+    if (s->fwd.rows_per_item) {
+        size_t local = s->fwd.elementwise_group, global = vte_round_up(rows, local);
+        return VTE_RUN(s->rt, s->fwd.layernorm_forward_per_item, 1, &global, &local, err, VTE_ARG(x),
+                       VTE_INT(x_row_stride), VTE_ARG(y), VTE_ARG(mean), VTE_ARG(rstd), VTE_ARG(gamma), VTE_ARG(beta),
+                       VTE_INT(rows), VTE_INT(c->hidden_size), VTE_FLOAT(c->layer_norm_eps));
+    }
     size_t local = s->fwd.layernorm_group, global = rows * local;
     return VTE_RUN(s->rt, s->fwd.layernorm_forward, 1, &global, &local, err, VTE_ARG(x), VTE_INT(x_row_stride),
                    VTE_ARG(y), VTE_ARG(mean), VTE_ARG(rstd), VTE_ARG(gamma), VTE_ARG(beta), VTE_INT(rows),
@@ -83,7 +89,13 @@ static vte_status attention_probabilities(vte_session *s, const vte_layer_activa
     vte_head_operand scores = {a->attn, 0, T, H * T * T, T * T};
     vte_status status = vte_session_head_gemm(s, VTE_GEMM_N, VTE_GEMM_T, T, T, Dh, scale, q, key, scores, B, err);
     if (status) return status;
-    size_t local = s->fwd.softmax_group, rows = (size_t)B * H * T, global = rows * local;
+    const size_t rows = (size_t)B * H * T;
+    if (s->fwd.rows_per_item) {
+        size_t local = s->fwd.elementwise_group, global = vte_round_up(rows, local);
+        return VTE_RUN(s->rt, s->fwd.softmax_rows_per_item, 1, &global, &local, err, VTE_ARG(a->attn), VTE_INT(rows),
+                       VTE_INT(T));
+    }
+    size_t local = s->fwd.softmax_group, global = rows * local;
     return VTE_RUN(s->rt, s->fwd.softmax_rows, 1, &global, &local, err, VTE_ARG(a->attn), VTE_INT(rows), VTE_INT(T),
                    VTE_LOCAL(local * sizeof(float)));
 }

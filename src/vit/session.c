@@ -29,6 +29,7 @@ static vte_status create_kernels(vte_runtime *rt, vte_forward_plan *plan, vte_er
     plan->layernorm_group = vte_kernel_group_size(rt, plan->layernorm_forward, vte_runtime_reduction_group(rt));
     plan->softmax_group = vte_kernel_group_size(rt, plan->softmax_rows, vte_runtime_reduction_group(rt));
     plan->elementwise_group = vte_kernel_group_size(rt, plan->bias_residual_add, 64);
+    plan->rows_per_item = vte_runtime_rows_per_item(rt);
     return VTE_OK;
 }
 

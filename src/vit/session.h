@@ -58,10 +58,12 @@ typedef struct vte_plan_dims {
     X(patch_im2col, "embed", "patch_im2col")                                            \
     X(embeddings_assemble, "embed", "embeddings_assemble")                              \
     X(layernorm_forward, "layernorm", "layernorm_forward")                              \
+    X(layernorm_forward_per_item, "layernorm", "layernorm_forward_per_item")            \
     X(bias_add, "elementwise", "bias_add")                                              \
     X(bias_gelu_forward, "elementwise", "bias_gelu_forward")                            \
     X(bias_residual_add, "elementwise", "bias_residual_add")                            \
-    X(softmax_rows, "attention", "softmax_rows")
+    X(softmax_rows, "attention", "softmax_rows")                                        \
+    X(softmax_rows_per_item, "attention", "softmax_rows_per_item")
 
 typedef struct vte_layer_activations {
     VTE_LAYER_BUFFERS(VTE_PLAN_BUFFER_FIELD)
@@ -72,6 +74,9 @@ typedef struct vte_forward_plan {
     VTE_FORWARD_KERNELS(VTE_PLAN_KERNEL_FIELD)
     vte_layer_activations *layers; /* [num_layers] */
     size_t layernorm_group, softmax_group, elementwise_group;
+    /* vte_runtime_rows_per_item: LayerNorm and softmax (forward and backward) take their `_per_item` kernels,
+     * one work-item per row in groups of elementwise_group */
+    int rows_per_item;
 } vte_forward_plan;
 
 /* ---------------------------------------------------------------- the backward pass's plan */
@@ -92,8 +97,10 @@ typedef struct vte_forward_plan {
 
 #define VTE_BACKWARD_KERNELS(X)                                                         \
     X(layernorm_backward, "layernorm", "layernorm_backward")                            \
+    X(layernorm_backward_per_item, "layernorm", "layernorm_backward_per_item")          \
     X(gelu_backward, "elementwise", "gelu_backward")                                    \
     X(softmax_backward, "attention", "softmax_backward")                                \
+    X(softmax_backward_per_item, "attention", "softmax_backward_per_item")              \
     X(classifier_seed, "elementwise", "classifier_seed")
 
 typedef struct vte_layer_gradients {
