@@ -30,22 +30,23 @@ __kernel void softmax_rows(__global float *x, int rows, int cols, __local float 
     for (size_t j = lid; j < (size_t)cols; j += step) xr[j] = xr[j] / sum;
 }
 
-/* softmax_backward: in place on grad [rows, cols], given the softmax output probs [rows, cols]:
- *   grad[i, j] = probs[i, j] * (grad[i, j] - sum_k probs[i, k] * grad[i, k])
- * i.e. dS from dA for A = softmax(S) along rows. */
-__kernel void softmax_backward(__global const float *probs, __global float *grad, int rows, int cols,
-                               __local float *scratch) {
+/* softmax_backward: given the softmax output probs [rows, cols] and its gradient grad [rows, cols],
+ *   out[i, j] = probs[i, j] * (grad[i, j] - sum_k probs[i, k] * grad[i, k])
+ * i.e. dS from dA for A = softmax(S) along rows. out may be grad itself (in place). */
+__kernel void softmax_backward(__global const float *probs, __global const float *grad, __global float *out,
+                               int rows, int cols, __local float *scratch) {
     const size_t row = get_group_id(0);
     if (row >= (size_t)rows) return; /* uniform over the group */
     const size_t lid = get_local_id(0), step = get_local_size(0);
     __global const float *pr = probs + row * (size_t)cols;
-    __global float *gr = grad + row * (size_t)cols;
+    __global const float *gr = grad + row * (size_t)cols;
+    __global float *outr = out + row * (size_t)cols;
 
     float dot = 0.0f;
     for (size_t j = lid; j < (size_t)cols; j += step) dot += pr[j] * gr[j];
     dot = group_sum(dot, scratch);
 
-    for (size_t j = lid; j < (size_t)cols; j += step) gr[j] = pr[j] * (gr[j] - dot);
+    for (size_t j = lid; j < (size_t)cols; j += step) outr[j] = pr[j] * (gr[j] - dot);
 }
 
 /* softmax_rows_per_item: softmax_rows with one work-item per row. */
@@ -77,17 +78,19 @@ __kernel void softmax_rows_per_item(__global float *x, int rows, int cols) {
 }
 
 /* softmax_backward_per_item: softmax_backward with one work-item per row. */
-__kernel void softmax_backward_per_item(__global const float *probs, __global float *grad, int rows, int cols) {
+__kernel void softmax_backward_per_item(__global const float *probs, __global const float *grad,
+                                        __global float *out, int rows, int cols) {
     const size_t row = get_global_id(0);
     if (row >= (size_t)rows) return;
     __global const float *pr = probs + row * (size_t)cols;
-    __global float *gr = grad + row * (size_t)cols;
+    __global const float *gr = grad + row * (size_t)cols;
+    __global float *outr = out + row * (size_t)cols;
     const int vectors = cols / 8;
     float8 dot8 = (float8)(0.0f);
     for (int j = 0; j < vectors; j++) dot8 += vload8(j, pr) * vload8(j, gr);
     float dot = lanes_sum(dot8);
     for (int j = vectors * 8; j < cols; j++) dot += pr[j] * gr[j];
 
-    for (int j = 0; j < vectors; j++) vstore8(vload8(j, pr) * (vload8(j, gr) - dot), j, gr);
-    for (int j = vectors * 8; j < cols; j++) gr[j] = pr[j] * (gr[j] - dot);
+    for (int j = 0; j < vectors; j++) vstore8(vload8(j, pr) * (vload8(j, gr) - dot), j, outr);
+    for (int j = vectors * 8; j < cols; j++) outr[j] = pr[j] * (gr[j] - dot);
 }

@@ -1,6 +1,6 @@
 /* Explanation kernels: GMAR head weights, jacobgil's discard of the lowest fused entries, rollout of the CLS
- * row, LeGrad score accumulation, min-max normalisation, bilinear upsampling (PyTorch semantics) and a small
- * gather (float32, OpenCL C 1.2). Head fusion is kernels/fusion.cl; docs/methods.md says what each method
+ * row, LeGrad score accumulation, min-max normalisation and bilinear upsampling (PyTorch semantics) (float32,
+ * OpenCL C 1.2). Head fusion is kernels/fusion.cl; docs/methods.md says what each method
  * computes with them.
  *
  * Shapes: B images, H heads, T tokens (token 0 = CLS). One layer's attention attn [B,H,T,T] is row-major
@@ -29,6 +29,50 @@ __kernel void head_gradient_norms(__global const float *grad, __global float *no
     }
     const float total = group_sum(acc, scratch);
     if (lid == 0) norms[slice] = p == 1 ? total : sqrt(total);
+}
+
+/* head_gradient_norms_per_item: head_gradient_norms with one work-item per (b,h) slice (global = B*H rounded up
+ * to any local size), for CPU devices (vte_runtime_rows_per_item): eight compensated float partials, one per
+ * lane of a float8, then combined with compensation too. */
+float8 kahan_add8(float8 acc, float8 term, float8 *carry) {
+    const float8 y = term - *carry;
+    const float8 next = acc + y;
+    *carry = (next - acc) - y;
+    return next;
+}
+
+__kernel void head_gradient_norms_per_item(__global const float *grad, __global float *norms, int slices, int count,
+                                           int p) {
+    const size_t slice = get_global_id(0);
+    if (slice >= (size_t)slices) return;
+    __global const float *g = grad + slice * (size_t)count;
+    const int vectors = count / 8;
+    float8 acc8 = (float8)(0.0f), carry8 = (float8)(0.0f);
+    if (p == 1) {
+        for (int i = 0; i < vectors; i++) acc8 = kahan_add8(acc8, fabs(vload8(i, g)), &carry8);
+    } else {
+        for (int i = 0; i < vectors; i++) {
+            const float8 v = vload8(i, g);
+            acc8 = kahan_add8(acc8, v * v, &carry8);
+        }
+    }
+    /* the lanes' partials (acc - carry), then the tail, into one compensated sum */
+    const float8 lanes = acc8 - carry8;
+    float acc = 0.0f, carry = 0.0f;
+    for (int lane = 0; lane < 8; lane++) {
+        const float term = (lane == 0 ? lanes.s0 : lane == 1 ? lanes.s1 : lane == 2 ? lanes.s2 : lane == 3 ? lanes.s3
+                            : lane == 4 ? lanes.s4 : lane == 5 ? lanes.s5 : lane == 6 ? lanes.s6 : lanes.s7) - carry;
+        const float next = acc + term;
+        carry = (next - acc) - term;
+        acc = next;
+    }
+    for (int i = vectors * 8; i < count; i++) {
+        const float term = (p == 1 ? fabs(g[i]) : g[i] * g[i]) - carry;
+        const float next = acc + term;
+        carry = (next - acc) - term;
+        acc = next;
+    }
+    norms[slice] = p == 1 ? acc : sqrt(acc);
 }
 
 /* head_weights_normalize: one work-item per image b: w[b,h] = n[b,h] / sum_h n[b,h] ([B,H] both);
@@ -231,16 +275,6 @@ __kernel void seed_legrad_accumulate(__global const float *fused, __global float
     float sum = 0.0f;
     for (int j = 1; j < tokens; j++) sum += row[j];
     scores[gid] += scale * (sum / (float)(tokens - 1));
-}
-
-/* gather_rows: dst [rows, cols] from rows of src spaced src_row_stride floats apart:
- * dst[r*cols + c] = src[r*src_row_stride + c] (stride T*F picks the CLS rows of a [B*T, F] array). */
-__kernel void gather_rows(__global const float *src, int src_row_stride, __global float *dst, int rows,
-                          int cols) {
-    const size_t gid = get_global_id(0);
-    if (gid >= (size_t)rows * cols) return;
-    const size_t r = gid / (size_t)cols, c = gid % (size_t)cols;
-    dst[gid] = src[r * (size_t)src_row_stride + c];
 }
 
 /* Source index and weight of the upper neighbour along one axis, as PyTorch's upsample_bilinear2d with

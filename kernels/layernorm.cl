@@ -43,11 +43,12 @@ __kernel void layernorm_forward(__global const float *x, int x_row_stride, __glo
 /* layernorm_backward: input gradient of layernorm_forward (no gamma/beta gradients). For each row r,
  * with xhat = (x[r] - mean[r]) * rstd[r] and g = dy[r] * gamma:
  *   dx[r] = rstd[r] * (g - mean(g) - xhat * mean(g * xhat)).
- * dy is [rows, dim] contiguous; x row r starts at x + r*x_row_stride, dx row r at dx + r*dx_row_stride.
+ * dy is [rows, dim] contiguous; x row r starts at x + r*x_row_stride, dx row r at dx + r*dx_row_stride, its
+ * statistics are mean[r*stats_stride] and rstd[r*stats_stride] (strides of T*dim and T pick the CLS rows).
  * accumulate == 0 writes dx, otherwise adds to it (for the residual branch). dx may be dy itself when
  * dx_row_stride == dim. */
 __kernel void layernorm_backward(__global const float *dy, __global const float *x, int x_row_stride,
-                                 __global const float *mean, __global const float *rstd,
+                                 __global const float *mean, __global const float *rstd, int stats_stride,
                                  __global const float *gamma, __global float *dx, int dx_row_stride,
                                  int accumulate, int rows, int dim, __local float *scratch) {
     const size_t row = get_group_id(0);
@@ -56,7 +57,7 @@ __kernel void layernorm_backward(__global const float *dy, __global const float 
     __global const float *dyr = dy + row * (size_t)dim;
     __global const float *xr = x + row * (size_t)x_row_stride;
     __global float *dxr = dx + row * (size_t)dx_row_stride;
-    const float mu = mean[row], rs = rstd[row];
+    const float mu = mean[row * (size_t)stats_stride], rs = rstd[row * (size_t)stats_stride];
 
     float sum_g = 0.0f, sum_gx = 0.0f;
     for (size_t i = lid; i < (size_t)dim; i += step) {
@@ -121,7 +122,7 @@ __kernel void layernorm_forward_per_item(__global const float *x, int x_row_stri
 
 /* layernorm_backward_per_item: layernorm_backward with one work-item per row. */
 __kernel void layernorm_backward_per_item(__global const float *dy, __global const float *x, int x_row_stride,
-                                          __global const float *mean, __global const float *rstd,
+                                          __global const float *mean, __global const float *rstd, int stats_stride,
                                           __global const float *gamma, __global float *dx, int dx_row_stride,
                                           int accumulate, int rows, int dim) {
     const size_t row = get_global_id(0);
@@ -129,7 +130,7 @@ __kernel void layernorm_backward_per_item(__global const float *dy, __global con
     __global const float *dyr = dy + row * (size_t)dim;
     __global const float *xr = x + row * (size_t)x_row_stride;
     __global float *dxr = dx + row * (size_t)dx_row_stride;
-    const float mu = mean[row], rs = rstd[row];
+    const float mu = mean[row * (size_t)stats_stride], rs = rstd[row * (size_t)stats_stride];
     const int vectors = dim / 8;
 
     float8 g8 = (float8)(0.0f), gx8 = (float8)(0.0f);

@@ -6,7 +6,7 @@
  * runtime's choice, since they must work for any work-group size.
  *
  * Tolerances (|got - want| <= atol + rtol*|want|):
- *   data movement, max/min fusion, cls_row_init, classifier_seed, gather_rows, discard_lowest: exact (0, 0);
+ *   data movement, max/min fusion, cls_row_init, classifier_seed, discard_lowest: exact (0, 0);
  *   attention_fuse sums and means over <= 12 heads: atol 1e-7, rtol 1e-6;
  *   head_gradient_norms (compensated sums of up to 38809 terms): atol 0, rtol 2e-6;
  *   head_weights_normalize: atol 0, rtol 1e-6;
@@ -177,7 +177,7 @@ static void run_head_norms(int batch, int heads, int tokens) {
     vte_test_fill_uniform(grad, n, -1.0f, 1.0f, 111);
     vte_runtime *rt = vte_test_runtime();
     vte_error err = {0};
-    cl_kernel k = make_kernel(rt, "head_gradient_norms");
+    cl_kernel k = make_kernel(rt, "head_gradient_norms"), k_item = make_kernel(rt, "head_gradient_norms_per_item");
     cl_mem d_grad = upload(rt, grad, n), d_norms = upload(rt, got, slices);
     size_t locals[3], local_count = group_locals(rt, k, locals);
     for (int p = 1; p <= 2; p++) {
@@ -196,8 +196,21 @@ static void run_head_norms(int batch, int heads, int tokens) {
             snprintf(what, sizeof what, "head_gradient_norms L%d B%d H%d T%d local %zu", p, batch, heads, tokens, local);
             check(what, got, want, slices, 0.0, 2e-6);
         }
+        /* the CPU form: one work-item per slice, in groups of 1 and of 4 (slices not a multiple of it) */
+        for (size_t local = 1; local <= 4; local += 3) {
+            size_t global = (slices + local - 1) / local * local;
+            cr_assert_eq(VTE_RUN(rt, k_item, 1, &global, &local, &err, VTE_ARG(d_grad), VTE_ARG(d_norms),
+                                 VTE_INT((int)slices), VTE_INT((int)count), VTE_INT(p)),
+                         VTE_OK, "%s", err.message);
+            download(rt, d_norms, got, slices);
+            char what[96];
+            snprintf(what, sizeof what, "head_gradient_norms_per_item L%d B%d H%d T%d local %zu", p, batch, heads,
+                     tokens, local);
+            check(what, got, want, slices, 0.0, 2e-6);
+        }
     }
     vte_buffer_release(&d_grad), vte_buffer_release(&d_norms);
+    clReleaseKernel(k_item);
     clReleaseKernel(k);
     vte_runtime_free(rt);
     free(grad), free(got), free(want);
@@ -206,6 +219,8 @@ static void run_head_norms(int batch, int heads, int tokens) {
 Test(head_gradient_norms, small) { run_head_norms(3, 5, 17); }
 
 Test(head_gradient_norms, vit_size_tokens) { run_head_norms(2, 12, 197); }
+
+Test(head_gradient_norms, fewer_values_than_a_vector) { run_head_norms(1, 3, 2); }
 
 Test(head_weights_normalize, weights_and_zero_sum) {
     const int batch = 4, heads = 5;
@@ -601,27 +616,7 @@ Test(seed_legrad_accumulate, small) { run_seed_legrad(3, 17); }
 
 Test(seed_legrad_accumulate, vit_size_tokens) { run_seed_legrad(2, 197); }
 
-/* ---------------------------------------------------------------- gather_rows, classifier_seed */
-
-Test(gather_rows, cls_rows) {
-    const int batch = 3, tokens = 17, features = 773;
-    const size_t n_src = (size_t)batch * tokens * features, n_dst = (size_t)batch * features;
-    float *src = alloc_floats(n_src), *got = alloc_floats(n_dst), *want = alloc_floats(n_dst);
-    vte_test_fill_uniform(src, n_src, -3.0f, 3.0f, 221);
-    for (int b = 0; b < batch; b++)
-        for (int c = 0; c < features; c++) want[(size_t)b * features + c] = src[(size_t)b * tokens * features + c];
-    vte_runtime *rt = vte_test_runtime();
-    cl_kernel k = make_kernel(rt, "gather_rows");
-    cl_mem d_src = upload(rt, src, n_src), d_dst = upload(rt, got, n_dst);
-    RUN_ELEMENTWISE(rt, k, n_dst, VTE_ARG(d_src), VTE_INT(tokens * features), VTE_ARG(d_dst), VTE_INT(batch),
-                    VTE_INT(features));
-    download(rt, d_dst, got, n_dst);
-    check("gather_rows CLS of B3 T17 F773", got, want, n_dst, 0.0, 0.0);
-    vte_buffer_release(&d_src), vte_buffer_release(&d_dst);
-    clReleaseKernel(k);
-    vte_runtime_free(rt);
-    free(src), free(got), free(want);
-}
+/* ---------------------------------------------------------------- classifier_seed */
 
 Test(classifier_seed, columns_of_transposed_weight) {
     const int batch = 3, dim = 773, labels = 1000;

@@ -381,27 +381,39 @@ Test(elementwise, bias_residual_add) {
     free(x), free(bias), free(res), free(want);
 }
 
-Test(elementwise, gelu_backward) {
-    const int n = 197 * 37 + 5;
-    float *u = alloc_floats(n), *d = alloc_floats(n), *want = alloc_floats(n);
-    vte_test_fill_uniform(u, n, -7.0f, 7.0f, 81);
-    vte_test_fill_uniform(d, n, -2.0f, 2.0f, 82);
-    for (int i = 0; i < n; i++) want[i] = (float)((double)d[i] * ref_gelu_grad(u[i]));
+/* d [rows, cols] *= gelu'(u), u's rows u_row_stride apart (the CLS rows of a [rows*T, cols] array when T*cols). */
+static void run_gelu_backward(int rows, int cols, int u_row_stride, unsigned seed) {
+    const size_t n = (size_t)rows * cols, n_u = (size_t)(rows - 1) * u_row_stride + cols;
+    float *u = alloc_floats(n_u), *d = alloc_floats(n), *want = alloc_floats(n);
+    vte_test_fill_uniform(u, n_u, -7.0f, 7.0f, seed);
+    vte_test_fill_uniform(d, n, -2.0f, 2.0f, seed + 1);
+    for (int r = 0; r < rows; r++)
+        for (int c = 0; c < cols; c++) {
+            const size_t i = (size_t)r * cols + c;
+            want[i] = (float)((double)d[i] * ref_gelu_grad(u[(size_t)r * u_row_stride + c]));
+        }
     vte_runtime *rt = vte_test_runtime();
     vte_error err = {0};
     cl_kernel k = make_kernel(rt, "elementwise", "gelu_backward");
-    cl_mem d_u = upload(rt, u, n), d_d = upload(rt, d, n);
-    size_t local = elementwise_local(rt, k), global = vte_round_up(n, local);
-    cr_assert_eq(VTE_RUN(rt, k, 1, &global, &local, &err, VTE_ARG(d_u), VTE_ARG(d_d), VTE_INT(n)), VTE_OK, "%s",
-                 err.message);
+    cl_mem d_u = upload(rt, u, n_u), d_d = upload(rt, d, n);
+    size_t local[2] = {elementwise_local(rt, k), 1}, global[2] = {vte_round_up((size_t)cols, local[0]), (size_t)rows};
+    cr_assert_eq(VTE_RUN(rt, k, 2, global, local, &err, VTE_ARG(d_u), VTE_INT(u_row_stride), VTE_ARG(d_d),
+                         VTE_INT(rows), VTE_INT(cols)),
+                 VTE_OK, "%s", err.message);
     download(rt, d_d, d, n);
     guard_intact(rt, d_d, n, "gelu_backward");
-    check("gelu_backward n=7294", d, want, n, 1e-6, 1e-6);
+    char what[64];
+    snprintf(what, sizeof what, "gelu_backward %dx%d u stride %d", rows, cols, u_row_stride);
+    check(what, d, want, n, 1e-6, 1e-6);
     vte_buffer_release(&d_u), vte_buffer_release(&d_d);
     clReleaseKernel(k);
     vte_runtime_free(rt);
     free(u), free(d), free(want);
 }
+
+Test(elementwise, gelu_backward) { run_gelu_backward(197, 37, 37, 81); }
+
+Test(elementwise, gelu_backward_strided_cls_rows) { run_gelu_backward(3, 773, 17 * 773, 83); }
 
 Test(elementwise, add_inplace) {
     const int n = 197 * 773;
@@ -505,13 +517,16 @@ Test(layernorm, forward_vector_width_rows_29x768) {
 }
 
 /* dx of rows x dim at stride dx_row_stride (gaps between rows must stay untouched). */
-static void run_layernorm_backward(int rows, int dim, int x_row_stride, int dx_row_stride, int accumulate,
-                                   unsigned seed, row_form form) {
+/* Row r's statistics sit at mean[r*stats_stride] (the CLS rows' among all rows' when stats_stride is T). */
+static void run_layernorm_backward(int rows, int dim, int x_row_stride, int dx_row_stride, int stats_stride,
+                                   int accumulate, unsigned seed, row_form form) {
     const size_t n_x = (size_t)(rows - 1) * x_row_stride + dim, n_dy = (size_t)rows * dim;
     const size_t n_dx = (size_t)(rows - 1) * dx_row_stride + dim;
     const double eps = 1e-12;
     float *x = alloc_floats(n_x), *gamma = alloc_floats(dim), *dy = alloc_floats(n_dy);
-    float *mean = alloc_floats(rows), *rstd = alloc_floats(rows), *dx = alloc_floats(n_dx), *want = alloc_floats(n_dx);
+    const size_t n_stats = (size_t)(rows - 1) * stats_stride + 1;
+    float *mean = alloc_floats(n_stats), *rstd = alloc_floats(n_stats), *dx = alloc_floats(n_dx);
+    float *want = alloc_floats(n_dx);
     double *xd = alloc_doubles(dim), *gd = alloc_doubles(dim), *dyd = alloc_doubles(dim), *dxd = alloc_doubles(dim);
     double *yd = alloc_doubles(dim), *zero = alloc_doubles(dim);
     vte_test_fill_uniform(x, n_x, -3.0f, 3.0f, seed);
@@ -519,14 +534,16 @@ static void run_layernorm_backward(int rows, int dim, int x_row_stride, int dx_r
     vte_test_fill_uniform(dy, n_dy, -1.0f, 1.0f, seed + 2);
     vte_test_fill_uniform(dx, n_dx, -1.0f, 1.0f, seed + 3);
     memcpy(want, dx, n_dx * sizeof(float));
+    for (size_t i = 0; i < n_stats; i++) mean[i] = 1e30f, rstd[i] = 1e30f; /* statistics of other rows: unused */
     for (int i = 0; i < dim; i++) gd[i] = gamma[i], zero[i] = 0.0;
     for (int r = 0; r < rows; r++) {
         double m, s;
         for (int i = 0; i < dim; i++) xd[i] = x[(size_t)r * x_row_stride + i];
         ref_layernorm_forward(xd, gd, zero, dim, eps, yd, &m, &s);
-        mean[r] = (float)m, rstd[r] = (float)s; /* the kernel gets float statistics: use the same ones */
+        const size_t at = (size_t)r * stats_stride;
+        mean[at] = (float)m, rstd[at] = (float)s; /* the kernel gets float statistics: use the same ones */
         for (int i = 0; i < dim; i++) dyd[i] = dy[(size_t)r * dim + i];
-        ref_layernorm_backward(dyd, xd, mean[r], rstd[r], gd, dim, dxd);
+        ref_layernorm_backward(dyd, xd, mean[at], rstd[at], gd, dim, dxd);
         for (int i = 0; i < dim; i++) {
             float *w = &want[(size_t)r * dx_row_stride + i];
             *w = accumulate ? (float)((double)*w + dxd[i]) : (float)dxd[i];
@@ -535,18 +552,18 @@ static void run_layernorm_backward(int rows, int dim, int x_row_stride, int dx_r
     vte_runtime *rt = vte_test_runtime();
     vte_error err = {0};
     cl_kernel k = make_row_kernel(rt, "layernorm", "layernorm_backward", form);
-    cl_mem d_dy = upload(rt, dy, n_dy), d_x = upload(rt, x, n_x), d_mean = upload(rt, mean, rows);
-    cl_mem d_rstd = upload(rt, rstd, rows), d_gamma = upload(rt, gamma, dim), d_dx = upload(rt, dx, n_dx);
+    cl_mem d_dy = upload(rt, dy, n_dy), d_x = upload(rt, x, n_x), d_mean = upload(rt, mean, n_stats);
+    cl_mem d_rstd = upload(rt, rstd, n_stats), d_gamma = upload(rt, gamma, dim), d_dx = upload(rt, dx, n_dx);
     if (form == ONE_ITEM_PER_ROW) {
         size_t local = elementwise_local(rt, k), global = vte_round_up((size_t)rows, local);
         cr_assert_eq(VTE_RUN(rt, k, 1, &global, &local, &err, VTE_ARG(d_dy), VTE_ARG(d_x), VTE_INT(x_row_stride),
-                             VTE_ARG(d_mean), VTE_ARG(d_rstd), VTE_ARG(d_gamma), VTE_ARG(d_dx),
+                             VTE_ARG(d_mean), VTE_ARG(d_rstd), VTE_INT(stats_stride), VTE_ARG(d_gamma), VTE_ARG(d_dx),
                              VTE_INT(dx_row_stride), VTE_INT(accumulate), VTE_INT(rows), VTE_INT(dim)),
                      VTE_OK, "%s", err.message);
     } else {
         size_t local = row_local(rt, k), global = (size_t)rows * local;
         cr_assert_eq(VTE_RUN(rt, k, 1, &global, &local, &err, VTE_ARG(d_dy), VTE_ARG(d_x), VTE_INT(x_row_stride),
-                             VTE_ARG(d_mean), VTE_ARG(d_rstd), VTE_ARG(d_gamma), VTE_ARG(d_dx),
+                             VTE_ARG(d_mean), VTE_ARG(d_rstd), VTE_INT(stats_stride), VTE_ARG(d_gamma), VTE_ARG(d_dx),
                              VTE_INT(dx_row_stride), VTE_INT(accumulate), VTE_INT(rows), VTE_INT(dim),
                              VTE_LOCAL(local * sizeof(float))),
                      VTE_OK, "%s", err.message);
@@ -554,7 +571,8 @@ static void run_layernorm_backward(int rows, int dim, int x_row_stride, int dx_r
     download(rt, d_dx, dx, n_dx);
     guard_intact(rt, d_dx, n_dx, "layernorm_backward dx");
     char what[96];
-    snprintf(what, sizeof what, "layernorm_backward (%s) %dx%d acc=%d", ROW_FORM_NAME(form), rows, dim, accumulate);
+    snprintf(what, sizeof what, "layernorm_backward (%s) %dx%d acc=%d stats stride %d", ROW_FORM_NAME(form), rows,
+             dim, accumulate, stats_stride);
     check(what, dx, want, n_dx, 1e-6, 1e-5);
     cl_mem all[] = {d_dy, d_x, d_mean, d_rstd, d_gamma, d_dx};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) vte_buffer_release(&all[i]);
@@ -565,23 +583,29 @@ static void run_layernorm_backward(int rows, int dim, int x_row_stride, int dx_r
 }
 
 Test(layernorm, backward_write_197x37) {
-    run_layernorm_backward(197, 37, 37, 37, 0, 121, ONE_GROUP_PER_ROW);
-    run_layernorm_backward(197, 37, 37, 37, 0, 121, ONE_ITEM_PER_ROW);
+    run_layernorm_backward(197, 37, 37, 37, 1, 0, 121, ONE_GROUP_PER_ROW);
+    run_layernorm_backward(197, 37, 37, 37, 1, 0, 121, ONE_ITEM_PER_ROW);
 }
 
 Test(layernorm, backward_accumulate_strided_13x773) {
-    run_layernorm_backward(13, 773, 2 * 773 + 3, 773 + 9, 1, 131, ONE_GROUP_PER_ROW);
-    run_layernorm_backward(13, 773, 2 * 773 + 3, 773 + 9, 1, 131, ONE_ITEM_PER_ROW);
+    run_layernorm_backward(13, 773, 2 * 773 + 3, 773 + 9, 1, 1, 131, ONE_GROUP_PER_ROW);
+    run_layernorm_backward(13, 773, 2 * 773 + 3, 773 + 9, 1, 1, 131, ONE_ITEM_PER_ROW);
 }
 
 Test(layernorm, backward_accumulate_strided_13x37) {
-    run_layernorm_backward(13, 37, 41, 37, 1, 141, ONE_GROUP_PER_ROW);
-    run_layernorm_backward(13, 37, 41, 37, 1, 141, ONE_ITEM_PER_ROW);
+    run_layernorm_backward(13, 37, 41, 37, 1, 1, 141, ONE_GROUP_PER_ROW);
+    run_layernorm_backward(13, 37, 41, 37, 1, 1, 141, ONE_ITEM_PER_ROW);
+}
+
+Test(layernorm, backward_cls_rows_statistics_strided_5x768) {
+    /* the last layer's CLS rows: x, dx and the statistics every T = 7 rows */
+    run_layernorm_backward(5, 768, 7 * 768, 7 * 768, 7, 1, 145, ONE_GROUP_PER_ROW);
+    run_layernorm_backward(5, 768, 7 * 768, 7 * 768, 7, 1, 145, ONE_ITEM_PER_ROW);
 }
 
 Test(layernorm, backward_vector_width_rows_29x768) {
-    run_layernorm_backward(29, 768, 768, 768, 0, 143, ONE_GROUP_PER_ROW);
-    run_layernorm_backward(29, 768, 768, 768, 1, 143, ONE_ITEM_PER_ROW);
+    run_layernorm_backward(29, 768, 768, 768, 1, 0, 143, ONE_GROUP_PER_ROW);
+    run_layernorm_backward(29, 768, 768, 768, 1, 1, 143, ONE_ITEM_PER_ROW);
 }
 
 /* ---------------------------------------------------------------- attention.cl */
@@ -654,7 +678,8 @@ Test(attention, softmax_any_local_size) {
     run_softmax(5, 197, -8.0f, 8.0f, 3, 174, ONE_ITEM_PER_ROW); /* rows not a multiple of the group */
 }
 
-static void run_softmax_backward(row_form form) {
+/* in_place: out is grad itself; otherwise grad must come back untouched. */
+static void run_softmax_backward(row_form form, int in_place) {
     const int rows = 197, cols = 197;
     const size_t n = (size_t)rows * cols;
     float *s = alloc_floats(n), *probs = alloc_floats(n), *grad = alloc_floats(n), *want = alloc_floats(n);
@@ -673,21 +698,29 @@ static void run_softmax_backward(row_form form) {
     vte_error err = {0};
     cl_kernel k = make_row_kernel(rt, "attention", "softmax_backward", form);
     cl_mem d_probs = upload(rt, probs, n), d_grad = upload(rt, grad, n);
+    cl_mem d_out = in_place ? d_grad : upload(rt, probs, n);
     if (form == ONE_ITEM_PER_ROW) {
         size_t local = elementwise_local(rt, k), global = vte_round_up((size_t)rows, local);
-        cr_assert_eq(VTE_RUN(rt, k, 1, &global, &local, &err, VTE_ARG(d_probs), VTE_ARG(d_grad), VTE_INT(rows),
+        cr_assert_eq(VTE_RUN(rt, k, 1, &global, &local, &err, VTE_ARG(d_probs), VTE_ARG(d_grad), VTE_ARG(d_out), VTE_INT(rows),
                              VTE_INT(cols)),
                      VTE_OK, "%s", err.message);
     } else {
         size_t local = row_local(rt, k), global = (size_t)rows * local;
-        cr_assert_eq(VTE_RUN(rt, k, 1, &global, &local, &err, VTE_ARG(d_probs), VTE_ARG(d_grad), VTE_INT(rows),
+        cr_assert_eq(VTE_RUN(rt, k, 1, &global, &local, &err, VTE_ARG(d_probs), VTE_ARG(d_grad), VTE_ARG(d_out), VTE_INT(rows),
                              VTE_INT(cols), VTE_LOCAL(local * sizeof(float))),
                      VTE_OK, "%s", err.message);
     }
-    download(rt, d_grad, grad, n);
-    guard_intact(rt, d_grad, n, "softmax_backward");
+    if (!in_place) {
+        float *grad_after = alloc_floats(n);
+        download(rt, d_grad, grad_after, n);
+        check("softmax_backward leaves its input", grad_after, grad, n, 0.0, 0.0);
+        free(grad_after);
+    }
+    download(rt, d_out, grad, n);
+    guard_intact(rt, d_out, n, "softmax_backward");
     check(form == ONE_ITEM_PER_ROW ? "softmax_backward (per item) 197x197" : "softmax_backward (per group) 197x197",
           grad, want, n, 1e-7, 1e-5);
+    if (!in_place) vte_buffer_release(&d_out);
     vte_buffer_release(&d_probs), vte_buffer_release(&d_grad);
     clReleaseKernel(k);
     vte_runtime_free(rt);
@@ -695,6 +728,8 @@ static void run_softmax_backward(row_form form) {
 }
 
 Test(attention, softmax_backward_197x197) {
-    run_softmax_backward(ONE_GROUP_PER_ROW);
-    run_softmax_backward(ONE_ITEM_PER_ROW);
+    run_softmax_backward(ONE_GROUP_PER_ROW, 0);
+    run_softmax_backward(ONE_GROUP_PER_ROW, 1);
+    run_softmax_backward(ONE_ITEM_PER_ROW, 0);
+    run_softmax_backward(ONE_ITEM_PER_ROW, 1);
 }

@@ -50,6 +50,7 @@ int main(int argc, char **argv) {
            vte_gemm_backend(rt), model_dir, batch, iterations);
     /* forward alone */
     vte_session_forward(session, pixels, batch, &err);
+    bench_reset_profile(rt);
     for (int i = 0; i < iterations; i++) {
         double s = bench_now_ms();
         if (vte_session_forward(session, pixels, batch, &err)) {
@@ -60,6 +61,7 @@ int main(int argc, char **argv) {
     }
     double forward = bench_median(t, iterations) / batch;
     printf("%-10s total %9.1f\n", "forward", forward);
+    bench_print_profile(rt, "forward, all timed runs");
     /* Every method family of the library's table (GMAR: both norms), then all of them at once. */
     const char *configs[VTE_METHOD_COUNT + 1];
     size_t config_count = 0;
@@ -75,6 +77,7 @@ int main(int argc, char **argv) {
         vte_explain_options_default(&o);
         o.methods = vte_methods_from_name(configs[k]);
         vte_explanation_free(vte_session_explain(session, pixels, batch, NULL, 1, &o, &err)); /* warm-up */
+        bench_reset_profile(rt);
         for (int i = 0; i < iterations; i++) {
             double s = bench_now_ms();
             vte_explanation *e = vte_session_explain(session, pixels, batch, NULL, 1, &o, &err);
@@ -92,6 +95,9 @@ int main(int argc, char **argv) {
         printf("%-10s total %9.1f   (forward %8.1f, backward %8.1f, explanation %7.1f)\n", configs[k],
                bench_median(t, iterations) / batch, bench_median(tf, iterations) / batch, bench_median(tb, iterations) / batch,
                bench_median(te, iterations) / batch);
+        char title[64];
+        snprintf(title, sizeof title, "%s, all timed runs", configs[k]);
+        bench_print_profile(rt, title); /* VITEXPLAIN_PROFILE=1 */
     }
     free(tf);
     free(tb);

@@ -97,14 +97,7 @@ int main(int argc, char **argv) {
     printf("{\"batch\": %d, \"start_ms\": %.1f, \"first_forward_ms\": %.1f, \"median_ms_per_image\": %.2f, "
            "\"best_ms_per_image\": %.2f, \"peak_rss_mib\": %.1f}\n",
            batch, t_session - t0, t_first, median / batch, best / batch, peak_mib);
-    if (rt->profiling) { /* VITEXPLAIN_PROFILE=1: device time per operation over all timed runs */
-        double total = 0;
-        for (size_t i = 0; i < rt->profile_count; i++) total += rt->profile[i].ms;
-        printf("profile (all forward passes, %zu operations, %.1f ms):\n", rt->profile_count, total);
-        for (size_t i = 0; i < rt->profile_count; i++)
-            printf("  %-44s %6ld calls %9.1f ms %5.1f%%\n", rt->profile[i].name, rt->profile[i].calls, rt->profile[i].ms,
-                   100.0 * rt->profile[i].ms / total);
-    }
+    bench_print_profile(rt, "all forward passes"); /* VITEXPLAIN_PROFILE=1 */
     free(times);
     free(pixels);
     vte_session_free(session);

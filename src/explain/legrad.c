@@ -51,34 +51,27 @@ static vte_status legrad_layer(vte_session *s, int B, int l, vte_error *err) {
                                              m->final_gamma, m->final_beta, rows, err)))
         return status;
     /* g_h = d s / d h[CLS] */
-    if ((status = vte_session_layernorm_backward(s, s->bwd.seed, output, T * D, x->cls_mean, x->cls_rstd,
+    if ((status = vte_session_layernorm_backward(s, s->bwd.seed, output, T * D, x->cls_mean, x->cls_rstd, 1,
                                                  m->final_gamma, x->g_h, D, 0, rows, err)))
         return status;
     /* MLP: g_act = g_h W2^T, times GELU'(u[CLS]) */
     if ((status = vte_gemm(s->rt, VTE_GEMM_N, VTE_GEMM_T, rows, F, D, 1.0f, x->g_h, 0, D, w->fc2_weight, 0, D, 0.0f,
                            x->g_act, 0, F, err)))
         return status;
-    size_t local = s->fwd.elementwise_group, global = global_for(rows * F, local);
-    if ((status = VTE_RUN(s->rt, x->gather_rows, 1, &global, &local, err, VTE_ARG(a->fc1_pre), VTE_INT(T * F),
-                          VTE_ARG(x->u_cls), VTE_INT(rows), VTE_INT(F))))
-        return status;
-    if ((status = vte_session_gelu_backward(s, x->u_cls, x->g_act, rows * F, err))) return status;
+    if ((status = vte_session_gelu_backward(s, a->fc1_pre, T * F, x->g_act, rows, F, err))) return status;
     if ((status = vte_gemm(s->rt, VTE_GEMM_N, VTE_GEMM_T, rows, D, F, 1.0f, x->g_act, 0, F, w->fc1_weight, 0, F, 0.0f,
                            x->g_ln, 0, D, err)))
         return status;
-    /* g_y = g_h + LN_after-backward(g_ln), statistics of the CLS rows recomputed as in the forward pass */
+    /* g_y = g_h + LN_after-backward(g_ln), with the forward pass's statistics of the CLS rows (every T-th) */
     VTE_CL_CHECK(err, clEnqueueCopyBuffer(s->rt->queue, x->g_h, x->g_y, 0, 0, rows * D * sizeof(float), 0, NULL, NULL));
-    if ((status = vte_session_layernorm_rows(s, a->resid, T * D, x->cls_scratch, x->cls_mean, x->cls_rstd,
-                                             w->ln_after_gamma, w->ln_after_beta, rows, err)))
-        return status;
-    if ((status = vte_session_layernorm_backward(s, x->g_ln, a->resid, T * D, x->cls_mean, x->cls_rstd,
+    if ((status = vte_session_layernorm_backward(s, x->g_ln, a->resid, T * D, a->ln2_mean, a->ln2_rstd, T,
                                                  w->ln_after_gamma, x->g_y, D, 1, rows, err)))
         return status;
     /* g_ctx = g_y Wo^T, then the ReLU'd per-head products with V, summed into the scores */
     if ((status = vte_gemm(s->rt, VTE_GEMM_N, VTE_GEMM_T, rows, D, D, 1.0f, x->g_y, 0, D, w->out_weight, 0, D, 0.0f,
                            x->g_ctx, 0, D, err)))
         return status;
-    global = global_for(rows * (T - 1), local);
+    size_t local = s->fwd.elementwise_group, global = global_for(rows * (T - 1), local);
     return VTE_RUN(s->rt, x->legrad_accumulate, 1, &global, &local, err, VTE_ARG(x->g_ctx), VTE_ARG(a->qkv),
                    VTE_ARG(x->scores), VTE_INT(B), VTE_INT(T), VTE_INT(D), VTE_INT(H),
                    VTE_FLOAT(1.0 / ((double)H * (double)T)));

@@ -21,13 +21,13 @@
     X(cls_scratch, VTE_F32(d.B * d.D), "LeGrad scratch")                                               \
     X(g_h, VTE_F32(d.B * d.D), "LeGrad gradient")                                                      \
     X(g_act, VTE_F32(d.B * d.F), "LeGrad gradient")                                                    \
-    X(u_cls, VTE_F32(d.B * d.F), "LeGrad activations")                                                 \
     X(g_ln, VTE_F32(d.B * d.D), "LeGrad gradient")                                                     \
     X(g_y, VTE_F32(d.B * d.D), "LeGrad gradient")                                                      \
     X(g_ctx, VTE_F32(d.B * d.D), "LeGrad gradient")
 
 #define VTE_EXPLAIN_KERNELS(X)                                                          \
     X(head_gradient_norms, "explain", "head_gradient_norms")                            \
+    X(head_gradient_norms_per_item, "explain", "head_gradient_norms_per_item")          \
     X(head_weights_normalize, "explain", "head_weights_normalize")                      \
     X(discard_lowest, "explain", "discard_lowest")                                      \
     X(add_identity_normalize, "explain", "add_identity_normalize")                      \
@@ -36,7 +36,6 @@
     X(patch_minmax, "explain", "patch_minmax")                                          \
     X(legrad_accumulate, "explain", "legrad_accumulate")                                \
     X(seed_legrad_accumulate, "explain", "seed_legrad_accumulate")                      \
-    X(gather_rows, "explain", "gather_rows")                                            \
     X(upsample_bilinear, "explain", "upsample_bilinear")
 
 typedef struct vte_explain_plan {

@@ -16,10 +16,19 @@ static int fusion_reads_gradient(vte_fusion fusion) {
 static vte_status head_weights(vte_session *s, int B, int layer, int norm, vte_error *err) {
     vte_explain_plan *x = vte_explain_plan_of(s);
     const size_t T = s->dims.T, H = s->dims.H, group = s->fwd.elementwise_group;
-    size_t local = x->reduce_group, global = (size_t)B * H * local;
-    vte_status status = VTE_RUN(s->rt, x->head_gradient_norms, 1, &global, &local, err,
-                                VTE_ARG(s->bwd.layers[layer].d_attn), VTE_ARG(x->head_norms), VTE_INT(T * T),
-                                VTE_INT(norm), VTE_LOCAL(local * sizeof(float)));
+    size_t local, global;
+    vte_status status;
+    if (s->fwd.rows_per_item) {
+        /* groups of one: B*H slices are few (12 at batch 1), and each is long */
+        local = 1, global = (size_t)B * H;
+        status = VTE_RUN(s->rt, x->head_gradient_norms_per_item, 1, &global, &local, err,
+                         VTE_ARG(s->bwd.layers[layer].d_attn), VTE_ARG(x->head_norms), VTE_INT(B * H),
+                         VTE_INT(T * T), VTE_INT(norm));
+    } else {
+        local = x->reduce_group, global = (size_t)B * H * local;
+        status = VTE_RUN(s->rt, x->head_gradient_norms, 1, &global, &local, err, VTE_ARG(s->bwd.layers[layer].d_attn),
+                         VTE_ARG(x->head_norms), VTE_INT(T * T), VTE_INT(norm), VTE_LOCAL(local * sizeof(float)));
+    }
     if (status) return status;
     local = group;
     global = global_for((size_t)B, group);

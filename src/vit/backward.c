@@ -16,37 +16,41 @@ static size_t elementwise_global(const vte_session *s, size_t count) {
     return vte_round_up(count, s->fwd.elementwise_group);
 }
 
-/* dx (+)= LayerNorm-backward(dy) for `rows` rows; x rows at x_row_stride, dx rows at dx_row_stride. */
+/* dx (+)= LayerNorm-backward(dy) for `rows` rows; x rows at x_row_stride, dx rows at dx_row_stride, statistics
+ * at stats_stride. */
 vte_status vte_session_layernorm_backward(vte_session *s, cl_mem dy, cl_mem x, size_t x_row_stride, cl_mem mean,
-                                     cl_mem rstd, cl_mem gamma, cl_mem dx, size_t dx_row_stride, int accumulate,
-                                     size_t rows, vte_error *err) {
+                                          cl_mem rstd, size_t stats_stride, cl_mem gamma, cl_mem dx,
+                                          size_t dx_row_stride, int accumulate, size_t rows, vte_error *err) {
     if (s->fwd.rows_per_item) {
         size_t local = s->fwd.elementwise_group, global = vte_round_up(rows, local);
         return VTE_RUN(s->rt, s->bwd.layernorm_backward_per_item, 1, &global, &local, err, VTE_ARG(dy), VTE_ARG(x),
-                       VTE_INT(x_row_stride), VTE_ARG(mean), VTE_ARG(rstd), VTE_ARG(gamma), VTE_ARG(dx),
-                       VTE_INT(dx_row_stride), VTE_INT(accumulate), VTE_INT(rows),
+                       VTE_INT(x_row_stride), VTE_ARG(mean), VTE_ARG(rstd), VTE_INT(stats_stride), VTE_ARG(gamma),
+                       VTE_ARG(dx), VTE_INT(dx_row_stride), VTE_INT(accumulate), VTE_INT(rows),
                        VTE_INT(s->model->config.hidden_size));
     }
     size_t local = s->bwd.reduce_group, global = rows * local;
     return VTE_RUN(s->rt, s->bwd.layernorm_backward, 1, &global, &local, err, VTE_ARG(dy), VTE_ARG(x),
-                   VTE_INT(x_row_stride), VTE_ARG(mean), VTE_ARG(rstd), VTE_ARG(gamma), VTE_ARG(dx),
-                   VTE_INT(dx_row_stride), VTE_INT(accumulate), VTE_INT(rows),
+                   VTE_INT(x_row_stride), VTE_ARG(mean), VTE_ARG(rstd), VTE_INT(stats_stride), VTE_ARG(gamma),
+                   VTE_ARG(dx), VTE_INT(dx_row_stride), VTE_INT(accumulate), VTE_INT(rows),
                    VTE_INT(s->model->config.hidden_size), VTE_LOCAL(local * sizeof(float)));
 }
 
-/* dx = dy W^T for a weight stored [in, out]. */
-static vte_status linear_backward(vte_session *s, cl_mem dy, size_t rows, size_t out, cl_mem weight, size_t in,
-                                  cl_mem dx, vte_error *err) {
-    return vte_gemm(s->rt, VTE_GEMM_N, VTE_GEMM_T, rows, in, out, 1.0f, dy, 0, out, weight, 0, out, 0.0f, dx, 0, in,
-                    err);
+/* dx = dy W^T for a weight stored [in, out]; rows of dy are dy_ld apart, rows of dx dx_ld apart. */
+static vte_status linear_backward(vte_session *s, cl_mem dy, size_t dy_ld, size_t rows, size_t out, cl_mem weight,
+                                  size_t in, cl_mem dx, size_t dx_ld, vte_error *err) {
+    return vte_gemm(s->rt, VTE_GEMM_N, VTE_GEMM_T, rows, in, out, 1.0f, dy, 0, dy_ld, weight, 0, out, 0.0f, dx, 0,
+                    dx_ld, err);
 }
 
-vte_status vte_session_gelu_backward(vte_session *s, cl_mem u, cl_mem d, size_t count, vte_error *err) {
-    size_t global = elementwise_global(s, count), local = s->fwd.elementwise_group;
-    return VTE_RUN(s->rt, s->bwd.gelu_backward, 1, &global, &local, err, VTE_ARG(u), VTE_ARG(d), VTE_INT(count));
+vte_status vte_session_gelu_backward(vte_session *s, cl_mem u, size_t u_row_stride, cl_mem d, size_t rows,
+                                     size_t cols, vte_error *err) {
+    size_t global[2] = {elementwise_global(s, cols), rows}, local[2] = {s->fwd.elementwise_group, 1};
+    return VTE_RUN(s->rt, s->bwd.gelu_backward, 2, global, local, err, VTE_ARG(u), VTE_INT(u_row_stride), VTE_ARG(d),
+                   VTE_INT(rows), VTE_INT(cols));
 }
 
-/* From dCtx (bwd.d_ctx) to dA (kept in bwd.layers[l].d_attn) and on to dQ, dK, dV (bwd.d_qkv), heads and images batched. */
+/* From dCtx (bwd.d_ctx) to dA (kept in bwd.layers[l].d_attn) and on to dQ, dK, dV (bwd.d_qkv), heads and images
+ * batched; for layer 0 only dA (nothing below needs the rest). */
 static vte_status attention_backward(vte_session *s, int l, int B, vte_error *err) {
     const vte_model_config *c = &s->model->config;
     const vte_layer_activations *a = &s->fwd.layers[l];
@@ -62,21 +66,22 @@ static vte_status attention_backward(vte_session *s, int l, int B, vte_error *er
     const vte_head_operand d_scores = {g->d_scores, 0, T, H * T * T, T * T};
     vte_status status;
     /* dA = dCtx V^T;  dV = A^T dCtx */
-    if ((status = vte_session_head_gemm(s, VTE_GEMM_N, VTE_GEMM_T, T, T, Dh, 1.0f, d_ctx, v, d_attn, B, err)) ||
-        (status = vte_session_head_gemm(s, VTE_GEMM_T, VTE_GEMM_N, T, Dh, T, 1.0f, probs, d_ctx, d_v, B, err)))
+    if ((status = vte_session_head_gemm(s, VTE_GEMM_N, VTE_GEMM_T, T, T, Dh, 1.0f, d_ctx, v, d_attn, B, err)))
         return status;
-    /* dS = A (dA - rowsum(A dA)), on a copy: dA itself is what the explanations read. */
-    size_t bytes = (size_t)B * H * T * T * sizeof(float);
-    VTE_CL_CHECK(err, clEnqueueCopyBuffer(s->rt->queue, g->layers[l].d_attn, g->d_scores, 0, 0, bytes, 0, NULL, NULL));
+    if (l == 0) return VTE_OK;
+    if ((status = vte_session_head_gemm(s, VTE_GEMM_T, VTE_GEMM_N, T, Dh, T, 1.0f, probs, d_ctx, d_v, B, err)))
+        return status;
+    /* dS = A (dA - rowsum(A dA)) into d_scores: dA itself is what the explanations read. */
     const size_t rows = (size_t)B * H * T;
+    cl_mem grad = g->layers[l].d_attn;
     if (s->fwd.rows_per_item) {
         size_t local = s->fwd.elementwise_group, global = vte_round_up(rows, local);
-        status = VTE_RUN(s->rt, g->softmax_backward_per_item, 1, &global, &local, err, VTE_ARG(a->attn),
+        status = VTE_RUN(s->rt, g->softmax_backward_per_item, 1, &global, &local, err, VTE_ARG(a->attn), VTE_ARG(grad),
                          VTE_ARG(g->d_scores), VTE_INT(rows), VTE_INT(T));
     } else {
         size_t local = g->reduce_group, global = rows * local;
-        status = VTE_RUN(s->rt, g->softmax_backward, 1, &global, &local, err, VTE_ARG(a->attn), VTE_ARG(g->d_scores),
-                         VTE_INT(rows), VTE_INT(T), VTE_LOCAL(local * sizeof(float)));
+        status = VTE_RUN(s->rt, g->softmax_backward, 1, &global, &local, err, VTE_ARG(a->attn), VTE_ARG(grad),
+                         VTE_ARG(g->d_scores), VTE_INT(rows), VTE_INT(T), VTE_LOCAL(local * sizeof(float)));
     }
     if (status) return status;
     /* dQ = scale dS K;  dK = scale dS^T Q */
@@ -86,28 +91,37 @@ static vte_status attention_backward(vte_session *s, int l, int B, vte_error *er
 }
 
 /* On entry bwd.d_hidden holds d/d(output of layer l); on exit d/d(input of layer l) (skipped for layer 0,
- * whose input gradient nothing needs). */
+ * whose input gradient nothing needs).
+ * In the last layer only the CLS rows of d_hidden are nonzero (the classifier reads nothing else), and they stay
+ * the only ones down to the attention context: there the MLP and the output projection run on those B rows, at a
+ * stride of T rows, and d_ctx is zero elsewhere. From the attention probabilities on every row takes part. */
 static vte_status block_backward(vte_session *s, int l, int B, vte_error *err) {
     const vte_model_config *c = &s->model->config;
     const vte_layer_weights *w = &s->model->layers[l];
     const vte_layer_activations *a = &s->fwd.layers[l];
     vte_backward_plan *g = &s->bwd;
-    const size_t rows = (size_t)B * c->num_tokens, D = (size_t)c->hidden_size, F = (size_t)c->intermediate_size;
+    const size_t T = (size_t)c->num_tokens, D = (size_t)c->hidden_size, F = (size_t)c->intermediate_size;
+    const size_t rows = (size_t)B * T;
+    const int cls_only = l == c->num_layers - 1;
+    const size_t branch_rows = cls_only ? (size_t)B : rows, step = cls_only ? T : 1; /* step: in token rows */
     vte_status status;
-    /* MLP branch: h = y + fc2(gelu(fc1(LN2(y)))) */
-    if ((status = linear_backward(s, g->d_hidden, rows, D, w->fc2_weight, F, g->d_act, err))) return status;
-    if ((status = vte_session_gelu_backward(s, a->fc1_pre, g->d_act, rows * F, err))) return status;
-    if ((status = linear_backward(s, g->d_act, rows, F, w->fc1_weight, D, g->d_ln, err))) return status;
+    /* MLP branch: h = y + fc2(gelu(fc1(LN2(y)))); d_act and d_ln hold branch_rows contiguous rows */
+    if ((status = linear_backward(s, g->d_hidden, step * D, branch_rows, D, w->fc2_weight, F, g->d_act, F, err)) ||
+        (status = vte_session_gelu_backward(s, a->fc1_pre, step * F, g->d_act, branch_rows, F, err)) ||
+        (status = linear_backward(s, g->d_act, F, branch_rows, F, w->fc1_weight, D, g->d_ln, D, err)))
+        return status;
     /* d_hidden becomes dL/dy: the residual path plus the LayerNorm branch */
-    if ((status = vte_session_layernorm_backward(s, g->d_ln, a->resid, D, a->ln2_mean, a->ln2_rstd, w->ln_after_gamma,
-                                     g->d_hidden, D, 1, rows, err)))
+    if ((status = vte_session_layernorm_backward(s, g->d_ln, a->resid, step * D, a->ln2_mean, a->ln2_rstd, step,
+                                                 w->ln_after_gamma, g->d_hidden, step * D, 1, branch_rows, err)))
         return status;
     /* Attention branch: y = h_in + out_proj(ctx) */
-    if ((status = linear_backward(s, g->d_hidden, rows, D, w->out_weight, D, g->d_ctx, err))) return status;
+    if (cls_only && (status = vte_buffer_fill_zero(s->rt, g->d_ctx, rows * D * sizeof(float), err))) return status;
+    if ((status = linear_backward(s, g->d_hidden, step * D, branch_rows, D, w->out_weight, D, g->d_ctx, step * D, err)))
+        return status;
     if ((status = attention_backward(s, l, B, err))) return status;
     if (l == 0) return VTE_OK;
-    if ((status = linear_backward(s, g->d_qkv, rows, 3 * D, w->qkv_weight, D, g->d_ln, err))) return status;
-    return vte_session_layernorm_backward(s, g->d_ln, vte_session_hidden(s, l), D, a->ln1_mean, a->ln1_rstd,
+    if ((status = linear_backward(s, g->d_qkv, 3 * D, rows, 3 * D, w->qkv_weight, D, g->d_ln, D, err))) return status;
+    return vte_session_layernorm_backward(s, g->d_ln, vte_session_hidden(s, l), D, a->ln1_mean, a->ln1_rstd, 1,
                                           w->ln_before_gamma, g->d_hidden, D, 1, rows, err);
 }
 
@@ -137,7 +151,7 @@ vte_status vte_session_backward(vte_session *s, const int *classes, vte_error *e
     /* Only the CLS rows reach the classifier: the other rows of d_hidden start at zero. */
     if ((status = vte_buffer_fill_zero(s->rt, s->bwd.d_hidden, (size_t)B * T * D * sizeof(float), err))) return status;
     if ((status = vte_session_layernorm_backward(s, s->bwd.seed, vte_session_hidden(s, c->num_layers), T * D,
-                                                 s->fwd.final_mean, s->fwd.final_rstd, s->model->final_gamma,
+                                                 s->fwd.final_mean, s->fwd.final_rstd, 1, s->model->final_gamma,
                                                  s->bwd.d_hidden, T * D, 0, (size_t)B, err)))
         return status;
     for (int l = c->num_layers - 1; l >= 0; l--)
@@ -165,15 +179,17 @@ static vte_status create_layer_buffers(vte_runtime *rt, vte_layer_gradients *pla
 
 static void release_layer_buffers(vte_layer_gradients *plan) { VTE_BACKWARD_LAYER_BUFFERS(VTE_PLAN_BUFFER_RELEASE) }
 
-/* Sizes the GEMM backend's scratch for dx = dy W^T of every layer shape (rows x in x out). */
+/* Sizes the GEMM backend's scratch for dx = dy W^T of every layer shape (rows x in x out, and the row strides of
+ * dy and dx): all rows, the last layer's CLS rows (block_backward), LeGrad's CLS rows. */
 static vte_status reserve_gemms(vte_session *s, vte_error *err) {
     const vte_plan_dims d = s->dims;
-    const size_t rows = d.B * d.T;
-    const size_t shapes[][3] = {{rows, d.F, d.D}, {rows, d.D, d.F}, {rows, d.D, d.D}, {rows, d.D, 3 * d.D},
-                                {d.B, d.F, d.D},  {d.B, d.D, d.F},  {d.B, d.D, d.D}};
+    const size_t rows = d.B * d.T, cls_d = d.T * d.D;
+    const size_t shapes[][5] = {{rows, d.F, d.D, d.D, d.F},      {rows, d.D, d.F, d.F, d.D}, {rows, d.D, d.D, d.D, d.D},
+                                {rows, d.D, 3 * d.D, 3 * d.D, d.D}, {d.B, d.F, d.D, d.D, d.F},  {d.B, d.D, d.F, d.F, d.D},
+                                {d.B, d.D, d.D, d.D, d.D},          {d.B, d.F, d.D, cls_d, d.F}, {d.B, d.D, d.D, cls_d, cls_d}};
     for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
-        size_t m = shapes[i][0], n = shapes[i][1], k = shapes[i][2];
-        vte_status status = vte_gemm_reserve(s->rt, VTE_GEMM_N, VTE_GEMM_T, m, n, k, k, k, n, err);
+        size_t m = shapes[i][0], n = shapes[i][1], k = shapes[i][2], lda = shapes[i][3], ldc = shapes[i][4];
+        vte_status status = vte_gemm_reserve(s->rt, VTE_GEMM_N, VTE_GEMM_T, m, n, k, lda, k, ldc, err);
         if (status) return status;
     }
     return VTE_OK;

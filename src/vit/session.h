@@ -171,12 +171,14 @@ vte_status vte_session_head_gemm(vte_session *s, vte_gemm_op op_a, vte_gemm_op o
 /* LayerNorm of `rows` rows of x (row r at x + r*x_row_stride) into y [rows, D], keeping mean and rstd. */
 vte_status vte_session_layernorm_rows(vte_session *s, cl_mem x, size_t x_row_stride, cl_mem y, cl_mem mean,
                                       cl_mem rstd, cl_mem gamma, cl_mem beta, size_t rows, vte_error *err);
-/* dx (+)= LayerNorm-backward(dy [rows, D]) with the statistics of the forward (needs the backward plan). */
+/* dx (+)= LayerNorm-backward(dy [rows, D]) with the statistics of the forward, row r's at mean[r*stats_stride]
+ * and rstd[r*stats_stride] (needs the backward plan). */
 vte_status vte_session_layernorm_backward(vte_session *s, cl_mem dy, cl_mem x, size_t x_row_stride, cl_mem mean,
-                                          cl_mem rstd, cl_mem gamma, cl_mem dx, size_t dx_row_stride, int accumulate,
-                                          size_t rows, vte_error *err);
-/* d *= GELU'(u), element-wise over count values (needs the backward plan). */
-vte_status vte_session_gelu_backward(vte_session *s, cl_mem u, cl_mem d, size_t count, vte_error *err);
+                                          cl_mem rstd, size_t stats_stride, cl_mem gamma, cl_mem dx,
+                                          size_t dx_row_stride, int accumulate, size_t rows, vte_error *err);
+/* d [rows, cols] *= GELU'(u), element-wise, row r of u at u + r*u_row_stride (needs the backward plan). */
+vte_status vte_session_gelu_backward(vte_session *s, cl_mem u, size_t u_row_stride, cl_mem d, size_t rows,
+                                     size_t cols, vte_error *err);
 /* bwd.seed[b] = W_cls[classes[b]] (validated), classes also copied to bwd.classes (needs the backward plan). */
 vte_status vte_session_classifier_seed(vte_session *s, const int *classes, int B, vte_error *err);
 
