@@ -173,9 +173,14 @@ Test(gemm, self_check_passes_on_this_device) {
 Test(gemm, backend_choice) {
     vte_runtime *rt = vte_test_runtime();
     vte_error err = {0};
-    /* PoCL's CPU device keeps buffers in host memory: its GEMMs take the host BLAS unless told otherwise. */
-    if (rt->info.type == VTE_DEVICE_CPU && strstr(rt->info.platform_name, "Portable Computing Language"))
-        cr_assert_str_eq(vte_gemm_backend(rt), "host BLAS (OpenBLAS)");
+    /* PoCL's CPU device keeps buffers in host memory: its GEMMs take the faster host library per shape unless told
+     * otherwise. */
+    if (rt->info.type == VTE_DEVICE_CPU && strstr(rt->info.platform_name, "Portable Computing Language")) {
+        const char *described = vte_gemm_backend(rt);
+        cr_assert(strstr(described, "host BLAS (OpenBLAS)") && strstr(described, "oneDNN") &&
+                      strstr(described, "measured"),
+                  "%s", described);
+    }
     vte_runtime_free(rt);
     setenv("VITEXPLAIN_GEMM", "clblast", 1);
     rt = vte_test_runtime();
@@ -238,7 +243,10 @@ Test(gemm, forced_backends_run_and_report_themselves) {
     setenv("VITEXPLAIN_GEMM", "", 1); /* empty: the default, as if unset */
     rt = vte_test_runtime();
     cr_assert_eq(vte_gemm_self_check(rt, &err), VTE_OK, "%s", err.message);
-    cr_assert_str_eq(vte_gemm_backend(rt), is_pocl_cpu(rt) ? "host BLAS (OpenBLAS)" : "CLBlast");
+    if (is_pocl_cpu(rt))
+        cr_assert(strstr(vte_gemm_backend(rt), "measured"), "%s", vte_gemm_backend(rt));
+    else
+        cr_assert_str_eq(vte_gemm_backend(rt), "CLBlast");
     vte_runtime_free(rt);
 }
 
@@ -262,6 +270,119 @@ Test(runtime, row_kernel_form_follows_the_device_and_the_environment) {
     cr_assert(strstr(err.message, "VITEXPLAIN_ROW_KERNELS=\"rows\"") && strstr(err.message, "item") &&
                   strstr(err.message, "group"),
               "message: %s", err.message);
+}
+
+/* Runs C[m,n] = A B^T once on zeros (a shape the tests below choose by its m) with profiling on, and returns the
+ * backend name the profile recorded for it ("host", "onednn"). */
+static const char *backend_that_ran(vte_runtime *rt, size_t m, size_t n, size_t k) {
+    vte_error err = {0};
+    cl_mem a = vte_buffer_create(rt, m * k * sizeof(float), "A", &err);
+    cl_mem b = vte_buffer_create(rt, n * k * sizeof(float), "B", &err);
+    cl_mem c = vte_buffer_create(rt, m * n * sizeof(float), "C", &err);
+    cr_assert(a && b && c, "%s", err.message);
+    cr_assert_eq(vte_buffer_fill_zero(rt, a, m * k * sizeof(float), &err), VTE_OK, "%s", err.message);
+    cr_assert_eq(vte_buffer_fill_zero(rt, b, n * k * sizeof(float), &err), VTE_OK, "%s", err.message);
+    cr_assert_eq(vte_gemm(rt, VTE_GEMM_N, VTE_GEMM_T, m, n, k, 1.0f, a, 0, k, b, 0, k, 0.0f, c, 0, n, &err), VTE_OK,
+                 "%s", err.message);
+    vte_buffer_release(&a), vte_buffer_release(&b), vte_buffer_release(&c);
+    char prefix[64];
+    snprintf(prefix, sizeof prefix, "gemm %zux%zux%zu NT (", m, n, k);
+    for (size_t i = 0; i < rt->profile_count; i++)
+        if (strncmp(rt->profile[i].name, prefix, strlen(prefix)) == 0) {
+            static char name[32];
+            snprintf(name, sizeof name, "%s", rt->profile[i].name + strlen(prefix));
+            name[strcspn(name, ")")] = '\0';
+            return name;
+        }
+    cr_assert_fail("no profile entry for %s...)", prefix);
+    return NULL;
+}
+
+/* The one file with GEMM choices in `dir`, read into text; "" when there is none. */
+static void read_choice_file(const char *dir, char *text, size_t size) {
+    text[0] = '\0';
+    DIR *d = opendir(dir);
+    cr_assert_not_null(d, "%s", dir);
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        size_t len = strlen(e->d_name);
+        if (len < 5 || strcmp(e->d_name + len - 5, ".gemm") != 0) continue;
+        char path[4400];
+        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        FILE *f = fopen(path, "r");
+        cr_assert_not_null(f, "%s", path);
+        size_t n = fread(text, 1, size - 1, f);
+        text[n] = '\0';
+        fclose(f);
+    }
+    closedir(d);
+}
+
+Test(gemm, each_shape_is_measured_once_and_the_choice_is_kept_per_device) {
+    char cache[4096];
+    vte_test_new_dir(cache, sizeof cache);
+    setenv("VITEXPLAIN_CACHE_DIR", cache, 1);
+    setenv("VITEXPLAIN_PROFILE", "1", 1);
+    vte_runtime *rt = vte_test_runtime();
+    if (!is_pocl_cpu(rt)) {
+        vte_runtime_free(rt);
+        cr_skip_test("one GEMM candidate on this device: nothing to measure");
+    }
+    vte_error err = {0};
+    cr_assert_eq(vte_gemm_self_check(rt, &err), VTE_OK, "%s", err.message);
+    /* The self-check ran on both candidates. */
+    assert_self_check_profiled_through(rt, "host");
+    assert_self_check_profiled_through(rt, "onednn");
+
+    /* A new shape is measured: the faster on it takes it (the only shape measured) and is written down with the
+     * times. */
+    cr_assert(strstr(vte_gemm_backend(rt), "measured on first use"), "%s", vte_gemm_backend(rt));
+    const char *first = backend_that_ran(rt, 61, 47, 35);
+    cr_assert(strcmp(first, "host") == 0 || strcmp(first, "onednn") == 0, "ran on %s", first);
+    char text[8192];
+    read_choice_file(cache, text, sizeof text);
+    cr_assert(strstr(text, "GEMM choices|dev=") && strstr(text, "candidates=host,onednn"), "file: %s", text);
+    char line[128];
+    snprintf(line, sizeof line, "\n0 1 61 47 35 35 35 47 1 0 0 0 %s host=", first);
+    cr_assert(strstr(text, line) && strstr(text, " onednn="), "file lacks \"%s\": %s", line + 1, text);
+    cr_assert(strstr(vte_gemm_backend(rt), "measured on 1 GEMM shapes against"), "%s", vte_gemm_backend(rt));
+    vte_runtime_free(rt);
+
+    /* A later runtime takes the kept measurements, whatever they are: rewrite them so that the other backend is
+     * faster on a second shape by more than the first one lost, and both shapes run on it, measured or not. */
+    const char *other = strcmp(first, "host") == 0 ? "onednn" : "host";
+    DIR *d = opendir(cache);
+    struct dirent *e;
+    char path[4400] = "";
+    while ((e = readdir(d)))
+        if (strstr(e->d_name, ".gemm")) snprintf(path, sizeof path, "%s/%s", cache, e->d_name);
+    closedir(d);
+    char *header_end = strchr(text, '\n');
+    cr_assert_not_null(header_end);
+    header_end[1] = '\0';
+    FILE *f = fopen(path, "w");
+    cr_assert_not_null(f, "%s", path);
+    const int other_is_host = strcmp(other, "host") == 0;
+    fprintf(f, "%s0 1 61 47 35 35 35 47 1 0 0 0 %s host=%s onednn=%s\n", text, first, other_is_host ? "2ms" : "1ms",
+            other_is_host ? "1ms" : "2ms");
+    fprintf(f, "0 1 62 47 35 35 35 47 1 0 0 0 %s host=%s onednn=%s\n", other, other_is_host ? "1ms" : "5ms",
+            other_is_host ? "5ms" : "1ms");
+    fclose(f);
+    rt = vte_test_runtime();
+    cr_assert_str_eq(backend_that_ran(rt, 61, 47, 35), other);
+    cr_assert_str_eq(backend_that_ran(rt, 62, 47, 35), other);
+    vte_runtime_free(rt);
+
+    /* A file from another device or candidate set is ignored: the shape is measured again. */
+    f = fopen(path, "w");
+    fprintf(f, "vitexplain 0.0.0 GEMM choices|dev=another\n0 1 61 47 35 35 35 47 1 0 0 0 %s\n", other);
+    fclose(f);
+    rt = vte_test_runtime();
+    const char *again = backend_that_ran(rt, 61, 47, 35);
+    cr_assert(strcmp(again, "host") == 0 || strcmp(again, "onednn") == 0, "ran on %s", again);
+    read_choice_file(cache, text, sizeof text);
+    cr_assert(strstr(text, "candidates=host,onednn") && !strstr(text, "dev=another"), "file: %s", text);
+    vte_runtime_free(rt);
 }
 
 Test(gemm, unknown_backend_name_is_an_error_everywhere) {

@@ -1,32 +1,75 @@
 /* GEMM: the table of backends, the choice among them, profiling and the self-check. The backends themselves
- * (gemm_host.c, gemm_clblast.c) only multiply; see gemm_backend.h for adding one. */
+ * (gemm_host.c, gemm_onednn.c, gemm_clblast.c) only multiply; see gemm_backend.h for adding one.
+ *
+ * The choice. $VITEXPLAIN_GEMM=<name> forces one backend for every GEMM. Otherwise every usable backend is a
+ * candidate (CLBlast only where nothing else can run: on PoCL's CPU device it is 2-3x slower than the host
+ * libraries, docs/performance.md), and with several candidates each GEMM shape is measured once: the first call of
+ * a shape runs on every candidate (a pause, one warm-up and three timed runs each, on the call's own operands: about
+ * 0.3 s per large shape, once per device). Every GEMM then
+ * takes the one candidate whose measured shapes add up to the least time. One backend for all shapes rather than
+ * the fastest per shape, because the host libraries each keep their own pool of threads, which wait by spinning:
+ * alternating OpenBLAS and oneDNN between the layers of a ViT-B forward cost 239-250 ms/image against 208-223 with
+ * either alone (2 cores, batch 8), far more than any shape gained. The measurements are kept in the cache
+ * directory, one file per device, driver and candidate set, so a later process measures nothing it has measured
+ * before. */
 #include "runtime/gemm.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "runtime/gemm_backend.h"
+#include "runtime/internal.h"
 
-/* In order of preference: by default a runtime takes the first one usable on its device. The host BLAS comes
- * first because it is 2-3x faster where it can run (PoCL's CPU device); CLBlast runs everywhere. oneDNN (faster
- * than OpenBLAS on the linear layers, docs/performance.md) is chosen only by name until it is measured inside
- * the engine, where its OpenMP threads share the cores with PoCL's. */
-static const vte_gemm_backend_ops *const BACKENDS[] = {&vte_gemm_backend_host, &vte_gemm_backend_clblast,
-                                                      &vte_gemm_backend_onednn};
+/* In order of preference: before any shape is measured, GEMMs take the first candidate. */
+static const vte_gemm_backend_ops *const BACKENDS[] = {&vte_gemm_backend_host, &vte_gemm_backend_onednn,
+                                                      &vte_gemm_backend_clblast};
 #define BACKEND_COUNT (sizeof BACKENDS / sizeof BACKENDS[0])
 
+/* Each candidate's timed runs on a new shape (the best one counts: noise only ever slows a run down), and the pause
+ * before them that lets the previous candidate's threads go idle: OpenBLAS's keep polling for about 0.1 s after a
+ * call, and oneDNN right after OpenBLAS measured 21-24 ms on a 1576x768x768 GEMM after a pause of up to 50 ms
+ * against 9-13 ms after 100-200 ms (2 cores). */
+enum { TIMED_RUNS = 3, QUIET_PAUSE_MS = 120 };
+/* Below this many multiply-adds a shape is measured without the pauses: the libraries run it on one thread, and
+ * its few microseconds barely count in the sums that decide. */
+#define QUIET_PAUSE_MIN_WORK 5e6
+
+/* What makes two calls the same shape for the choice (not the buffers, offsets or scalars). */
+typedef struct shape_key {
+    int op_a, op_b;
+    size_t m, n, k, lda, ldb, ldc, batch, a_stride, b_stride, c_stride;
+} shape_key;
+
+typedef struct shape_choice {
+    shape_key key;
+    int candidate; /* index into state->candidates: the fastest on this shape */
+} shape_choice;
+
 struct vte_gemm_state {
-    const vte_gemm_backend_ops *backend; /* NULL until chosen, and when the choice failed */
-    void *backend_state;                 /* what backend->init made */
-    int prepared;                        /* 0: not yet; 1: chosen and initialised; -1: failed, prepare_error */
+    int prepared; /* 0: not yet; 1: candidates chosen and initialised; -1: failed, prepare_error */
     vte_error prepare_error;
+    const vte_gemm_backend_ops *candidates[BACKEND_COUNT]; /* the forced backend alone, or every candidate */
+    void *candidate_states[BACKEND_COUNT];                 /* what each one's init made */
+    size_t candidate_count;
+    int forced;            /* $VITEXPLAIN_GEMM named the one candidate */
+    int pinned;            /* >= 0: every call takes this candidate (the self-check of each one) */
+    shape_choice *choices; /* measured or read from the cache file */
+    size_t choice_count, choice_capacity;
+    double measured_ms[BACKEND_COUNT]; /* per candidate, the sum over the shapes in choices */
+    int chosen;                        /* the candidate every GEMM takes: the least measured_ms */
+    char choice_file[4200]; /* "" when choices are not kept on disk */
+    char description[192];
     int self_checked; /* 0: not yet; 1: passed; -1: failed */
     vte_error self_check_error;
 };
 
-/* "host, clblast": every backend's name, or with `usable_only` those that can run on rt's device. */
+/* "host, onednn, clblast": every backend's name, or with `usable_only` those that can run on rt's device. */
 static void list_names(const vte_runtime *rt, int usable_only, char *out, size_t size) {
     size_t used = 0;
     out[0] = '\0';
@@ -38,17 +81,19 @@ static void list_names(const vte_runtime *rt, int usable_only, char *out, size_t
     }
 }
 
-/* $VITEXPLAIN_GEMM=<name> forces a backend (unset or empty: the first usable one). A name that is unknown or
- * cannot run on this device is an error rather than a silent fallback, so a benchmark never measures another
- * path than the one it asked for. */
-static vte_status select_backend(const vte_runtime *rt, const vte_gemm_backend_ops **chosen, vte_error *err) {
+/* Fills state->candidates. A name that is unknown or cannot run on this device is an error rather than a silent
+ * fallback, so a benchmark never measures another path than the one it asked for. */
+static vte_status select_candidates(const vte_runtime *rt, struct vte_gemm_state *state, vte_error *err) {
     const char *request = getenv("VITEXPLAIN_GEMM");
     char names[128];
-    *chosen = NULL;
+    state->candidate_count = 0;
     if (!request || !*request) {
-        for (size_t i = 0; i < BACKEND_COUNT && !*chosen; i++)
-            if (BACKENDS[i]->usable(rt)) *chosen = BACKENDS[i];
-        if (*chosen) return VTE_OK;
+        for (size_t i = 0; i < BACKEND_COUNT; i++)
+            if (!BACKENDS[i]->fallback_only && BACKENDS[i]->usable(rt))
+                state->candidates[state->candidate_count++] = BACKENDS[i];
+        for (size_t i = 0; i < BACKEND_COUNT && state->candidate_count == 0; i++)
+            if (BACKENDS[i]->usable(rt)) state->candidates[state->candidate_count++] = BACKENDS[i];
+        if (state->candidate_count) return VTE_OK;
         list_names(rt, 0, names, sizeof names);
         return vte_error_set(err, VTE_ERR_UNSUPPORTED, "no GEMM backend (%s) can run on device \"%s\"", names,
                              rt->info.name);
@@ -56,7 +101,8 @@ static vte_status select_backend(const vte_runtime *rt, const vte_gemm_backend_o
     for (size_t i = 0; i < BACKEND_COUNT; i++) {
         if (strcmp(request, BACKENDS[i]->name) != 0) continue;
         if (BACKENDS[i]->usable(rt)) {
-            *chosen = BACKENDS[i];
+            state->candidates[state->candidate_count++] = BACKENDS[i];
+            state->forced = 1;
             return VTE_OK;
         }
         list_names(rt, 1, names, sizeof names);
@@ -71,7 +117,145 @@ static vte_status select_backend(const vte_runtime *rt, const vte_gemm_backend_o
                          request, names);
 }
 
-/* Chooses and initialises the backend on first use; every later call returns the first result, so a failed
+/* ---------------------------------------------------------------- the choices and their cache file */
+
+static int same_key(const shape_key *x, const shape_key *y) {
+    return x->op_a == y->op_a && x->op_b == y->op_b && x->m == y->m && x->n == y->n && x->k == y->k &&
+           x->lda == y->lda && x->ldb == y->ldb && x->ldc == y->ldc && x->batch == y->batch &&
+           x->a_stride == y->a_stride && x->b_stride == y->b_stride && x->c_stride == y->c_stride;
+}
+
+static shape_key key_of(const vte_gemm_call *call) {
+    const int batched = call->batch > 1;
+    return (shape_key){call->op_a,          call->op_b, call->m,    call->n, call->k, call->a.ld, call->b.ld,
+                       call->c.ld,          call->batch, batched ? call->a.stride : 0, batched ? call->b.stride : 0,
+                       batched ? call->c.stride : 0};
+}
+
+static const shape_choice *find_choice(const struct vte_gemm_state *state, const shape_key *key) {
+    for (size_t i = state->choice_count; i-- > 0;)
+        if (same_key(&state->choices[i].key, key)) return &state->choices[i];
+    return NULL;
+}
+
+/* Remembers a shape's times (ms per candidate) and updates the choice; 0 when out of memory (the shape is then
+ * measured again next time: no harm). */
+static int add_choice(struct vte_gemm_state *state, const shape_key *key, int candidate, const double *ms) {
+    if (state->choice_count == state->choice_capacity) {
+        size_t capacity = state->choice_capacity ? 2 * state->choice_capacity : 32;
+        shape_choice *grown = realloc(state->choices, capacity * sizeof *grown);
+        if (!grown) return 0;
+        state->choices = grown;
+        state->choice_capacity = capacity;
+    }
+    state->choices[state->choice_count++] = (shape_choice){*key, candidate};
+    for (size_t i = 0; i < state->candidate_count; i++) state->measured_ms[i] += ms[i];
+    state->chosen = 0;
+    for (size_t i = 1; i < state->candidate_count; i++)
+        if (state->measured_ms[i] < state->measured_ms[state->chosen]) state->chosen = (int)i;
+    return 1;
+}
+
+/* The cache file's first line: everything the choices depend on. A file whose first line differs (another
+ * driver, another set of candidates, an older vitexplain) is ignored and rewritten. */
+static void choice_file_header(const vte_runtime *rt, const struct vte_gemm_state *state, char *out, size_t size) {
+    size_t used = (size_t)snprintf(out, size, "vitexplain %s GEMM choices|dev=%s|drv=%s|plat=%s|candidates=",
+                                   vte_version(), rt->info.name, rt->info.driver_version, rt->info.platform_version);
+    for (size_t i = 0; i < state->candidate_count && used < size; i++)
+        used += (size_t)snprintf(out + used, size - used, "%s%s", i ? "," : "", state->candidates[i]->name);
+}
+
+static int candidate_named(const struct vte_gemm_state *state, const char *name) {
+    for (size_t i = 0; i < state->candidate_count; i++)
+        if (strcmp(state->candidates[i]->name, name) == 0) return (int)i;
+    return -1;
+}
+
+/* Reads the choices kept for this device; any line that does not parse is skipped (best effort: a missing or
+ * damaged file only costs a measurement). */
+static void load_choices(const vte_runtime *rt, struct vte_gemm_state *state) {
+    char header[1024], line[1024];
+    choice_file_header(rt, state, header, sizeof header);
+    if (!vte_cache_file(rt, header, ".gemm", state->choice_file, sizeof state->choice_file)) {
+        state->choice_file[0] = '\0';
+        return;
+    }
+    FILE *f = fopen(state->choice_file, "r");
+    if (!f) return;
+    int header_matches = fgets(line, sizeof line, f) && strncmp(line, header, strlen(header)) == 0 &&
+                         (line[strlen(header)] == '\n' || line[strlen(header)] == '\0');
+    while (header_matches && fgets(line, sizeof line, f)) {
+        shape_key key;
+        char name[32];
+        if (sscanf(line, "%d %d %zu %zu %zu %zu %zu %zu %zu %zu %zu %zu %31s", &key.op_a, &key.op_b, &key.m, &key.n,
+                   &key.k, &key.lda, &key.ldb, &key.ldc, &key.batch, &key.a_stride, &key.b_stride, &key.c_stride,
+                   name) != 13)
+            continue;
+        int candidate = candidate_named(state, name), complete = candidate >= 0;
+        double ms[BACKEND_COUNT];
+        for (size_t i = 0; i < state->candidate_count && complete; i++) { /* " host=9.579ms" */
+            char field[48];
+            snprintf(field, sizeof field, " %s=", state->candidates[i]->name);
+            const char *at = strstr(line, field);
+            complete = at && sscanf(at + strlen(field), "%lf", &ms[i]) == 1 && ms[i] >= 0.0;
+        }
+        if (complete && !find_choice(state, &key)) add_choice(state, &key, candidate, ms);
+    }
+    fclose(f);
+    if (!header_matches) unlink(state->choice_file); /* stale: the first measurement writes a new one */
+}
+
+/* Appends one choice (with the measured times, for whoever reads the file) in a single write, so that processes
+ * sharing the cache directory interleave whole lines. Best effort. */
+static void store_choice(const vte_runtime *rt, const struct vte_gemm_state *state, const shape_key *key,
+                         int candidate, const double *ms) {
+    if (!state->choice_file[0]) return;
+    int fd = open(state->choice_file, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0) return;
+    char text[2048];
+    size_t used = 0;
+    if (lseek(fd, 0, SEEK_END) == 0) { /* a new file starts with its header */
+        choice_file_header(rt, state, text, sizeof text);
+        used = strlen(text);
+        text[used++] = '\n';
+    }
+    used += (size_t)snprintf(text + used, sizeof text - used, "%d %d %zu %zu %zu %zu %zu %zu %zu %zu %zu %zu %s",
+                             key->op_a, key->op_b, key->m, key->n, key->k, key->lda, key->ldb, key->ldc, key->batch,
+                             key->a_stride, key->b_stride, key->c_stride, state->candidates[candidate]->name);
+    for (size_t i = 0; i < state->candidate_count && used < sizeof text; i++)
+        used += (size_t)snprintf(text + used, sizeof text - used, " %s=%.3fms", state->candidates[i]->name, ms[i]);
+    if (used < sizeof text - 1) {
+        text[used++] = '\n';
+        ssize_t written = write(fd, text, used);
+        (void)written;
+    }
+    close(fd);
+}
+
+/* ---------------------------------------------------------------- choosing, measuring, running */
+
+/* "oneDNN", "oneDNN (measured on 8 GEMM shapes against host BLAS (OpenBLAS))", or before any measurement
+ * "host BLAS (OpenBLAS) or oneDNN, measured on first use". */
+static void describe(struct vte_gemm_state *state) {
+    char *out = state->description;
+    const size_t size = sizeof state->description;
+    if (state->candidate_count == 1) {
+        snprintf(out, size, "%s", state->candidates[0]->description);
+        return;
+    }
+    size_t used = 0;
+    if (state->choice_count)
+        used = (size_t)snprintf(out, size, "%s (measured on %zu GEMM shapes against ",
+                                state->candidates[state->chosen]->description, state->choice_count);
+    for (size_t i = 0, listed = 0; i < state->candidate_count && used < size; i++) {
+        if (state->choice_count && (int)i == state->chosen) continue;
+        used += (size_t)snprintf(out + used, size - used, "%s%s", listed++ ? " or " : "",
+                                 state->candidates[i]->description);
+    }
+    if (used < size) snprintf(out + used, size - used, "%s", state->choice_count ? ")" : ", measured on first use");
+}
+
+/* Chooses and initialises the candidates on first use; every later call returns the first result, so a failed
  * choice reaches whichever GEMM call comes first (the session's self-check) and every one after it. */
 static vte_status prepare(vte_runtime *rt, vte_error *err) {
     if (!rt->gemm && !(rt->gemm = calloc(1, sizeof *rt->gemm)))
@@ -79,11 +263,22 @@ static vte_status prepare(vte_runtime *rt, vte_error *err) {
     struct vte_gemm_state *state = rt->gemm;
     if (state->prepared == 0) {
         vte_error_clear(&state->prepare_error);
-        const vte_gemm_backend_ops *backend = NULL;
-        vte_status status = select_backend(rt, &backend, &state->prepare_error);
-        state->backend = backend;
-        if (status == VTE_OK && backend->init)
-            status = backend->init(rt, &state->backend_state, &state->prepare_error);
+        state->pinned = -1;
+        vte_status status = select_candidates(rt, state, &state->prepare_error);
+        size_t initialised = 0;
+        for (; initialised < state->candidate_count && status == VTE_OK; initialised++) {
+            const vte_gemm_backend_ops *backend = state->candidates[initialised];
+            if (backend->init)
+                status = backend->init(rt, &state->candidate_states[initialised], &state->prepare_error);
+            if (status != VTE_OK) break;
+        }
+        if (status != VTE_OK) {
+            for (size_t i = 0; i < initialised; i++)
+                if (state->candidates[i]->release) state->candidates[i]->release(rt, state->candidate_states[i]);
+            state->candidate_count = 0;
+        } else if (state->candidate_count > 1) {
+            load_choices(rt, state);
+        }
         state->prepared = status == VTE_OK ? 1 : -1;
     }
     if (state->prepared > 0) return VTE_OK;
@@ -93,26 +288,85 @@ static vte_status prepare(vte_runtime *rt, vte_error *err) {
 
 const char *vte_gemm_backend(vte_runtime *rt) {
     prepare(rt, NULL);
-    return rt->gemm && rt->gemm->backend ? rt->gemm->backend->description : "none";
+    if (!rt->gemm || rt->gemm->prepared <= 0) return "none";
+    describe(rt->gemm);
+    return rt->gemm->description;
 }
 
 static char op_letter(vte_gemm_op op) { return op == VTE_GEMM_T ? 'T' : 'N'; }
 
-/* Runs `call` on the chosen backend; with profiling, times it under a name that says the shape and backend. */
+static double now_ms(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return t.tv_sec * 1e3 + t.tv_nsec / 1e6;
+}
+
+/* Runs `call` on candidate i and waits for it: the time of the call alone. */
+static vte_status timed_run(vte_runtime *rt, size_t i, const vte_gemm_call *call, double *ms, vte_error *err) {
+    struct vte_gemm_state *state = rt->gemm;
+    double start = now_ms();
+    vte_status status = state->candidates[i]->run(rt, state->candidate_states[i], call, err);
+    if (status == VTE_OK) status = vte_runtime_finish(rt, err);
+    *ms = now_ms() - start;
+    return status;
+}
+
+/* The first call of a shape with several candidates: each runs it (after QUIET_PAUSE_MS, a warm-up, then TIMED_RUNS
+ * timed runs, the best kept) on the call's own operands, which is harmless because C is overwritten (beta == 0, checked by the caller)
+ * and every candidate passed the self-check. The chosen candidate runs it last, so C holds its result. */
+static vte_status measure(vte_runtime *rt, const vte_gemm_call *call, const shape_key *key, int *chosen,
+                          vte_error *err) {
+    struct vte_gemm_state *state = rt->gemm;
+    double best[BACKEND_COUNT];
+    vte_status status = vte_runtime_finish(rt, err); /* earlier work is not this call's time */
+    const int pause = (double)call->m * (double)call->n * (double)call->k * (double)call->batch >= QUIET_PAUSE_MIN_WORK;
+    for (size_t i = 0; i < state->candidate_count && status == VTE_OK; i++) {
+        double ms;
+        best[i] = INFINITY;
+        if (pause) nanosleep(&(struct timespec){0, QUIET_PAUSE_MS * 1000000L}, NULL);
+        status = timed_run(rt, i, call, &ms, err);
+        for (int r = 0; r < TIMED_RUNS && status == VTE_OK; r++)
+            if ((status = timed_run(rt, i, call, &ms, err)) == VTE_OK && ms < best[i]) best[i] = ms;
+    }
+    if (status != VTE_OK) return status;
+    int winner = 0;
+    for (size_t i = 1; i < state->candidate_count; i++)
+        if (best[i] < best[winner]) winner = (int)i;
+    add_choice(state, key, winner, best);
+    store_choice(rt, state, key, winner, best);
+    *chosen = state->chosen;
+    if ((size_t)state->chosen == state->candidate_count - 1) return VTE_OK; /* ran last already */
+    return state->candidates[state->chosen]->run(rt, state->candidate_states[state->chosen], call, err);
+}
+
+/* Runs `call` on the backend its shape takes; with profiling, times it under a name that says the shape and the
+ * backend. */
 static vte_status run_call(vte_runtime *rt, const vte_gemm_call *call, vte_error *err) {
     vte_status status = prepare(rt, err);
     if (status != VTE_OK) return status;
-    const struct vte_gemm_state *state = rt->gemm;
+    struct vte_gemm_state *state = rt->gemm;
     double start = vte_profile_begin(rt);
-    status = state->backend->run(rt, state->backend_state, call, err);
+    int chosen = 0;
+    if (state->pinned >= 0) {
+        chosen = state->pinned;
+        status = state->candidates[chosen]->run(rt, state->candidate_states[chosen], call, err);
+    } else {
+        const shape_key key = key_of(call);
+        if (state->candidate_count > 1 && call->beta == 0.0f && !find_choice(state, &key)) {
+            status = measure(rt, call, &key, &chosen, err);
+        } else {
+            chosen = state->chosen;
+            status = state->candidates[chosen]->run(rt, state->candidate_states[chosen], call, err);
+        }
+    }
     if (status == VTE_OK && rt->profiling) {
         char name[96];
         if (call->batched)
             snprintf(name, sizeof name, "gemm batched %zux%zux%zu x%zu %c%c (%s)", call->m, call->n, call->k,
-                     call->batch, op_letter(call->op_a), op_letter(call->op_b), state->backend->name);
+                     call->batch, op_letter(call->op_a), op_letter(call->op_b), state->candidates[chosen]->name);
         else
             snprintf(name, sizeof name, "gemm %zux%zux%zu %c%c (%s)", call->m, call->n, call->k, op_letter(call->op_a),
-                     op_letter(call->op_b), state->backend->name);
+                     op_letter(call->op_b), state->candidates[chosen]->name);
         vte_profile_end(rt, name, start);
     }
     return status;
@@ -123,10 +377,12 @@ vte_status vte_gemm_reserve(vte_runtime *rt, vte_gemm_op op_a, vte_gemm_op op_b,
     vte_status status = prepare(rt, err);
     if (status != VTE_OK) return status;
     const struct vte_gemm_state *state = rt->gemm;
-    if (!state->backend->reserve) return VTE_OK;
     const vte_gemm_call shape = {.op_a = op_a, .op_b = op_b, .m = m, .n = n, .k = k, .a = {.ld = lda},
                                  .b = {.ld = ldb}, .c = {.ld = ldc}, .batch = 1};
-    return state->backend->reserve(rt, state->backend_state, &shape, err);
+    for (size_t i = 0; i < state->candidate_count && status == VTE_OK; i++)
+        if (state->candidates[i]->reserve)
+            status = state->candidates[i]->reserve(rt, state->candidate_states[i], &shape, err);
+    return status;
 }
 
 vte_status vte_gemm(vte_runtime *rt, vte_gemm_op op_a, vte_gemm_op op_b, size_t m, size_t n, size_t k, float alpha,
@@ -168,9 +424,8 @@ static float pseudo_random(unsigned *seed) {
     return (float)((*seed >> 8) & 0xFFFF) / 32768.0f - 1.0f;
 }
 
-static vte_status compare(vte_runtime *rt, const float *got, const double *want, size_t count, size_t k,
-                          const char *what, vte_error *err) {
-    const vte_gemm_backend_ops *backend = rt->gemm->backend;
+static vte_status compare(const vte_gemm_backend_ops *backend, const float *got, const double *want, size_t count,
+                          size_t k, const char *what, vte_error *err) {
     for (size_t i = 0; i < count; i++) {
         /* |a|,|b| <= 1: the float32 rounding error of a length-k dot product is well below k * 2^-20. */
         double tolerance = 1e-5 + (double)k * 1e-6;
@@ -184,7 +439,9 @@ static vte_status compare(vte_runtime *rt, const float *got, const double *want,
     return VTE_OK;
 }
 
+/* The self-check of the candidate the state is pinned to. */
 static vte_status run_self_check(vte_runtime *rt, vte_error *err) {
+    const vte_gemm_backend_ops *backend = rt->gemm->candidates[rt->gemm->pinned];
     /* Awkward sizes (not multiples of any tile), a transposed B as the linear layers use, an offset into A,
      * and a strided batch shaped like the attention products. */
     enum { M = 37, N = 29, K = 53, OFFSET = 5, BATCH = 3, BM = 17, BN = 19, BK = 11 };
@@ -231,8 +488,8 @@ static vte_status run_self_check(vte_runtime *rt, vte_error *err) {
     for (size_t i = 0; i < BATCH; i++)
         reference_gemm(VTE_GEMM_N, VTE_GEMM_T, BM, BN, BK, hba + i * BM * BK, BK, hbb + i * BN * BK, BK,
                        want + c_count + i * BM * BN, BN);
-    if ((status = compare(rt, hc, want, c_count, K, "GEMM 37x29x53, B transposed", err))) goto done;
-    status = compare(rt, hbc, want + c_count, bc_count, BK, "strided-batched GEMM 3x17x19x11", err);
+    if ((status = compare(backend, hc, want, c_count, K, "GEMM 37x29x53, B transposed", err))) goto done;
+    status = compare(backend, hbc, want + c_count, bc_count, BK, "strided-batched GEMM 3x17x19x11", err);
 done:
     vte_buffer_release(&a);
     vte_buffer_release(&b);
@@ -249,9 +506,14 @@ vte_status vte_gemm_self_check(vte_runtime *rt, vte_error *err) {
     vte_status status = prepare(rt, err);
     if (status != VTE_OK) return status;
     struct vte_gemm_state *state = rt->gemm;
-    if (state->self_checked == 0) {
+    if (state->self_checked == 0) { /* every candidate, each alone */
         vte_error_clear(&state->self_check_error);
-        state->self_checked = run_self_check(rt, &state->self_check_error) == VTE_OK ? 1 : -1;
+        state->self_checked = 1;
+        for (size_t i = 0; i < state->candidate_count && state->self_checked > 0; i++) {
+            state->pinned = (int)i;
+            if (run_self_check(rt, &state->self_check_error) != VTE_OK) state->self_checked = -1;
+        }
+        state->pinned = -1;
     }
     if (state->self_checked > 0) return VTE_OK;
     if (err) *err = state->self_check_error;
@@ -261,7 +523,9 @@ vte_status vte_gemm_self_check(vte_runtime *rt, vte_error *err) {
 void vte_gemm_release(vte_runtime *rt) {
     struct vte_gemm_state *state = rt->gemm;
     if (!state) return;
-    if (state->prepared > 0 && state->backend->release) state->backend->release(rt, state->backend_state);
+    for (size_t i = 0; state->prepared > 0 && i < state->candidate_count; i++)
+        if (state->candidates[i]->release) state->candidates[i]->release(rt, state->candidate_states[i]);
+    free(state->choices);
     free(state);
     rt->gemm = NULL;
 }

@@ -1,9 +1,10 @@
 /* The one place that multiplies matrices. Every GEMM of the forward and backward passes goes through these
- * calls, so a device-specific path can replace CLBlast without touching the model code. Each runtime takes one
- * backend (gemm_backend.h): by default the first usable of the host BLAS (PoCL's CPU device only) and CLBlast;
- * $VITEXPLAIN_GEMM=host|clblast forces one. The backend is chosen by the first call below other than
- * vte_gemm_release (in a session, vte_gemm_self_check); a failed choice is returned by that call and every later
- * one.
+ * calls, so a device-specific path can replace CLBlast without touching the model code. Each runtime has its
+ * backends (gemm_backend.h): on PoCL's CPU device the host BLAS or oneDNN, whichever is faster on the GEMM shapes
+ * measured so far (each shape measured once, cached per device: gemm.c); elsewhere CLBlast.
+ * $VITEXPLAIN_GEMM=host|onednn|clblast forces one for every shape. The backends are chosen by the first call below
+ * other than vte_gemm_release (in a session, vte_gemm_self_check); a failed choice is returned by that call and
+ * every later one.
  * All matrices are row-major; offsets, leading dimensions and strides are in elements. */
 #ifndef VTE_RUNTIME_GEMM_H
 #define VTE_RUNTIME_GEMM_H
@@ -29,15 +30,15 @@ vte_status vte_gemm_reserve(vte_runtime *rt, vte_gemm_op op_a, vte_gemm_op op_b,
                             size_t lda, size_t ldb, size_t ldc, vte_error *err);
 
 /* Multiplies small random matrices of awkward shapes (both GEMM calls, transposed operands, offsets)
- * on the chosen backend and against a double-precision host reference; fails with VTE_ERR_SELF_CHECK when the
+ * on each of the runtime's backends and against a double-precision host reference; fails with VTE_ERR_SELF_CHECK when the
  * backend is wrong, and with VTE_ERR_INVALID_ARGUMENT when $VITEXPLAIN_GEMM names no backend usable here.
  * Runs once per runtime; later calls return the first result. */
 vte_status vte_gemm_self_check(vte_runtime *rt, vte_error *err);
 
 void vte_gemm_release(vte_runtime *rt);
 
-/* The description of the backend this runtime's GEMMs take ("CLBlast", "host BLAS (OpenBLAS)"); "none" when
- * none could be chosen (the other calls return why). */
+/* The description of the backend this runtime's GEMMs take now ("CLBlast", "oneDNN (measured on 8 GEMM shapes
+ * against host BLAS (OpenBLAS))"); "none" when none could be chosen (the other calls return why). */
 const char *vte_gemm_backend(vte_runtime *rt);
 
 #endif

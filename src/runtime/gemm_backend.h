@@ -1,5 +1,5 @@
-/* The interface between gemm.c and one way of multiplying matrices (a "backend"). gemm.c chooses one backend
- * per runtime from its table, profiles and self-checks it; a backend only multiplies. A new path is one file
+/* The interface between gemm.c and one way of multiplying matrices (a "backend"). gemm.c chooses among the
+ * backends per runtime and per shape, profiles and self-checks them; a backend only multiplies. A new path is one file
  * that defines a vte_gemm_backend_ops and one row in gemm.c's table.
  * Internal to src/runtime: the passes call gemm.h. */
 #ifndef VTE_RUNTIME_GEMM_BACKEND_H
@@ -36,6 +36,9 @@ typedef struct vte_gemm_backend_ops {
     const char *name;                /* the $VITEXPLAIN_GEMM value that forces it: "host", "clblast" */
     const char *description;         /* for messages and benchmarks: "host BLAS (OpenBLAS)", "CLBlast" */
     const char *wrong_result_advice; /* ends the self-check's failure message: what the user can do */
+    /* 1: a candidate only where no other backend can run (CLBlast: the host libraries are 2-3x faster where they
+     * can run, so measuring it there would only cost its kernels' compilation) */
+    int fallback_only;
     /* Nonzero when it can run on this runtime's device. */
     int (*usable)(const vte_runtime *rt);
     /* Optional (NULL: no state). Called once when chosen; sets *state for the calls below. On failure it

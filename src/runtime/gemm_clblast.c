@@ -202,6 +202,7 @@ const vte_gemm_backend_ops vte_gemm_backend_clblast = {
     .name = "clblast",
     .description = "CLBlast",
     .wrong_result_advice = "the OpenCL driver or CLBlast computes wrong results here: choose another --device",
+    .fallback_only = 1,
     .usable = clblast_usable,
     .init = clblast_init,
     .reserve = clblast_reserve,

@@ -25,7 +25,7 @@ static vte_status host_run(vte_runtime *rt, void *state, const vte_gemm_call *ca
 const vte_gemm_backend_ops vte_gemm_backend_host = {
     .name = "host",
     .description = "host BLAS (OpenBLAS)",
-    .wrong_result_advice = "the host BLAS computes wrong results here: set VITEXPLAIN_GEMM=clblast",
+    .wrong_result_advice = "the host BLAS computes wrong results here: set VITEXPLAIN_GEMM=onednn or clblast",
     .usable = vte_gemm_host_memory,
     .init = NULL,    /* OpenBLAS needs no setup */
     .reserve = NULL, /* nor device scratch */

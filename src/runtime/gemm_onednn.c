@@ -1,8 +1,8 @@
 /* The oneDNN GEMM backend, for PoCL's CPU device (like the host BLAS, it maps the operands: gemm_mapped.h).
  * oneDNN's JIT picks its kernels from the CPU's features, AVX-512 included, whatever the vendor, where Debian's
  * OpenBLAS picks them from a table of CPU models (it took a Zen 5 for Haswell: AVX2). Measured on the ViT-B shapes
- * (docs/performance.md, tools/bench-gemm.sh): the fastest library on the linear layers. Chosen with
- * VITEXPLAIN_GEMM=onednn. */
+ * (docs/performance.md, tools/bench-gemm.sh): the fastest library on the linear layers. A candidate of gemm.c's
+ * measured choice; VITEXPLAIN_GEMM=onednn forces it. */
 #include <dnnl.h>
 
 #include "runtime/gemm_mapped.h"
@@ -30,7 +30,7 @@ static vte_status onednn_run(vte_runtime *rt, void *state, const vte_gemm_call *
 const vte_gemm_backend_ops vte_gemm_backend_onednn = {
     .name = "onednn",
     .description = "oneDNN",
-    .wrong_result_advice = "oneDNN computes wrong results here: unset VITEXPLAIN_GEMM (the host BLAS)",
+    .wrong_result_advice = "oneDNN computes wrong results here: set VITEXPLAIN_GEMM=host (OpenBLAS)",
     .usable = vte_gemm_host_memory,
     .init = NULL,
     .reserve = NULL,

@@ -170,8 +170,15 @@ static void cache_key(vte_runtime *rt, const char *source, size_t length, const 
              rt->info.driver_version, rt->info.platform_version);
 }
 
+int vte_cache_file(const vte_runtime *rt, const char *key, const char *extension, char *path, size_t size) {
+    if (!rt->cache_dir[0]) return 0;
+    int n = snprintf(path, size, "%s/%016llx%s", rt->cache_dir, (unsigned long long)fnv1a(key, strlen(key), FNV_OFFSET),
+                     extension);
+    return n > 0 && (size_t)n < size;
+}
+
 static void cache_path(vte_runtime *rt, const char *key, char *path, size_t size) {
-    snprintf(path, size, "%s/%016llx.bin", rt->cache_dir, (unsigned long long)fnv1a(key, strlen(key), FNV_OFFSET));
+    vte_cache_file(rt, key, ".bin", path, size);
 }
 
 /* Returns a built program from the cache, or NULL on any miss (absent, stale, corrupt, rejected). */
