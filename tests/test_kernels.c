@@ -299,9 +299,22 @@ Test(embed, embeddings_assemble) {
     free(patch), free(bias), free(cls), free(pos), free(got), free(want);
 }
 
+/* The launch of an element-wise row kernel over [rows, cols] in either form (the same arguments): 2-D over
+ * (columns, rows), or one work-item per row. */
+static cl_uint row_launch(vte_runtime *rt, cl_kernel k, row_form form, int rows, int cols, size_t global[2],
+                          size_t local[2]) {
+    local[0] = elementwise_local(rt, k), local[1] = 1;
+    if (form == ONE_ITEM_PER_ROW) {
+        global[0] = vte_round_up((size_t)rows, local[0]), global[1] = 1;
+        return 1;
+    }
+    global[0] = vte_round_up((size_t)cols, local[0]), global[1] = (size_t)rows;
+    return 2;
+}
+
 /* ---------------------------------------------------------------- elementwise.cl */
 
-Test(elementwise, bias_add) {
+static void run_bias_add(row_form form) {
     const int rows = 197, cols = 773;
     const size_t n = (size_t)rows * cols;
     float *x = alloc_floats(n), *bias = alloc_floats(cols), *want = alloc_floats(n);
@@ -310,10 +323,11 @@ Test(elementwise, bias_add) {
     for (size_t i = 0; i < n; i++) want[i] = x[i] + bias[i % cols];
     vte_runtime *rt = vte_test_runtime();
     vte_error err = {0};
-    cl_kernel k = make_kernel(rt, "elementwise", "bias_add");
+    cl_kernel k = make_row_kernel(rt, "elementwise", "bias_add", form);
     cl_mem d_x = upload(rt, x, n), d_bias = upload(rt, bias, cols);
-    size_t local[2] = {elementwise_local(rt, k), 1}, global[2] = {vte_round_up((size_t)cols, local[0]), (size_t)rows};
-    cr_assert_eq(VTE_RUN(rt, k, 2, global, local, &err, VTE_ARG(d_x), VTE_ARG(d_bias), VTE_INT(rows), VTE_INT(cols)),
+    size_t local[2], global[2];
+    const cl_uint dims = row_launch(rt, k, form, rows, cols, global, local);
+    cr_assert_eq(VTE_RUN(rt, k, dims, global, local, &err, VTE_ARG(d_x), VTE_ARG(d_bias), VTE_INT(rows), VTE_INT(cols)),
                  VTE_OK, "%s", err.message);
     download(rt, d_x, x, n);
     guard_intact(rt, d_x, n, "bias_add");
@@ -324,7 +338,11 @@ Test(elementwise, bias_add) {
     free(x), free(bias), free(want);
 }
 
-Test(elementwise, bias_gelu_forward) {
+Test(elementwise, bias_add) { run_bias_add(ONE_GROUP_PER_ROW); }
+
+Test(elementwise, bias_add_per_item) { run_bias_add(ONE_ITEM_PER_ROW); }
+
+static void run_bias_gelu_forward(row_form form) {
     const int rows = 13, cols = 3077;
     const size_t n = (size_t)rows * cols;
     float *u = alloc_floats(n), *act = alloc_floats(n), *bias = alloc_floats(cols);
@@ -338,10 +356,11 @@ Test(elementwise, bias_gelu_forward) {
     }
     vte_runtime *rt = vte_test_runtime();
     vte_error err = {0};
-    cl_kernel k = make_kernel(rt, "elementwise", "bias_gelu_forward");
+    cl_kernel k = make_row_kernel(rt, "elementwise", "bias_gelu_forward", form);
     cl_mem d_u = upload(rt, u, n), d_act = upload(rt, act, n), d_bias = upload(rt, bias, cols);
-    size_t local[2] = {elementwise_local(rt, k), 1}, global[2] = {vte_round_up((size_t)cols, local[0]), (size_t)rows};
-    cr_assert_eq(VTE_RUN(rt, k, 2, global, local, &err, VTE_ARG(d_u), VTE_ARG(d_act), VTE_ARG(d_bias),
+    size_t local[2], global[2];
+    const cl_uint dims = row_launch(rt, k, form, rows, cols, global, local);
+    cr_assert_eq(VTE_RUN(rt, k, dims, global, local, &err, VTE_ARG(d_u), VTE_ARG(d_act), VTE_ARG(d_bias),
                          VTE_INT(rows), VTE_INT(cols)),
                  VTE_OK, "%s", err.message);
     download(rt, d_u, u, n);
@@ -356,7 +375,11 @@ Test(elementwise, bias_gelu_forward) {
     free(u), free(act), free(bias), free(want_u), free(want_act);
 }
 
-Test(elementwise, bias_residual_add) {
+Test(elementwise, bias_gelu_forward) { run_bias_gelu_forward(ONE_GROUP_PER_ROW); }
+
+Test(elementwise, bias_gelu_forward_per_item) { run_bias_gelu_forward(ONE_ITEM_PER_ROW); }
+
+static void run_bias_residual_add(row_form form) {
     const int rows = 197, cols = 37;
     const size_t n = (size_t)rows * cols;
     float *x = alloc_floats(n), *bias = alloc_floats(cols), *res = alloc_floats(n), *want = alloc_floats(n);
@@ -366,10 +389,11 @@ Test(elementwise, bias_residual_add) {
     for (size_t i = 0; i < n; i++) want[i] = (x[i] + bias[i % cols]) + res[i];
     vte_runtime *rt = vte_test_runtime();
     vte_error err = {0};
-    cl_kernel k = make_kernel(rt, "elementwise", "bias_residual_add");
+    cl_kernel k = make_row_kernel(rt, "elementwise", "bias_residual_add", form);
     cl_mem d_x = upload(rt, x, n), d_bias = upload(rt, bias, cols), d_res = upload(rt, res, n);
-    size_t local[2] = {elementwise_local(rt, k), 1}, global[2] = {vte_round_up((size_t)cols, local[0]), (size_t)rows};
-    cr_assert_eq(VTE_RUN(rt, k, 2, global, local, &err, VTE_ARG(d_x), VTE_ARG(d_bias), VTE_ARG(d_res),
+    size_t local[2], global[2];
+    const cl_uint dims = row_launch(rt, k, form, rows, cols, global, local);
+    cr_assert_eq(VTE_RUN(rt, k, dims, global, local, &err, VTE_ARG(d_x), VTE_ARG(d_bias), VTE_ARG(d_res),
                          VTE_INT(rows), VTE_INT(cols)),
                  VTE_OK, "%s", err.message);
     download(rt, d_x, x, n);
@@ -381,8 +405,12 @@ Test(elementwise, bias_residual_add) {
     free(x), free(bias), free(res), free(want);
 }
 
+Test(elementwise, bias_residual_add) { run_bias_residual_add(ONE_GROUP_PER_ROW); }
+
+Test(elementwise, bias_residual_add_per_item) { run_bias_residual_add(ONE_ITEM_PER_ROW); }
+
 /* d [rows, cols] *= gelu'(u), u's rows u_row_stride apart (the CLS rows of a [rows*T, cols] array when T*cols). */
-static void run_gelu_backward(int rows, int cols, int u_row_stride, unsigned seed) {
+static void run_gelu_backward(int rows, int cols, int u_row_stride, unsigned seed, row_form form) {
     const size_t n = (size_t)rows * cols, n_u = (size_t)(rows - 1) * u_row_stride + cols;
     float *u = alloc_floats(n_u), *d = alloc_floats(n), *want = alloc_floats(n);
     vte_test_fill_uniform(u, n_u, -7.0f, 7.0f, seed);
@@ -394,16 +422,18 @@ static void run_gelu_backward(int rows, int cols, int u_row_stride, unsigned see
         }
     vte_runtime *rt = vte_test_runtime();
     vte_error err = {0};
-    cl_kernel k = make_kernel(rt, "elementwise", "gelu_backward");
+    cl_kernel k = make_row_kernel(rt, "elementwise", "gelu_backward", form);
     cl_mem d_u = upload(rt, u, n_u), d_d = upload(rt, d, n);
-    size_t local[2] = {elementwise_local(rt, k), 1}, global[2] = {vte_round_up((size_t)cols, local[0]), (size_t)rows};
-    cr_assert_eq(VTE_RUN(rt, k, 2, global, local, &err, VTE_ARG(d_u), VTE_INT(u_row_stride), VTE_ARG(d_d),
+    size_t local[2], global[2];
+    const cl_uint dims = row_launch(rt, k, form, rows, cols, global, local);
+    cr_assert_eq(VTE_RUN(rt, k, dims, global, local, &err, VTE_ARG(d_u), VTE_INT(u_row_stride), VTE_ARG(d_d),
                          VTE_INT(rows), VTE_INT(cols)),
                  VTE_OK, "%s", err.message);
     download(rt, d_d, d, n);
     guard_intact(rt, d_d, n, "gelu_backward");
     char what[64];
-    snprintf(what, sizeof what, "gelu_backward %dx%d u stride %d", rows, cols, u_row_stride);
+    snprintf(what, sizeof what, "gelu_backward (%s) %dx%d u stride %d", ROW_FORM_NAME(form), rows, cols,
+             u_row_stride);
     check(what, d, want, n, 1e-6, 1e-6);
     vte_buffer_release(&d_u), vte_buffer_release(&d_d);
     clReleaseKernel(k);
@@ -411,9 +441,15 @@ static void run_gelu_backward(int rows, int cols, int u_row_stride, unsigned see
     free(u), free(d), free(want);
 }
 
-Test(elementwise, gelu_backward) { run_gelu_backward(197, 37, 37, 81); }
+Test(elementwise, gelu_backward) {
+    run_gelu_backward(197, 37, 37, 81, ONE_GROUP_PER_ROW);
+    run_gelu_backward(197, 37, 37, 81, ONE_ITEM_PER_ROW);
+}
 
-Test(elementwise, gelu_backward_strided_cls_rows) { run_gelu_backward(3, 773, 17 * 773, 83); }
+Test(elementwise, gelu_backward_strided_cls_rows) {
+    run_gelu_backward(3, 773, 17 * 773, 83, ONE_GROUP_PER_ROW);
+    run_gelu_backward(3, 773, 17 * 773, 83, ONE_ITEM_PER_ROW);
+}
 
 Test(elementwise, add_inplace) {
     const int n = 197 * 773;

@@ -44,9 +44,10 @@ static vte_status linear_backward(vte_session *s, cl_mem dy, size_t dy_ld, size_
 
 vte_status vte_session_gelu_backward(vte_session *s, cl_mem u, size_t u_row_stride, cl_mem d, size_t rows,
                                      size_t cols, vte_error *err) {
-    size_t global[2] = {elementwise_global(s, cols), rows}, local[2] = {s->fwd.elementwise_group, 1};
-    return VTE_RUN(s->rt, s->bwd.gelu_backward, 2, global, local, err, VTE_ARG(u), VTE_INT(u_row_stride), VTE_ARG(d),
-                   VTE_INT(rows), VTE_INT(cols));
+    const vte_row_launch at = vte_session_row_launch(s, rows, cols);
+    return VTE_RUN(s->rt, s->fwd.rows_per_item ? s->bwd.gelu_backward_per_item : s->bwd.gelu_backward, at.dims,
+                   at.global, at.local, err, VTE_ARG(u), VTE_INT(u_row_stride), VTE_ARG(d), VTE_INT(rows),
+                   VTE_INT(cols));
 }
 
 /* From dCtx (bwd.d_ctx) to dA (kept in bwd.layers[l].d_attn) and on to dQ, dK, dV (bwd.d_qkv), heads and images

@@ -11,6 +11,19 @@ static size_t elementwise_global(const vte_session *s, size_t count) {
     return vte_round_up(count, s->fwd.elementwise_group);
 }
 
+vte_row_launch vte_session_row_launch(const vte_session *s, size_t rows, size_t cols) {
+    vte_row_launch launch = {.local = {s->fwd.elementwise_group, 1}};
+    if (s->fwd.rows_per_item) {
+        launch.dims = 1;
+        launch.global[0] = vte_round_up(rows, s->fwd.elementwise_group);
+    } else {
+        launch.dims = 2;
+        launch.global[0] = elementwise_global(s, cols);
+        launch.global[1] = rows;
+    }
+    return launch;
+}
+
 static vte_status patch_embedding_forward(vte_session *s, int B, vte_error *err) {
     const vte_model *m = s->model;
     const vte_model_config *c = &m->config;
@@ -52,9 +65,9 @@ static vte_status linear_forward(vte_session *s, cl_mem x, size_t rows, size_t i
     vte_status status =
         vte_gemm(s->rt, VTE_GEMM_N, VTE_GEMM_N, rows, out, in, 1.0f, x, 0, in, weight, 0, out, 0.0f, y, 0, out, err);
     if (status) return status;
-    size_t global[2] = {elementwise_global(s, out), rows}, local[2] = {s->fwd.elementwise_group, 1};
-    return VTE_RUN(s->rt, s->fwd.bias_add, 2, global, local, err, VTE_ARG(y), VTE_ARG(bias), VTE_INT(rows),
-                   VTE_INT(out));
+    const vte_row_launch at = vte_session_row_launch(s, rows, out);
+    return VTE_RUN(s->rt, s->fwd.rows_per_item ? s->fwd.bias_add_per_item : s->fwd.bias_add, at.dims, at.global,
+                   at.local, err, VTE_ARG(y), VTE_ARG(bias), VTE_INT(rows), VTE_INT(out));
 }
 
 vte_status vte_session_head_gemm(vte_session *s, vte_gemm_op op_a, vte_gemm_op op_b, size_t m, size_t n, size_t k,
@@ -116,9 +129,10 @@ static vte_status linear_residual_forward(vte_session *s, cl_mem x, size_t rows,
     vte_status status =
         vte_gemm(s->rt, VTE_GEMM_N, VTE_GEMM_N, rows, out, in, 1.0f, x, 0, in, weight, 0, out, 0.0f, y, 0, out, err);
     if (status) return status;
-    size_t global[2] = {elementwise_global(s, out), rows}, local[2] = {s->fwd.elementwise_group, 1};
-    return VTE_RUN(s->rt, s->fwd.bias_residual_add, 2, global, local, err, VTE_ARG(y), VTE_ARG(bias),
-                   VTE_ARG(residual), VTE_INT(rows), VTE_INT(out));
+    const vte_row_launch at = vte_session_row_launch(s, rows, out);
+    return VTE_RUN(s->rt, s->fwd.rows_per_item ? s->fwd.bias_residual_add_per_item : s->fwd.bias_residual_add,
+                   at.dims, at.global, at.local, err, VTE_ARG(y), VTE_ARG(bias), VTE_ARG(residual), VTE_INT(rows),
+                   VTE_INT(out));
 }
 
 /* The part of block l from its attention probabilities on: context, projection, MLP. */
@@ -139,9 +153,10 @@ vte_status vte_forward_block_after_attention(vte_session *s, int l, int B, vte_e
     if ((status = vte_gemm(s->rt, VTE_GEMM_N, VTE_GEMM_N, rows, F, D, 1.0f, a->ln2_out, 0, D, w->fc1_weight, 0, F, 0.0f,
                            a->fc1_pre, 0, F, err)))
         return status;
-    size_t global[2] = {elementwise_global(s, F), rows}, local[2] = {s->fwd.elementwise_group, 1};
-    if ((status = VTE_RUN(s->rt, s->fwd.bias_gelu_forward, 2, global, local, err, VTE_ARG(a->fc1_pre),
-                          VTE_ARG(a->fc1_act), VTE_ARG(w->fc1_bias), VTE_INT(rows), VTE_INT(F))))
+    const vte_row_launch at = vte_session_row_launch(s, rows, F);
+    if ((status = VTE_RUN(s->rt, s->fwd.rows_per_item ? s->fwd.bias_gelu_forward_per_item : s->fwd.bias_gelu_forward,
+                          at.dims, at.global, at.local, err, VTE_ARG(a->fc1_pre), VTE_ARG(a->fc1_act),
+                          VTE_ARG(w->fc1_bias), VTE_INT(rows), VTE_INT(F))))
         return status;
     return linear_residual_forward(s, a->fc1_act, rows, F, w->fc2_weight, w->fc2_bias, a->resid, D, output, err);
 }

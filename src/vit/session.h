@@ -60,8 +60,11 @@ typedef struct vte_plan_dims {
     X(layernorm_forward, "layernorm", "layernorm_forward")                              \
     X(layernorm_forward_per_item, "layernorm", "layernorm_forward_per_item")            \
     X(bias_add, "elementwise", "bias_add")                                              \
+    X(bias_add_per_item, "elementwise", "bias_add_per_item")                            \
     X(bias_gelu_forward, "elementwise", "bias_gelu_forward")                            \
+    X(bias_gelu_forward_per_item, "elementwise", "bias_gelu_forward_per_item")          \
     X(bias_residual_add, "elementwise", "bias_residual_add")                            \
+    X(bias_residual_add_per_item, "elementwise", "bias_residual_add_per_item")          \
     X(softmax_rows, "attention", "softmax_rows")                                        \
     X(softmax_rows_per_item, "attention", "softmax_rows_per_item")
 
@@ -74,8 +77,8 @@ typedef struct vte_forward_plan {
     VTE_FORWARD_KERNELS(VTE_PLAN_KERNEL_FIELD)
     vte_layer_activations *layers; /* [num_layers] */
     size_t layernorm_group, softmax_group, elementwise_group;
-    /* vte_runtime_rows_per_item: LayerNorm and softmax (forward and backward) take their `_per_item` kernels,
-     * one work-item per row in groups of elementwise_group */
+    /* vte_runtime_rows_per_item: the row kernels (LayerNorm, softmax, the bias and GELU kernels; forward and
+     * backward) take their `_per_item` forms, one work-item per row in groups of elementwise_group */
     int rows_per_item;
 } vte_forward_plan;
 
@@ -99,6 +102,7 @@ typedef struct vte_forward_plan {
     X(layernorm_backward, "layernorm", "layernorm_backward")                            \
     X(layernorm_backward_per_item, "layernorm", "layernorm_backward_per_item")          \
     X(gelu_backward, "elementwise", "gelu_backward")                                    \
+    X(gelu_backward_per_item, "elementwise", "gelu_backward_per_item")                  \
     X(softmax_backward, "attention", "softmax_backward")                                \
     X(softmax_backward_per_item, "attention", "softmax_backward_per_item")              \
     X(classifier_seed, "elementwise", "classifier_seed")
@@ -168,6 +172,14 @@ typedef struct vte_head_operand {
 vte_status vte_session_head_gemm(vte_session *s, vte_gemm_op op_a, vte_gemm_op op_b, size_t m, size_t n, size_t k,
                                  float alpha, vte_head_operand a, vte_head_operand b, vte_head_operand c, int images,
                                  vte_error *err);
+/* The launch of an element-wise kernel over a [rows, cols] matrix: 2-D (columns, rows) for the group forms,
+ * 1-D over rows for the `_per_item` forms (both take the same arguments). */
+typedef struct vte_row_launch {
+    cl_uint dims;
+    size_t global[2], local[2];
+} vte_row_launch;
+vte_row_launch vte_session_row_launch(const vte_session *s, size_t rows, size_t cols);
+
 /* LayerNorm of `rows` rows of x (row r at x + r*x_row_stride) into y [rows, D], keeping mean and rstd. */
 vte_status vte_session_layernorm_rows(vte_session *s, cl_mem x, size_t x_row_stride, cl_mem y, cl_mem mean,
                                       cl_mem rstd, cl_mem gamma, cl_mem beta, size_t rows, vte_error *err);
