@@ -44,6 +44,7 @@ enum { TIMED_RUNS = 3, QUIET_PAUSE_MS = 120 };
 typedef struct shape_key {
     int op_a, op_b;
     size_t m, n, k, lda, ldb, ldc, batch, a_stride, b_stride, c_stride;
+    size_t groups, a_group_stride, b_group_stride, c_group_stride;
 } shape_key;
 
 typedef struct shape_choice {
@@ -122,14 +123,29 @@ static vte_status select_candidates(const vte_runtime *rt, struct vte_gemm_state
 static int same_key(const shape_key *x, const shape_key *y) {
     return x->op_a == y->op_a && x->op_b == y->op_b && x->m == y->m && x->n == y->n && x->k == y->k &&
            x->lda == y->lda && x->ldb == y->ldb && x->ldc == y->ldc && x->batch == y->batch &&
-           x->a_stride == y->a_stride && x->b_stride == y->b_stride && x->c_stride == y->c_stride;
+           x->a_stride == y->a_stride && x->b_stride == y->b_stride && x->c_stride == y->c_stride &&
+           x->groups == y->groups && x->a_group_stride == y->a_group_stride &&
+           x->b_group_stride == y->b_group_stride && x->c_group_stride == y->c_group_stride;
 }
 
 static shape_key key_of(const vte_gemm_call *call) {
-    const int batched = call->batch > 1;
-    return (shape_key){call->op_a,          call->op_b, call->m,    call->n, call->k, call->a.ld, call->b.ld,
-                       call->c.ld,          call->batch, batched ? call->a.stride : 0, batched ? call->b.stride : 0,
-                       batched ? call->c.stride : 0};
+    const int batched = call->batch > 1, grouped = call->groups > 1;
+    return (shape_key){call->op_a,
+                       call->op_b,
+                       call->m,
+                       call->n,
+                       call->k,
+                       call->a.ld,
+                       call->b.ld,
+                       call->c.ld,
+                       call->batch,
+                       batched ? call->a.stride : 0,
+                       batched ? call->b.stride : 0,
+                       batched ? call->c.stride : 0,
+                       call->groups,
+                       grouped ? call->a.group_stride : 0,
+                       grouped ? call->b.group_stride : 0,
+                       grouped ? call->c.group_stride : 0};
 }
 
 static const shape_choice *find_choice(const struct vte_gemm_state *state, const shape_key *key) {
@@ -156,10 +172,10 @@ static int add_choice(struct vte_gemm_state *state, const shape_key *key, int ca
     return 1;
 }
 
-/* The cache file's first line: everything the choices depend on. A file whose first line differs (another
+/* The cache file's first line: everything the choices depend on (and the line format: "v2"). A file whose first line differs (another
  * driver, another set of candidates, an older vitexplain) is ignored and rewritten. */
 static void choice_file_header(const vte_runtime *rt, const struct vte_gemm_state *state, char *out, size_t size) {
-    size_t used = (size_t)snprintf(out, size, "vitexplain %s GEMM choices|dev=%s|drv=%s|plat=%s|candidates=",
+    size_t used = (size_t)snprintf(out, size, "vitexplain %s GEMM choices v2|dev=%s|drv=%s|plat=%s|candidates=",
                                    vte_version(), rt->info.name, rt->info.driver_version, rt->info.platform_version);
     for (size_t i = 0; i < state->candidate_count && used < size; i++)
         used += (size_t)snprintf(out + used, size - used, "%s%s", i ? "," : "", state->candidates[i]->name);
@@ -187,9 +203,10 @@ static void load_choices(const vte_runtime *rt, struct vte_gemm_state *state) {
     while (header_matches && fgets(line, sizeof line, f)) {
         shape_key key;
         char name[32];
-        if (sscanf(line, "%d %d %zu %zu %zu %zu %zu %zu %zu %zu %zu %zu %31s", &key.op_a, &key.op_b, &key.m, &key.n,
-                   &key.k, &key.lda, &key.ldb, &key.ldc, &key.batch, &key.a_stride, &key.b_stride, &key.c_stride,
-                   name) != 13)
+        if (sscanf(line, "%d %d %zu %zu %zu %zu %zu %zu %zu %zu %zu %zu %zu %zu %zu %zu %31s", &key.op_a, &key.op_b,
+                   &key.m, &key.n, &key.k, &key.lda, &key.ldb, &key.ldc, &key.batch, &key.a_stride, &key.b_stride,
+                   &key.c_stride, &key.groups, &key.a_group_stride, &key.b_group_stride, &key.c_group_stride,
+                   name) != 17)
             continue;
         int candidate = candidate_named(state, name), complete = candidate >= 0;
         double ms[BACKEND_COUNT];
@@ -219,9 +236,11 @@ static void store_choice(const vte_runtime *rt, const struct vte_gemm_state *sta
         used = strlen(text);
         text[used++] = '\n';
     }
-    used += (size_t)snprintf(text + used, sizeof text - used, "%d %d %zu %zu %zu %zu %zu %zu %zu %zu %zu %zu %s",
-                             key->op_a, key->op_b, key->m, key->n, key->k, key->lda, key->ldb, key->ldc, key->batch,
-                             key->a_stride, key->b_stride, key->c_stride, state->candidates[candidate]->name);
+    used += (size_t)snprintf(text + used, sizeof text - used,
+                             "%d %d %zu %zu %zu %zu %zu %zu %zu %zu %zu %zu %zu %zu %zu %zu %s", key->op_a, key->op_b,
+                             key->m, key->n, key->k, key->lda, key->ldb, key->ldc, key->batch, key->a_stride,
+                             key->b_stride, key->c_stride, key->groups, key->a_group_stride, key->b_group_stride,
+                             key->c_group_stride, state->candidates[candidate]->name);
     for (size_t i = 0; i < state->candidate_count && used < sizeof text; i++)
         used += (size_t)snprintf(text + used, sizeof text - used, " %s=%.3fms", state->candidates[i]->name, ms[i]);
     if (used < sizeof text - 1) {
@@ -301,11 +320,35 @@ static double now_ms(void) {
     return t.tv_sec * 1e3 + t.tv_nsec / 1e6;
 }
 
+/* Runs `call` on candidate i: in one call, or for a backend without groups one call per group of the larger
+ * count (the two counts may swap: the same matrices, fewer calls). */
+static vte_status run_on(vte_runtime *rt, size_t i, const vte_gemm_call *call, vte_error *err) {
+    struct vte_gemm_state *state = rt->gemm;
+    const vte_gemm_backend_ops *backend = state->candidates[i];
+    if (call->groups <= 1 || backend->groups) return backend->run(rt, state->candidate_states[i], call, err);
+    vte_gemm_call part = *call;
+    part.groups = 1;
+    const int swap = call->groups > call->batch;
+    if (swap) { /* batch over the groups, one call per matrix of the old batch */
+        part.batch = call->groups;
+        part.a.stride = call->a.group_stride, part.b.stride = call->b.group_stride;
+        part.c.stride = call->c.group_stride;
+    }
+    const size_t calls = swap ? call->batch : call->groups;
+    vte_status status = VTE_OK;
+    for (size_t g = 0; g < calls && status == VTE_OK; g++) {
+        part.a.offset = call->a.offset + g * (swap ? call->a.stride : call->a.group_stride);
+        part.b.offset = call->b.offset + g * (swap ? call->b.stride : call->b.group_stride);
+        part.c.offset = call->c.offset + g * (swap ? call->c.stride : call->c.group_stride);
+        status = backend->run(rt, state->candidate_states[i], &part, err);
+    }
+    return status;
+}
+
 /* Runs `call` on candidate i and waits for it: the time of the call alone. */
 static vte_status timed_run(vte_runtime *rt, size_t i, const vte_gemm_call *call, double *ms, vte_error *err) {
-    struct vte_gemm_state *state = rt->gemm;
     double start = now_ms();
-    vte_status status = state->candidates[i]->run(rt, state->candidate_states[i], call, err);
+    vte_status status = run_on(rt, i, call, err);
     if (status == VTE_OK) status = vte_runtime_finish(rt, err);
     *ms = now_ms() - start;
     return status;
@@ -336,7 +379,7 @@ static vte_status measure(vte_runtime *rt, const vte_gemm_call *call, const shap
     store_choice(rt, state, key, winner, best);
     *chosen = state->chosen;
     if ((size_t)state->chosen == state->candidate_count - 1) return VTE_OK; /* ran last already */
-    return state->candidates[state->chosen]->run(rt, state->candidate_states[state->chosen], call, err);
+    return run_on(rt, (size_t)state->chosen, call, err);
 }
 
 /* Runs `call` on the backend its shape takes; with profiling, times it under a name that says the shape and the
@@ -349,19 +392,23 @@ static vte_status run_call(vte_runtime *rt, const vte_gemm_call *call, vte_error
     int chosen = 0;
     if (state->pinned >= 0) {
         chosen = state->pinned;
-        status = state->candidates[chosen]->run(rt, state->candidate_states[chosen], call, err);
+        status = run_on(rt, (size_t)chosen, call, err);
     } else {
         const shape_key key = key_of(call);
         if (state->candidate_count > 1 && call->beta == 0.0f && !find_choice(state, &key)) {
             status = measure(rt, call, &key, &chosen, err);
         } else {
             chosen = state->chosen;
-            status = state->candidates[chosen]->run(rt, state->candidate_states[chosen], call, err);
+            status = run_on(rt, (size_t)chosen, call, err);
         }
     }
     if (status == VTE_OK && rt->profiling) {
         char name[96];
-        if (call->batched)
+        if (call->groups > 1)
+            snprintf(name, sizeof name, "gemm batched %zux%zux%zu x%zu x%zu %c%c (%s)", call->m, call->n, call->k,
+                     call->batch, call->groups, op_letter(call->op_a), op_letter(call->op_b),
+                     state->candidates[chosen]->name);
+        else if (call->batched)
             snprintf(name, sizeof name, "gemm batched %zux%zux%zu x%zu %c%c (%s)", call->m, call->n, call->k,
                      call->batch, op_letter(call->op_a), op_letter(call->op_b), state->candidates[chosen]->name);
         else
@@ -378,7 +425,7 @@ vte_status vte_gemm_reserve(vte_runtime *rt, vte_gemm_op op_a, vte_gemm_op op_b,
     if (status != VTE_OK) return status;
     const struct vte_gemm_state *state = rt->gemm;
     const vte_gemm_call shape = {.op_a = op_a, .op_b = op_b, .m = m, .n = n, .k = k, .a = {.ld = lda},
-                                 .b = {.ld = ldb}, .c = {.ld = ldc}, .batch = 1};
+                                 .b = {.ld = ldb}, .c = {.ld = ldc}, .batch = 1, .groups = 1};
     for (size_t i = 0; i < state->candidate_count && status == VTE_OK; i++)
         if (state->candidates[i]->reserve)
             status = state->candidates[i]->reserve(rt, state->candidate_states[i], &shape, err);
@@ -389,8 +436,8 @@ vte_status vte_gemm(vte_runtime *rt, vte_gemm_op op_a, vte_gemm_op op_b, size_t 
                     cl_mem a, size_t a_offset, size_t lda, cl_mem b, size_t b_offset, size_t ldb, float beta, cl_mem c,
                     size_t c_offset, size_t ldc, vte_error *err) {
     const vte_gemm_call call = {.op_a = op_a, .op_b = op_b, .m = m, .n = n, .k = k, .alpha = alpha,
-                                .a = {a, a_offset, lda, 0}, .b = {b, b_offset, ldb, 0}, .beta = beta,
-                                .c = {c, c_offset, ldc, 0}, .batch = 1, .batched = 0};
+                                .a = {a, a_offset, lda, 0, 0}, .b = {b, b_offset, ldb, 0, 0}, .beta = beta,
+                                .c = {c, c_offset, ldc, 0, 0}, .batch = 1, .groups = 1, .batched = 0};
     return run_call(rt, &call, err);
 }
 
@@ -399,8 +446,17 @@ vte_status vte_gemm_strided_batched(vte_runtime *rt, vte_gemm_op op_a, vte_gemm_
                                     size_t b_offset, size_t ldb, size_t b_stride, float beta, cl_mem c,
                                     size_t c_offset, size_t ldc, size_t c_stride, size_t batch, vte_error *err) {
     const vte_gemm_call call = {.op_a = op_a, .op_b = op_b, .m = m, .n = n, .k = k, .alpha = alpha,
-                                .a = {a, a_offset, lda, a_stride}, .b = {b, b_offset, ldb, b_stride}, .beta = beta,
-                                .c = {c, c_offset, ldc, c_stride}, .batch = batch, .batched = 1};
+                                .a = {a, a_offset, lda, a_stride, 0}, .b = {b, b_offset, ldb, b_stride, 0},
+                                .beta = beta, .c = {c, c_offset, ldc, c_stride, 0}, .batch = batch, .groups = 1,
+                                .batched = 1};
+    return run_call(rt, &call, err);
+}
+
+vte_status vte_gemm_grouped(vte_runtime *rt, vte_gemm_op op_a, vte_gemm_op op_b, size_t m, size_t n, size_t k,
+                            float alpha, vte_gemm_operand a, vte_gemm_operand b, float beta, vte_gemm_operand c,
+                            size_t batch, size_t groups, vte_error *err) {
+    const vte_gemm_call call = {.op_a = op_a, .op_b = op_b, .m = m, .n = n, .k = k, .alpha = alpha, .a = a, .b = b,
+                                .beta = beta, .c = c, .batch = batch, .groups = groups, .batched = 1};
     return run_call(rt, &call, err);
 }
 
@@ -442,15 +498,18 @@ static vte_status compare(const vte_gemm_backend_ops *backend, const float *got,
 /* The self-check of the candidate the state is pinned to. */
 static vte_status run_self_check(vte_runtime *rt, vte_error *err) {
     const vte_gemm_backend_ops *backend = rt->gemm->candidates[rt->gemm->pinned];
-    /* Awkward sizes (not multiples of any tile), a transposed B as the linear layers use, an offset into A,
-     * and a strided batch shaped like the attention products. */
-    enum { M = 37, N = 29, K = 53, OFFSET = 5, BATCH = 3, BM = 17, BN = 19, BK = 11 };
+    /* Awkward sizes (not multiples of any tile), a transposed B as the linear layers use, an offset into A, a
+     * strided batch shaped like the attention products, and groups of batches with interleaved matrices, a
+     * transposed A and alpha != 1 (the grouped attention calls). */
+    enum { M = 37, N = 29, K = 53, OFFSET = 5, BATCH = 3, GROUPS = 2, BM = 17, BN = 19, BK = 11 };
+    const float ALPHA = 0.5f;
     size_t a_count = OFFSET + M * K, b_count = N * K, c_count = M * N;
-    size_t ba_count = BATCH * BM * BK, bb_count = BATCH * BN * BK, bc_count = BATCH * BM * BN;
-    size_t total = a_count + b_count + c_count + ba_count + bb_count + bc_count;
+    size_t ba_count = GROUPS * BATCH * BM * BK, bb_count = GROUPS * BATCH * BN * BK, bc_count = BATCH * BM * BN;
+    size_t gc_count = GROUPS * BATCH * BM * BN;
+    size_t total = a_count + b_count + c_count + ba_count + bb_count + bc_count + gc_count;
     float *host = malloc(total * sizeof *host);
-    double *want = malloc((c_count + bc_count) * sizeof *want);
-    cl_mem a = NULL, b = NULL, c = NULL, ba = NULL, bb = NULL, bc = NULL;
+    double *want = malloc((c_count + bc_count + gc_count) * sizeof *want);
+    cl_mem a = NULL, b = NULL, c = NULL, ba = NULL, bb = NULL, bc = NULL, gc = NULL;
     vte_status status = VTE_ERR_OUT_OF_MEMORY;
     if (!host || !want) {
         vte_error_set(err, status, "out of memory in the GEMM self-check");
@@ -459,13 +518,14 @@ static vte_status run_self_check(vte_runtime *rt, vte_error *err) {
     unsigned seed = 12345;
     for (size_t i = 0; i < total; i++) host[i] = pseudo_random(&seed);
     float *ha = host, *hb = ha + a_count, *hc = hb + b_count;
-    float *hba = hc + c_count, *hbb = hba + ba_count, *hbc = hbb + bb_count;
+    float *hba = hc + c_count, *hbb = hba + ba_count, *hbc = hbb + bb_count, *hgc = hbc + bc_count;
     if (!(a = vte_buffer_create(rt, a_count * 4, "self-check A", err)) ||
         !(b = vte_buffer_create(rt, b_count * 4, "self-check B", err)) ||
         !(c = vte_buffer_create(rt, c_count * 4, "self-check C", err)) ||
         !(ba = vte_buffer_create(rt, ba_count * 4, "self-check batched A", err)) ||
         !(bb = vte_buffer_create(rt, bb_count * 4, "self-check batched B", err)) ||
-        !(bc = vte_buffer_create(rt, bc_count * 4, "self-check batched C", err))) {
+        !(bc = vte_buffer_create(rt, bc_count * 4, "self-check batched C", err)) ||
+        !(gc = vte_buffer_create(rt, gc_count * 4, "self-check grouped C", err))) {
         status = err ? err->code : VTE_ERR_OPENCL;
         goto done;
     }
@@ -481,15 +541,33 @@ static vte_status run_self_check(vte_runtime *rt, vte_error *err) {
     if ((status = vte_gemm_strided_batched(rt, VTE_GEMM_N, VTE_GEMM_T, BM, BN, BK, 1.0f, ba, 0, BK, BM * BK, bb, 0,
                                            BK, BN * BK, 0.0f, bc, 0, BN, BM * BN, BATCH, err)))
         goto done;
+    /* Grouped: C_gi = ALPHA A_gi^T B_gi^T; A_gi stored [BK,BM] at (i*GROUPS + g) (interleaved), B_gi stored [BN,BK]
+     * at (g*BATCH + i), C_gi at (i*GROUPS + g). */
+    const vte_gemm_operand ga = {ba, 0, BM, GROUPS * BM * BK, BM * BK}, gb = {bb, 0, BK, BN * BK, BATCH * BN * BK};
+    const vte_gemm_operand gcm = {gc, 0, BN, GROUPS * BM * BN, BM * BN};
+    if ((status = vte_gemm_grouped(rt, VTE_GEMM_T, VTE_GEMM_T, BM, BN, BK, ALPHA, ga, gb, 0.0f, gcm, BATCH, GROUPS,
+                                   err)))
+        goto done;
     if ((status = vte_buffer_read(rt, c, 0, c_count * 4, hc, err)) ||
-        (status = vte_buffer_read(rt, bc, 0, bc_count * 4, hbc, err)))
+        (status = vte_buffer_read(rt, bc, 0, bc_count * 4, hbc, err)) ||
+        (status = vte_buffer_read(rt, gc, 0, gc_count * 4, hgc, err)))
         goto done;
     reference_gemm(VTE_GEMM_N, VTE_GEMM_T, M, N, K, ha + OFFSET, K, hb, K, want, N);
     for (size_t i = 0; i < BATCH; i++)
         reference_gemm(VTE_GEMM_N, VTE_GEMM_T, BM, BN, BK, hba + i * BM * BK, BK, hbb + i * BN * BK, BK,
                        want + c_count + i * BM * BN, BN);
+    double *want_grouped = want + c_count + bc_count;
+    for (size_t g = 0; g < GROUPS; g++)
+        for (size_t i = 0; i < BATCH; i++) {
+            double *w = want_grouped + (i * GROUPS + g) * BM * BN;
+            reference_gemm(VTE_GEMM_T, VTE_GEMM_T, BM, BN, BK, hba + (i * GROUPS + g) * BM * BK, BM,
+                           hbb + (g * BATCH + i) * BN * BK, BK, w, BN);
+            for (size_t j = 0; j < BM * BN; j++) w[j] *= ALPHA;
+        }
     if ((status = compare(backend, hc, want, c_count, K, "GEMM 37x29x53, B transposed", err))) goto done;
-    status = compare(backend, hbc, want + c_count, bc_count, BK, "strided-batched GEMM 3x17x19x11", err);
+    if ((status = compare(backend, hbc, want + c_count, bc_count, BK, "strided-batched GEMM 3x17x19x11", err)))
+        goto done;
+    status = compare(backend, hgc, want_grouped, gc_count, BK, "grouped GEMM 2x3x17x19x11, both transposed", err);
 done:
     vte_buffer_release(&a);
     vte_buffer_release(&b);
@@ -497,6 +575,7 @@ done:
     vte_buffer_release(&ba);
     vte_buffer_release(&bb);
     vte_buffer_release(&bc);
+    vte_buffer_release(&gc);
     free(host);
     free(want);
     return status;

@@ -13,6 +13,16 @@
 
 typedef enum vte_gemm_op { VTE_GEMM_N = 0, VTE_GEMM_T = 1 } vte_gemm_op;
 
+/* Row-major matrices of one operand inside a device buffer, all counts in elements: matrix (g, i) of a grouped
+ * batch starts at offset + g * group_stride + i * stride, its rows ld apart. */
+typedef struct vte_gemm_operand {
+    cl_mem buffer;
+    size_t offset;       /* of the first matrix */
+    size_t ld;           /* leading dimension: elements between consecutive rows */
+    size_t stride;       /* between consecutive matrices of a batch (unused when batch is 1) */
+    size_t group_stride; /* between consecutive batches of a grouped call (unused when groups is 1) */
+} vte_gemm_operand;
+
 /* C[m,n] = alpha * op(A)[m,k] * op(B)[k,n] + beta * C. */
 vte_status vte_gemm(vte_runtime *rt, vte_gemm_op op_a, vte_gemm_op op_b, size_t m, size_t n, size_t k, float alpha,
                     cl_mem a, size_t a_offset, size_t lda, cl_mem b, size_t b_offset, size_t ldb, float beta, cl_mem c,
@@ -23,6 +33,12 @@ vte_status vte_gemm_strided_batched(vte_runtime *rt, vte_gemm_op op_a, vte_gemm_
                                     float alpha, cl_mem a, size_t a_offset, size_t lda, size_t a_stride, cl_mem b,
                                     size_t b_offset, size_t ldb, size_t b_stride, float beta, cl_mem c,
                                     size_t c_offset, size_t ldc, size_t c_stride, size_t batch, vte_error *err);
+
+/* groups x batch GEMMs of one shape, C_gi = alpha op(A_gi) op(B_gi) + beta C_gi (attention: the heads of an image
+ * as a batch, the images as groups), in as few backend calls as each backend allows. */
+vte_status vte_gemm_grouped(vte_runtime *rt, vte_gemm_op op_a, vte_gemm_op op_b, size_t m, size_t n, size_t k,
+                            float alpha, vte_gemm_operand a, vte_gemm_operand b, float beta, vte_gemm_operand c,
+                            size_t batch, size_t groups, vte_error *err);
 
 /* Prepares the backend for a shape that vte_gemm will be called with, so that the passes themselves never
  * allocate (CLBlast sizes its temporary buffer; it would otherwise allocate one per call on its indirect path). */

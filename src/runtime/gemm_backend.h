@@ -7,16 +7,8 @@
 
 #include "runtime/gemm.h"
 
-/* One row-major matrix operand inside a device buffer; all counts in elements. */
-typedef struct vte_gemm_operand {
-    cl_mem buffer;
-    size_t offset; /* of the first matrix */
-    size_t ld;     /* leading dimension: elements between consecutive rows */
-    size_t stride; /* elements between consecutive matrices of a batch (unused when batch is 1) */
-} vte_gemm_operand;
-
-/* C_i = alpha * op_a(A_i)[m,k] * op_b(B_i)[k,n] + beta * C_i for i < batch, where X_i starts at
- * X.offset + i * X.stride. */
+/* C_gi = alpha * op_a(A_gi)[m,k] * op_b(B_gi)[k,n] + beta * C_gi for g < groups and i < batch, where X_gi
+ * starts at X.offset + g * X.group_stride + i * X.stride (vte_gemm_operand: gemm.h). */
 typedef struct vte_gemm_call {
     vte_gemm_op op_a, op_b;
     size_t m, n, k;
@@ -25,6 +17,7 @@ typedef struct vte_gemm_call {
     float beta;
     vte_gemm_operand c;
     size_t batch;
+    size_t groups; /* 1 unless the caller asked for groups of batches (vte_gemm_grouped) */
     /* 1 when the caller asked for a strided batch (vte_gemm_strided_batched), even a batch of 1. A backend
      * whose batched routine computes differently from its single one (CLBlast) follows the caller's choice,
      * so that results do not change with the batch size; others may ignore it. */
@@ -39,6 +32,7 @@ typedef struct vte_gemm_backend_ops {
     /* 1: a candidate only where no other backend can run (CLBlast: the host libraries are 2-3x faster where they
      * can run, so measuring it there would only cost its kernels' compilation) */
     int fallback_only;
+    int groups; /* 1: run takes groups > 1 itself (oneDNN: one 4-D matmul over groups and batch) */
     /* Nonzero when it can run on this runtime's device. */
     int (*usable)(const vte_runtime *rt);
     /* Optional (NULL: no state). Called once when chosen; sets *state for the calls below. On failure it
@@ -47,7 +41,9 @@ typedef struct vte_gemm_backend_ops {
     /* Optional. Prepares for calls of `shape`'s ops, sizes and leading dimensions (its buffers are NULL, batch
      * is 1), so that the passes themselves never allocate. */
     vte_status (*reserve)(vte_runtime *rt, void *state, const vte_gemm_call *shape, vte_error *err);
-    /* Enqueues `call` on rt->queue, in order with the kernels around it. */
+    /* Enqueues `call` on rt->queue, in order with the kernels around it. Calls with groups > 1 come only to a
+     * backend with `groups` set; gemm.c splits them into one call per group (of the larger count) for the
+     * others. */
     vte_status (*run)(vte_runtime *rt, void *state, const vte_gemm_call *call, vte_error *err);
     /* Optional. Frees what init made; called once, only after a successful init. */
     void (*release)(vte_runtime *rt, void *state);

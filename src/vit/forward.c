@@ -73,21 +73,12 @@ static vte_status linear_forward(vte_session *s, cl_mem x, size_t rows, size_t i
 vte_status vte_session_head_gemm(vte_session *s, vte_gemm_op op_a, vte_gemm_op op_b, size_t m, size_t n, size_t k,
                                  float alpha, vte_head_operand a, vte_head_operand b, vte_head_operand c, int images,
                                  vte_error *err) {
-    const size_t heads = (size_t)s->model->config.num_heads;
-    const int per_image = (size_t)images <= heads;
-    const size_t calls = per_image ? (size_t)images : heads, batch = per_image ? heads : (size_t)images;
-    for (size_t i = 0; i < calls; i++) {
-        /* per image: offset by image i, stride over heads; per head: offset by head i, stride over images */
-        size_t a_off = a.base + i * (per_image ? a.image_stride : a.head_stride);
-        size_t b_off = b.base + i * (per_image ? b.image_stride : b.head_stride);
-        size_t c_off = c.base + i * (per_image ? c.image_stride : c.head_stride);
-        vte_status status = vte_gemm_strided_batched(
-            s->rt, op_a, op_b, m, n, k, alpha, a.buffer, a_off, a.ld, per_image ? a.head_stride : a.image_stride,
-            b.buffer, b_off, b.ld, per_image ? b.head_stride : b.image_stride, 0.0f, c.buffer, c_off, c.ld,
-            per_image ? c.head_stride : c.image_stride, batch, err);
-        if (status) return status;
-    }
-    return VTE_OK;
+    /* the heads of an image as a batch, the images as groups */
+    const vte_gemm_operand ga = {a.buffer, a.base, a.ld, a.head_stride, a.image_stride};
+    const vte_gemm_operand gb = {b.buffer, b.base, b.ld, b.head_stride, b.image_stride};
+    const vte_gemm_operand gc = {c.buffer, c.base, c.ld, c.head_stride, c.image_stride};
+    return vte_gemm_grouped(s->rt, op_a, op_b, m, n, k, alpha, ga, gb, 0.0f, gc, (size_t)s->model->config.num_heads,
+                            (size_t)images, err);
 }
 
 /* Multi-head self-attention on the packed [B*T, 3D] QKV: scores as strided-batched GEMMs (no permute kernels),

@@ -167,8 +167,8 @@ typedef struct vte_head_operand {
     size_t base, ld, image_stride, head_stride;
 } vte_head_operand;
 
-/* The images*heads GEMMs C_bh = alpha op(A_bh) op(B_bh) in as few strided-batched calls as the layout allows:
- * one per image over its heads, or one per head over the images, whichever is fewer. */
+/* The images*heads GEMMs C_bh = alpha op(A_bh) op(B_bh): one grouped GEMM call (heads as the batch, images as
+ * the groups), which each backend runs in as few calls as it can. */
 vte_status vte_session_head_gemm(vte_session *s, vte_gemm_op op_a, vte_gemm_op op_b, size_t m, size_t n, size_t k,
                                  float alpha, vte_head_operand a, vte_head_operand b, vte_head_operand c, int images,
                                  vte_error *err);
