@@ -61,10 +61,44 @@ static cl_mem load_plain(vte_runtime *rt, const vte_safetensors *st, const char 
     return buffer;
 }
 
-/* Writes the transpose of W [out, in] into dst [in, ld] at column offset col (dst[i*ld + col + o] = W[o,i]). */
+/* Writes the transpose of W [out, in] into dst [in, ld] at column offset col (dst[i*ld + col + o] = W[o,i]), in
+ * tiles that stay in the cache on both sides (element by element, the strided writes made this the costliest part
+ * of loading ViT-B). */
 static void transpose_into(const float *w, size_t out, size_t in, float *dst, size_t ld, size_t col) {
-    for (size_t o = 0; o < out; o++)
-        for (size_t i = 0; i < in; i++) dst[i * ld + col + o] = w[o * in + i];
+    enum { TILE = 32 };
+    for (size_t o0 = 0; o0 < out; o0 += TILE)
+        for (size_t i0 = 0; i0 < in; i0 += TILE) {
+            const size_t o1 = o0 + TILE < out ? o0 + TILE : out, i1 = i0 + TILE < in ? i0 + TILE : in;
+            for (size_t i = i0; i < i1; i++)
+                for (size_t o = o0; o < o1; o++) dst[i * ld + col + o] = w[o * in + i];
+        }
+}
+
+/* A new buffer of `count` floats, mapped for writing: repacked weights are written straight into it (on PoCL's CPU
+ * device the buffer's own memory; elsewhere the driver's staging area), without a host array and a copy. NULL on
+ * failure, with nothing left to release. */
+static float *map_new_buffer(vte_runtime *rt, size_t count, const char *name, cl_mem *buffer, vte_error *err) {
+    *buffer = vte_buffer_create(rt, count * sizeof(float), name, err);
+    if (!*buffer) return NULL;
+    cl_int status = CL_SUCCESS;
+    float *mapped = clEnqueueMapBuffer(rt->queue, *buffer, CL_TRUE, CL_MAP_WRITE_INVALIDATE_REGION, 0,
+                                       count * sizeof(float), 0, NULL, NULL, &status);
+    if (status != CL_SUCCESS) {
+        vte_cl_fail(err, status, "clEnqueueMapBuffer", __FILE__, __LINE__);
+        vte_buffer_release(buffer);
+        return NULL;
+    }
+    return mapped;
+}
+
+/* Unmaps what map_new_buffer mapped; on failure (or when `status` already is one) releases the buffer. */
+static vte_status unmap_new_buffer(vte_runtime *rt, cl_mem *buffer, float *mapped, vte_status status,
+                                   vte_error *err) {
+    cl_int unmapped = clEnqueueUnmapMemObject(rt->queue, *buffer, mapped, 0, NULL, NULL);
+    if (status == VTE_OK && unmapped != CL_SUCCESS)
+        status = vte_cl_fail(err, unmapped, "clEnqueueUnmapMemObject", __FILE__, __LINE__);
+    if (status != VTE_OK) vte_buffer_release(buffer);
+    return status;
 }
 
 /* Uploads a linear weight [out, in] transposed to [in, out]. */
@@ -73,16 +107,13 @@ static cl_mem load_transposed(vte_runtime *rt, const vte_safetensors *st, const 
     int64_t shape[2] = {out, in};
     float *w = read_tensor(st, name, 2, shape, err);
     if (!w) return NULL;
-    float *t = malloc((size_t)(out * in) * sizeof *t);
     cl_mem buffer = NULL;
-    if (!t) {
-        vte_error_set(err, VTE_ERR_OUT_OF_MEMORY, "out of memory repacking %s", name);
-    } else {
+    float *t = map_new_buffer(rt, (size_t)(out * in), name, &buffer, err);
+    if (t) {
         transpose_into(w, (size_t)out, (size_t)in, t, (size_t)out, 0);
-        buffer = upload(rt, t, (size_t)(out * in), name, err);
+        unmap_new_buffer(rt, &buffer, t, VTE_OK, err);
     }
     free(w);
-    free(t);
     return buffer;
 }
 
@@ -109,10 +140,13 @@ static vte_status load_layer(vte_model *m, const vte_safetensors *st, int l, vte
 
     /* Fuse query, key and value into one [D, 3D] weight and [3D] bias: one GEMM instead of three. */
     static const char *const parts[3] = {"query", "key", "value"};
-    float *fused = calloc((size_t)(D * 3 * D), sizeof *fused);
+    char fused_name[256];
+    snprintf(fused_name, sizeof fused_name, "vit.encoder.layer.%d.attention (fused QKV)", l);
+    float *fused = map_new_buffer(rt, (size_t)(D * 3 * D), fused_name, &w->qkv_weight, err);
+    if (!fused) return err ? err->code : VTE_ERR_OPENCL;
     float *fused_bias = calloc((size_t)(3 * D), sizeof *fused_bias);
     vte_status status = VTE_OK;
-    if (!fused || !fused_bias) {
+    if (!fused_bias) {
         status = vte_error_set(err, VTE_ERR_OUT_OF_MEMORY, "out of memory fusing QKV of layer %d", l);
         goto done;
     }
@@ -138,14 +172,10 @@ static vte_status load_layer(vte_model *m, const vte_safetensors *st, int l, vte
             free(bias);
         }
     }
-    if (status == VTE_OK) {
-        snprintf(name, sizeof name, "vit.encoder.layer.%d.attention (fused QKV)", l);
-        w->qkv_weight = upload(rt, fused, (size_t)(D * 3 * D), name, err);
-        w->qkv_bias = w->qkv_weight ? upload(rt, fused_bias, (size_t)(3 * D), name, err) : NULL;
-        if (!w->qkv_bias) status = err ? err->code : VTE_ERR_OPENCL;
-    }
 done:
-    free(fused);
+    status = unmap_new_buffer(rt, &w->qkv_weight, fused, status, err);
+    if (status == VTE_OK && !(w->qkv_bias = upload(rt, fused_bias, (size_t)(3 * D), fused_name, err)))
+        status = err ? err->code : VTE_ERR_OPENCL;
     free(fused_bias);
     return status;
 #undef NAME
@@ -211,15 +241,13 @@ static vte_status load_weights(vte_model *m, const vte_safetensors *st, vte_erro
     float *conv = read_tensor(st, "vit.embeddings.patch_embeddings.projection.weight", 4, conv_shape, err);
     if (!conv) return err->code;
     size_t k = (size_t)(C * P * P);
-    float *conv_t = malloc(k * (size_t)D * sizeof *conv_t);
-    if (!conv_t) {
-        free(conv);
-        return vte_error_set(err, VTE_ERR_OUT_OF_MEMORY, "out of memory repacking the patch embedding");
+    float *conv_t = map_new_buffer(rt, k * (size_t)D, "vit.embeddings.patch_embeddings.projection.weight",
+                                   &m->patch_weight, err);
+    if (conv_t) {
+        transpose_into(conv, (size_t)D, k, conv_t, (size_t)D, 0);
+        unmap_new_buffer(rt, &m->patch_weight, conv_t, VTE_OK, err);
     }
-    transpose_into(conv, (size_t)D, k, conv_t, (size_t)D, 0);
-    m->patch_weight = upload(rt, conv_t, k * (size_t)D, "vit.embeddings.patch_embeddings.projection.weight", err);
     free(conv);
-    free(conv_t);
     if (!m->patch_weight) return err->code;
     if (!(m->patch_bias = load_plain(rt, st, "vit.embeddings.patch_embeddings.projection.bias", 1, shape_d, err)))
         return err->code;
