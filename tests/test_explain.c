@@ -38,6 +38,9 @@ static float *load_npy(const char *relative, size_t expected_count) {
     return npy.data;
 }
 
+/* What open_model's sessions keep (tests of sessions that keep less change it). */
+static unsigned session_keep = VTE_KEEP_ALL;
+
 static fixture open_model(const char *name, int batch) {
     fixture f = {0};
     vte_error err = {0};
@@ -48,7 +51,7 @@ static fixture open_model(const char *name, int batch) {
     f.model = vte_model_load(f.rt, vte_test_fixture(relative), &err);
     cr_assert_not_null(f.model, "%s: %s", name, err.message);
     f.c = vte_model_get_config(f.model);
-    f.session = vte_session_init(f.model, batch, &err);
+    f.session = vte_session_init_keeping(f.model, batch, session_keep, &err);
     cr_assert_not_null(f.session, "%s", err.message);
     return f;
 }
@@ -413,6 +416,54 @@ Test(explain, more_images_than_heads_in_one_batch) {
     static const char *const four[] = {"chelsea", "rocket", "horse", "chelsea"};
     vte_explain_options o = all_methods();
     check_methods("vit-tiny", four, 4, &o, DEFAULT_SUFFIXES);
+}
+
+/* ---------------------------------------------------------------- sessions that keep less */
+
+Test(keep, every_method_matches_on_a_session_that_kept_nothing) {
+    /* vte_session_explain keeps what the methods need before its forward pass */
+    session_keep = 0;
+    vte_explain_options o = all_methods();
+    check_methods("vit-tiny", IMAGES, 3, &o, DEFAULT_SUFFIXES);
+}
+
+Test(keep, each_method_matches_keeping_only_what_it_needs) {
+    /* The layers share every buffer a method does not read: its maps must not change. */
+    const unsigned want[VTE_METHOD_COUNT] = {VTE_KEEP_ATTENTION, VTE_KEEP_ALL, VTE_KEEP_ALL, VTE_KEEP_ACTIVATIONS,
+                                             VTE_KEEP_ALL};
+    for (int m = 0; m < VTE_METHOD_COUNT; m++) {
+        vte_explain_options o = all_methods();
+        o.methods = VTE_METHOD_BIT(m);
+        session_keep = vte_explain_keep(&o);
+        cr_assert_eq(session_keep, want[m], "method %d keeps %u", m, session_keep);
+        check_methods("vit-odd", IMAGES + 1, 1, &o, DEFAULT_SUFFIXES);
+    }
+}
+
+Test(keep, what_was_not_kept_is_refused_not_read) {
+    session_keep = 0;
+    fixture f = open_model("vit-tiny", 1);
+    const char *stem = "chelsea";
+    float *pixels = load_pixels(&f, &stem, 1);
+    vte_error err = {0};
+    cr_assert_eq(vte_session_kept(f.session), 0u);
+    cr_assert_eq(vte_session_forward(f.session, pixels, 1, &err), VTE_OK, "%s", err.message);
+    size_t per_layer = (size_t)f.c->num_heads * f.c->num_tokens * f.c->num_tokens;
+    float *attn = malloc(per_layer * sizeof *attn);
+    cr_assert_eq(vte_session_read_attention(f.session, 0, attn, &err), VTE_ERR_INVALID_ARGUMENT);
+    cr_assert(strstr(err.message, "VTE_KEEP_ATTENTION"), "%s", err.message);
+    int target = 0;
+    cr_assert_eq(vte_session_backward(f.session, &target, &err), VTE_ERR_INVALID_ARGUMENT);
+    cr_assert(strstr(err.message, "kept not every layer"), "%s", err.message);
+    /* Keeping more applies from the next forward pass on. */
+    cr_assert_eq(vte_session_keep(f.session, VTE_KEEP_ATTENTION, &err), VTE_OK, "%s", err.message);
+    cr_assert_eq(vte_session_read_attention(f.session, 0, attn, &err), VTE_ERR_INVALID_ARGUMENT);
+    cr_assert_eq(vte_session_forward(f.session, pixels, 1, &err), VTE_OK, "%s", err.message);
+    cr_assert_eq(vte_session_read_attention(f.session, 0, attn, &err), VTE_OK, "%s", err.message);
+    cr_assert_eq(vte_session_kept(f.session), (unsigned)VTE_KEEP_ATTENTION);
+    free(attn);
+    free(pixels);
+    close_model(&f);
 }
 
 /* ---------------------------------------------------------------- the method table's public face */

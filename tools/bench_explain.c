@@ -32,7 +32,9 @@ int main(int argc, char **argv) {
     vte_runtime_params params = {.device = device};
     vte_runtime *rt = vte_runtime_init(&params, &err);
     vte_model *model = rt ? vte_model_load(rt, model_dir, &err) : NULL;
-    vte_session *session = model ? vte_session_init(model, batch, &err) : NULL;
+    /* Keeping nothing at first, like `vitexplain classify`: the forward line is a classification, and each
+     * method's first (warm-up) run keeps what it needs, as `vitexplain explain` does. */
+    vte_session *session = model ? vte_session_init_keeping(model, batch, 0, &err) : NULL;
     if (!session) {
         fprintf(stderr, "%s\n", err.message);
         return 3;

@@ -48,7 +48,7 @@ int main(int argc, char **argv) {
         return 3;
     }
     double t_model = bench_now_ms();
-    vte_session *session = vte_session_init(model, batch, &err);
+    vte_session *session = vte_session_init_keeping(model, batch, 0, &err); /* as `vitexplain classify` */
     if (!session) {
         fprintf(stderr, "%s\n", err.message);
         return 3;

@@ -158,7 +158,7 @@ int cli_classify(int argc, char **argv) {
     }
     const vte_model_config *config = vte_model_get_config(model);
     int capacity = o.batch < (int)inputs.count ? o.batch : (int)inputs.count;
-    if (!(session = vte_session_init(model, capacity, &err))) {
+    if (!(session = vte_session_init_keeping(model, capacity, 0, &err))) { /* logits only: no layer kept */
         cli_error("%s", err.message);
         exit_status = EXIT_SETUP;
         goto done;

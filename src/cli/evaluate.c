@@ -275,7 +275,8 @@ static int open_engine(run_state *st) {
     }
     const int points = vte_curve_points(patches, job->options.step);
     const int batch = job->batch && job->batch < points ? job->batch : points;
-    if (!(st->session = vte_session_init(st->model, batch, &err))) {
+    /* The curves' forward passes keep nothing; the maps keep what their methods need (vte_session_explain). */
+    if (!(st->session = vte_session_init_keeping(st->model, batch, 0, &err))) {
         cli_error("%s", err.message);
         return EXIT_SETUP;
     }

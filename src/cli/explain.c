@@ -269,7 +269,7 @@ static int open_engine(run_state *st, size_t input_count) {
         return EXIT_USAGE;
     }
     int capacity = job->batch < (int)input_count ? job->batch : (int)input_count;
-    if (!(st->session = vte_session_init(st->model, capacity, &err))) {
+    if (!(st->session = vte_session_init_keeping(st->model, capacity, vte_explain_keep(&job->methods), &err))) {
         cli_error("%s", err.message);
         return EXIT_SETUP;
     }

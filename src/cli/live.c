@@ -637,7 +637,8 @@ static int open_engine(live_run *r) {
     }
     cli_model_choice choice;
     if (!(r->model = cli_model_load(r->rt, r->o.model_dir, 0, &choice))) return EXIT_SETUP;
-    if (!(r->session = vte_session_init(r->model, 1, &err))) {
+    /* keeps what the chosen methods need on the first explanation (vte_session_explain) */
+    if (!(r->session = vte_session_init_keeping(r->model, 1, 0, &err))) {
         cli_error("%s", err.message);
         return EXIT_SETUP;
     }

@@ -46,8 +46,24 @@ static vte_status fusion_kernel(vte_session *s, vte_fusion fusion, vte_error *er
     return plan->attention_fuse[fusion] ? VTE_OK : err->code;
 }
 
+unsigned vte_explain_keep(const vte_explain_options *o) {
+    unsigned keep = 0;
+    for (int m = 0; o && m < VTE_METHOD_COUNT; m++) {
+        if (!(o->methods & VTE_METHOD_BIT(m))) continue;
+        const vte_method_spec *spec = vte_method_spec_of((vte_method)m);
+        if (vte_method_needs(spec, o) & VTE_NEEDS_BACKWARD)
+            keep |= VTE_KEEP_ALL; /* the backward pass reads everything, the maps the attention too */
+        else if (vte_method_fusion(spec, o) != VTE_FUSION_NONE)
+            keep |= VTE_KEEP_ATTENTION; /* rollout-like: the layers' attention alone */
+        else
+            keep |= VTE_KEEP_ACTIVATIONS; /* LeGrad's closed form: V, the residual streams, the MLP inputs */
+    }
+    return keep;
+}
+
 vte_status vte_explain_plan_prepare(vte_session *s, const vte_explain_options *o, vte_error *err) {
-    vte_status status = plan_init(s, err);
+    vte_status status = vte_session_keep(s, vte_explain_keep(o), err);
+    if (!status) status = plan_init(s, err);
     unsigned needs = 0;
     for (int m = 0; m < VTE_METHOD_COUNT && !status; m++) {
         if (!(o->methods & VTE_METHOD_BIT(m))) continue;

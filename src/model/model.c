@@ -30,6 +30,7 @@ static float *read_tensor(const vte_safetensors *st, const char *name, int rank,
         free(data);
         return NULL;
     }
+    vte_safetensors_release_pages(st, tensor);
     /* A NaN or an infinity in the weights makes every output NaN: refuse the checkpoint here, naming the tensor,
      * rather than report NaN maps and logits as results. */
     for (size_t i = 0; i < count; i++)

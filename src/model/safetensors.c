@@ -1,3 +1,5 @@
+/* madvise and MADV_DONTNEED are Linux/BSD, outside POSIX (whose posix_madvise(POSIX_MADV_DONTNEED) glibc ignores). */
+#define _DEFAULT_SOURCE
 #include "model/safetensors.h"
 
 #include <errno.h>
@@ -455,6 +457,16 @@ vte_status vte_safetensors_convert_f32(const vte_safetensors *st, const vte_tens
     return vte_error_set(err, VTE_ERR_UNSUPPORTED,
                          "%s: tensor '%s' has dtype %s, expected a float dtype (F32, F16 or BF16)", st->path, t->name,
                          t->dtype_name);
+}
+
+void vte_safetensors_release_pages(const vte_safetensors *st, const vte_tensor_info *t) {
+    if (!st || !t || !st->map) return;
+    const long page_size = sysconf(_SC_PAGESIZE);
+    if (page_size <= 0) return;
+    const uintptr_t page = (uintptr_t)page_size;
+    const uintptr_t start = (uintptr_t)(st->data + t->data_offset), end = start + t->nbytes;
+    const uintptr_t first = (start + page - 1) / page * page, last = end / page * page; /* whole pages only */
+    if (last > first) madvise((void *)first, last - first, MADV_DONTNEED);
 }
 
 vte_status vte_safetensors_expect(const vte_safetensors *st, const char *name, int rank, const int64_t *shape,

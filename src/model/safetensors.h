@@ -60,6 +60,11 @@ vte_status vte_safetensors_expect(const vte_safetensors *st, const char *name, i
 /* Converts any F32/F16/BF16 tensor (whatever its shape) to float32 into dst (element count floats). */
 vte_status vte_safetensors_convert_f32(const vte_safetensors *st, const vte_tensor_info *t, float *dst, vte_error *err);
 
+/* Drops the mapped pages that lie wholly inside tensor t's data from the process (they stay in the page cache and
+ * come back if read again): once a tensor is copied to the device, the mapping need not count twice in the
+ * process's memory (ViT-B: 346 MB). */
+void vte_safetensors_release_pages(const vte_safetensors *st, const vte_tensor_info *t);
+
 /* Number of elements of a tensor (product of its shape; 1 for rank 0). */
 size_t vte_tensor_count(const vte_tensor_info *t);
 

@@ -143,6 +143,10 @@ vte_status vte_session_classifier_seed(vte_session *s, const int *classes, int B
 
 vte_status vte_session_backward(vte_session *s, const int *classes, vte_error *err) {
     if (!s || s->batch < 1) return vte_error_set(err, VTE_ERR_INVALID_ARGUMENT, "backward pass before any forward pass");
+    if ((s->kept_by_last & VTE_KEEP_ALL) != VTE_KEEP_ALL)
+        return vte_error_set(err, VTE_ERR_INVALID_ARGUMENT,
+                             "backward pass after a forward pass that kept not every layer's activations (the session "
+                             "needs vte_session_keep(VTE_KEEP_ALL) before that forward pass)");
     vte_status status = vte_backward_plan_init(s, err);
     if (status) return status;
     const vte_model_config *c = &s->model->config;

@@ -191,6 +191,6 @@ vte_status vte_session_forward(vte_session *s, const float *pixels, int n_images
     for (int l = 0; l < c->num_layers && !status; l++) status = vte_forward_block(s, l, n_images, err);
     if (!status) status = vte_forward_head(s, n_images, err);
     if (!status) status = vte_runtime_finish(s->rt, err);
-    if (!status) s->batch = n_images;
+    if (!status) s->batch = n_images, s->kept_by_last = s->kept;
     return status;
 }

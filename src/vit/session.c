@@ -33,24 +33,53 @@ static vte_status create_kernels(vte_runtime *rt, vte_forward_plan *plan, vte_er
     return VTE_OK;
 }
 
-static vte_status create_layer_buffers(vte_runtime *rt, vte_layer_activations *plan, vte_plan_dims d,
-                                       vte_error *err) {
-    VTE_LAYER_BUFFERS(VTE_PLAN_BUFFER_CREATE)
+/* A layer's buffer of a kind in `kept` is its own; any other is layer 0's (`shared`, retained), for l > 0. Layer 0
+ * (shared NULL) has all its own. */
+#define VTE_LAYER_BUFFER_CREATE(field, bytes, purpose, kind)                                   \
+    if (shared && !((kind) & kept)) {                                                            \
+        plan->field = shared->field;                                                             \
+        clRetainMemObject(plan->field);                                                          \
+    } else if (!(plan->field = vte_buffer_create(rt, (bytes), (purpose), err))) {                \
+        return err->code;                                                                        \
+    }
+
+static vte_status create_layer_buffers(vte_runtime *rt, vte_layer_activations *plan, const vte_layer_activations *shared,
+                                       unsigned kept, vte_plan_dims d, vte_error *err) {
+    VTE_LAYER_BUFFERS(VTE_LAYER_BUFFER_CREATE)
     return VTE_OK;
 }
 
-static vte_status create_buffers(vte_runtime *rt, vte_forward_plan *plan, vte_plan_dims d, vte_error *err) {
+/* A layer's buffers of the kinds in `added` become its own (they were layer 0's). The new buffer is made before
+ * the shared one is let go, so a failure leaves the layer as it was. */
+#define VTE_LAYER_BUFFER_KEEP(field, bytes, purpose, kind)                                     \
+    if ((kind) & added) {                                                                        \
+        cl_mem own = vte_buffer_create(rt, (bytes), (purpose), err);                             \
+        if (!own) return err->code;                                                              \
+        vte_buffer_release(&plan->field);                                                        \
+        plan->field = own;                                                                       \
+    }
+
+static vte_status keep_layer_buffers(vte_runtime *rt, vte_layer_activations *plan, unsigned added, vte_plan_dims d,
+                                     vte_error *err) {
+    VTE_LAYER_BUFFERS(VTE_LAYER_BUFFER_KEEP)
+    return VTE_OK;
+}
+
+static vte_status create_buffers(vte_runtime *rt, vte_forward_plan *plan, vte_plan_dims d, unsigned kept,
+                                 vte_error *err) {
     VTE_FORWARD_BUFFERS(VTE_PLAN_BUFFER_CREATE)
     if (!(plan->layers = calloc(d.L, sizeof *plan->layers)))
         return vte_error_set(err, VTE_ERR_OUT_OF_MEMORY, "out of memory planning a session");
     for (size_t l = 0; l < d.L; l++) {
-        vte_status status = create_layer_buffers(rt, &plan->layers[l], d, err);
+        vte_status status =
+            create_layer_buffers(rt, &plan->layers[l], l ? &plan->layers[0] : NULL, kept, d, err);
         if (status) return status;
     }
     return VTE_OK;
 }
 
-static void release_layer_buffers(vte_layer_activations *plan) { VTE_LAYER_BUFFERS(VTE_PLAN_BUFFER_RELEASE) }
+#define VTE_LAYER_BUFFER_RELEASE(field, bytes, purpose, kind) vte_buffer_release(&plan->field);
+static void release_layer_buffers(vte_layer_activations *plan) { VTE_LAYER_BUFFERS(VTE_LAYER_BUFFER_RELEASE) }
 
 static void release_plan(vte_forward_plan *plan, vte_plan_dims d) {
     for (size_t l = 0; plan->layers && l < d.L; l++) release_layer_buffers(&plan->layers[l]);
@@ -74,6 +103,10 @@ static vte_status reserve_gemms(vte_session *s, vte_error *err) {
 }
 
 vte_session *vte_session_init(vte_model *model, int max_batch, vte_error *err) {
+    return vte_session_init_keeping(model, max_batch, VTE_KEEP_ALL, err);
+}
+
+vte_session *vte_session_init_keeping(vte_model *model, int max_batch, unsigned keep, vte_error *err) {
     vte_error local_err = {0};
     if (!err) err = &local_err;
     if (!model || max_batch < 1) {
@@ -89,8 +122,9 @@ vte_session *vte_session_init(vte_model *model, int max_batch, vte_error *err) {
     s->rt = model->rt;
     s->max_batch = max_batch;
     s->dims = dims_of(&model->config, max_batch);
+    s->kept = keep & VTE_KEEP_ALL;
     if (vte_gemm_self_check(s->rt, err) != VTE_OK || create_kernels(s->rt, &s->fwd, err) != VTE_OK ||
-        create_buffers(s->rt, &s->fwd, s->dims, err) != VTE_OK || reserve_gemms(s, err) != VTE_OK) {
+        create_buffers(s->rt, &s->fwd, s->dims, s->kept, err) != VTE_OK || reserve_gemms(s, err) != VTE_OK) {
         vte_session_free(s);
         return NULL;
     }
@@ -108,6 +142,23 @@ void vte_session_free(vte_session *s) {
 
 int vte_session_max_batch(const vte_session *s) { return s ? s->max_batch : 0; }
 
+vte_status vte_session_keep(vte_session *s, unsigned keep, vte_error *err) {
+    if (!s) return vte_error_set(err, VTE_ERR_INVALID_ARGUMENT, "vte_session_keep: no session");
+    vte_error local_err = {0};
+    if (!err) err = &local_err;
+    const unsigned added = keep & VTE_KEEP_ALL & ~s->kept;
+    if (!added) return VTE_OK;
+    if (s->rt->queue) clFinish(s->rt->queue); /* no pass is using the buffers about to change */
+    for (size_t l = 1; l < s->dims.L; l++) {
+        vte_status status = keep_layer_buffers(s->rt, &s->fwd.layers[l], added, s->dims, err);
+        if (status) return status; /* layers done so far keep their own: harmless, kept stays as it was */
+    }
+    s->kept |= added;
+    return VTE_OK;
+}
+
+unsigned vte_session_kept(const vte_session *s) { return s ? s->kept : 0; }
+
 vte_status vte_session_read_logits(vte_session *s, float *logits, vte_error *err) {
     if (!s || !logits || s->batch < 1)
         return vte_error_set(err, VTE_ERR_INVALID_ARGUMENT, "vte_session_read_logits: no forward pass has run");
@@ -122,6 +173,10 @@ vte_status vte_session_read_attention(vte_session *s, int layer, float *attentio
     if (layer < 0 || layer >= c->num_layers)
         return vte_error_set(err, VTE_ERR_INVALID_ARGUMENT, "layer %d is out of range (the model has %d)", layer,
                              c->num_layers);
+    if (!(s->kept_by_last & VTE_KEEP_ATTENTION) && c->num_layers > 1)
+        return vte_error_set(err, VTE_ERR_INVALID_ARGUMENT,
+                             "vte_session_read_attention: the last forward pass kept no attention of each layer (the "
+                             "session was made without VTE_KEEP_ATTENTION; vte_session_keep adds it)");
     size_t bytes = (size_t)s->batch * c->num_heads * c->num_tokens * c->num_tokens * sizeof(float);
     return vte_buffer_read(s->rt, s->fwd.layers[layer].attn, 0, bytes, attention, err);
 }

@@ -38,21 +38,26 @@ typedef struct vte_plan_dims {
     X(final_rstd, VTE_F32(d.B), "final LayerNorm statistics")                           \
     X(logits, VTE_F32(d.B * d.labels), "logits")
 
-/* One set per layer. */
-#define VTE_LAYER_BUFFERS(X)                                                            \
-    X(ln1_out, VTE_F32(d.B * d.T * d.D), "LayerNorm outputs")                           \
-    X(ln1_mean, VTE_F32(d.B * d.T), "LayerNorm statistics")                             \
-    X(ln1_rstd, VTE_F32(d.B * d.T), "LayerNorm statistics")                             \
-    X(qkv, VTE_F32(d.B * d.T * 3 * d.D), "query/key/value activations")                 \
-    X(attn, VTE_F32(d.B * d.H * d.T * d.T), "attention probabilities")                  \
-    X(ctx, VTE_F32(d.B * d.T * d.D), "attention context")                               \
-    X(resid, VTE_F32(d.B * d.T * d.D), "residual stream")                               \
-    X(ln2_out, VTE_F32(d.B * d.T * d.D), "LayerNorm outputs")                           \
-    X(ln2_mean, VTE_F32(d.B * d.T), "LayerNorm statistics")                             \
-    X(ln2_rstd, VTE_F32(d.B * d.T), "LayerNorm statistics")                             \
-    X(fc1_pre, VTE_F32(d.B * d.T * d.F), "MLP activations")                             \
-    X(fc1_act, VTE_F32(d.B * d.T * d.F), "MLP activations")                             \
-    X(output, VTE_F32(d.B * d.T * d.D), "hidden states")
+/* One set per layer, each entry X(field, bytes, purpose, kept): a layer has its own copy of a buffer only when
+ * the session keeps that kind (vte_session_keep: VTE_KEEP_ATTENTION, VTE_KEEP_ACTIVATIONS; 0: never read after
+ * the forward pass); otherwise every layer uses layer 0's, which the forward pass only passes through (even
+ * `output`: a layer reads its input for the last time before it writes its output). */
+#define VTE_LAYER_BUFFERS(X)                                                                                \
+    X(ln1_out, VTE_F32(d.B * d.T * d.D), "LayerNorm outputs", 0)                                            \
+    X(ln1_mean, VTE_F32(d.B * d.T), "LayerNorm statistics", VTE_KEEP_ACTIVATIONS)                           \
+    X(ln1_rstd, VTE_F32(d.B * d.T), "LayerNorm statistics", VTE_KEEP_ACTIVATIONS)                           \
+    X(qkv, VTE_F32(d.B * d.T * 3 * d.D), "query/key/value activations", VTE_KEEP_ACTIVATIONS)               \
+    X(attn, VTE_F32(d.B * d.H * d.T * d.T), "attention probabilities", VTE_KEEP_ATTENTION)                  \
+    X(ctx, VTE_F32(d.B * d.T * d.D), "attention context", 0)                                                \
+    X(resid, VTE_F32(d.B * d.T * d.D), "residual stream", VTE_KEEP_ACTIVATIONS)                             \
+    X(ln2_out, VTE_F32(d.B * d.T * d.D), "LayerNorm outputs", 0)                                            \
+    X(ln2_mean, VTE_F32(d.B * d.T), "LayerNorm statistics", VTE_KEEP_ACTIVATIONS)                           \
+    X(ln2_rstd, VTE_F32(d.B * d.T), "LayerNorm statistics", VTE_KEEP_ACTIVATIONS)                           \
+    X(fc1_pre, VTE_F32(d.B * d.T * d.F), "MLP activations", VTE_KEEP_ACTIVATIONS)                           \
+    X(fc1_act, VTE_F32(d.B * d.T * d.F), "MLP activations", 0)                                              \
+    X(output, VTE_F32(d.B * d.T * d.D), "hidden states", VTE_KEEP_ACTIVATIONS)
+
+#define VTE_LAYER_BUFFER_FIELD(field, bytes, purpose, kept) cl_mem field;
 
 #define VTE_FORWARD_KERNELS(X)                                                          \
     X(patch_im2col, "embed", "patch_im2col")                                            \
@@ -69,7 +74,7 @@ typedef struct vte_plan_dims {
     X(softmax_rows_per_item, "attention", "softmax_rows_per_item")
 
 typedef struct vte_layer_activations {
-    VTE_LAYER_BUFFERS(VTE_PLAN_BUFFER_FIELD)
+    VTE_LAYER_BUFFERS(VTE_LAYER_BUFFER_FIELD)
 } vte_layer_activations;
 
 typedef struct vte_forward_plan {
@@ -127,7 +132,9 @@ struct vte_session {
     vte_model *model;
     vte_runtime *rt;
     int max_batch;
-    int batch; /* images in the last forward pass */
+    int batch;            /* images in the last forward pass */
+    unsigned kept;        /* VTE_KEEP_*: what each layer has its own buffers for */
+    unsigned kept_by_last; /* what the last forward pass kept (kept may have grown since) */
     vte_plan_dims dims;
     vte_forward_plan fwd;
     vte_backward_plan bwd;
