@@ -4,8 +4,8 @@
  * The choice. $VITEXPLAIN_GEMM=<name> forces one backend for every GEMM. Otherwise every usable backend is a
  * candidate (CLBlast only where nothing else can run: on PoCL's CPU device it is 2-3x slower than the host
  * libraries, docs/performance.md), and with several candidates each GEMM shape is measured once: the first call of
- * a shape runs on every candidate (a pause, one warm-up and three timed runs each, on the call's own operands: about
- * 0.3 s per large shape, once per device). Every GEMM then
+ * a shape of at least 5 million multiply-adds runs on every candidate (a pause, one warm-up and three timed runs
+ * each, on the call's own operands: about 0.3 s per shape, once per device). Every GEMM then
  * takes the one candidate whose measured shapes add up to the least time. One backend for all shapes rather than
  * the fastest per shape, because the host libraries each keep their own pool of threads, which wait by spinning:
  * alternating OpenBLAS and oneDNN between the layers of a ViT-B forward cost 239-250 ms/image against 208-223 with
@@ -36,9 +36,11 @@ static const vte_gemm_backend_ops *const BACKENDS[] = {&vte_gemm_backend_host, &
  * call, and oneDNN right after OpenBLAS measured 21-24 ms on a 1576x768x768 GEMM after a pause of up to 50 ms
  * against 9-13 ms after 100-200 ms (2 cores). */
 enum { TIMED_RUNS = 3, QUIET_PAUSE_MS = 120 };
-/* Below this many multiply-adds a shape is measured without the pauses: the libraries run it on one thread, and
- * its few microseconds barely count in the sums that decide. */
-#define QUIET_PAUSE_MIN_WORK 5e6
+/* Below this many multiply-adds a shape is not measured at all and takes the current choice: its microseconds do
+ * not matter, and its times are the most fragile. With the two cores busy elsewhere (a test suite beside it),
+ * oneDNN took 8 ms on GEMMs as small as 17x16x17, where its two OpenMP threads wait for each other, against
+ * 0.1 ms for OpenBLAS, which runs them on one thread; 150 such shapes outweighed every ViT-B shape. */
+#define MIN_MEASURED_WORK 5e6
 
 /* What makes two calls the same shape for the choice (not the buffers, offsets or scalars). */
 typedef struct shape_key {
@@ -362,11 +364,10 @@ static vte_status measure(vte_runtime *rt, const vte_gemm_call *call, const shap
     struct vte_gemm_state *state = rt->gemm;
     double best[BACKEND_COUNT];
     vte_status status = vte_runtime_finish(rt, err); /* earlier work is not this call's time */
-    const int pause = (double)call->m * (double)call->n * (double)call->k * (double)call->batch >= QUIET_PAUSE_MIN_WORK;
     for (size_t i = 0; i < state->candidate_count && status == VTE_OK; i++) {
         double ms;
         best[i] = INFINITY;
-        if (pause) nanosleep(&(struct timespec){0, QUIET_PAUSE_MS * 1000000L}, NULL);
+        nanosleep(&(struct timespec){0, QUIET_PAUSE_MS * 1000000L}, NULL);
         status = timed_run(rt, i, call, &ms, err);
         for (int r = 0; r < TIMED_RUNS && status == VTE_OK; r++)
             if ((status = timed_run(rt, i, call, &ms, err)) == VTE_OK && ms < best[i]) best[i] = ms;
@@ -395,7 +396,10 @@ static vte_status run_call(vte_runtime *rt, const vte_gemm_call *call, vte_error
         status = run_on(rt, (size_t)chosen, call, err);
     } else {
         const shape_key key = key_of(call);
-        if (state->candidate_count > 1 && call->beta == 0.0f && !find_choice(state, &key)) {
+        const double work = (double)call->m * (double)call->n * (double)call->k * (double)call->batch *
+                            (double)call->groups;
+        if (state->candidate_count > 1 && call->beta == 0.0f && work >= MIN_MEASURED_WORK &&
+            !find_choice(state, &key)) {
             status = measure(rt, call, &key, &chosen, err);
         } else {
             chosen = state->chosen;
