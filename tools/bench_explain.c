@@ -1,6 +1,6 @@
 /* Explanation benchmark: time per image of each method at a batch size, next to the forward pass alone.
  *
- *   vitexplain-bench-explain --model DIR [--batch N] [--iterations K] [--device SPEC]
+ *   vitexplain-bench-explain --model DIR [--batch N] [--iterations K] [--targets T] [--device SPEC]
  *
  * Every method runs through vte_session_explain (one forward, a backward pass when the method needs one,
  * the method's reductions); the forward-only line runs vte_session_forward. One untimed warm-up per
@@ -16,16 +16,17 @@
 
 int main(int argc, char **argv) {
     const char *model_dir = NULL, *device = NULL;
-    int batch = 1, iterations = 3;
+    int batch = 1, iterations = 3, targets = 1; /* targets: the top T classes of each image (--topk T) */
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--model") == 0 && i + 1 < argc) model_dir = argv[++i];
         else if (strcmp(argv[i], "--device") == 0 && i + 1 < argc) device = argv[++i];
         else if (strcmp(argv[i], "--batch") == 0 && i + 1 < argc) batch = atoi(argv[++i]);
         else if (strcmp(argv[i], "--iterations") == 0 && i + 1 < argc) iterations = atoi(argv[++i]);
+        else if (strcmp(argv[i], "--targets") == 0 && i + 1 < argc) targets = atoi(argv[++i]);
         else model_dir = NULL, i = argc;
     }
-    if (!model_dir || batch < 1 || iterations < 1) {
-        fprintf(stderr, "usage: %s --model DIR [--batch N] [--iterations K] [--device SPEC]\n", argv[0]);
+    if (!model_dir || batch < 1 || iterations < 1 || targets < 1) {
+        fprintf(stderr, "usage: %s --model DIR [--batch N] [--iterations K] [--targets T] [--device SPEC]\n", argv[0]);
         return 2;
     }
     vte_error err = {0};
@@ -48,8 +49,8 @@ int main(int argc, char **argv) {
         pixels[i] = (float)((seed >> 8) & 0xFFFF) / 32768.0f - 1.0f;
     }
     double *t = malloc((size_t)iterations * sizeof *t);
-    printf("device %s (GEMM: %s), model %s, batch %d, median of %d runs, ms per image\n", vte_runtime_device(rt)->name,
-           vte_gemm_backend(rt), model_dir, batch, iterations);
+    printf("device %s (GEMM: %s), model %s, batch %d, %d target(s) per image, median of %d runs, ms per image\n",
+           vte_runtime_device(rt)->name, vte_gemm_backend(rt), model_dir, batch, targets, iterations);
     /* forward alone */
     vte_session_forward(session, pixels, batch, &err);
     bench_reset_profile(rt);
@@ -78,11 +79,11 @@ int main(int argc, char **argv) {
         vte_explain_options o;
         vte_explain_options_default(&o);
         o.methods = vte_methods_from_name(configs[k]);
-        vte_explanation_free(vte_session_explain(session, pixels, batch, NULL, 1, &o, &err)); /* warm-up */
+        vte_explanation_free(vte_session_explain(session, pixels, batch, NULL, targets, &o, &err)); /* warm-up */
         bench_reset_profile(rt);
         for (int i = 0; i < iterations; i++) {
             double s = bench_now_ms();
-            vte_explanation *e = vte_session_explain(session, pixels, batch, NULL, 1, &o, &err);
+            vte_explanation *e = vte_session_explain(session, pixels, batch, NULL, targets, &o, &err);
             if (!e) {
                 fprintf(stderr, "%s\n", err.message);
                 return 3;
