@@ -14,19 +14,24 @@
  * every z >= 0). Taking Phi = erfc(|z|)/2 for x < 0 and 1 - erfc(z)/2 for x >= 0 keeps relative accuracy in the
  * left tail, where 1 + erf(x/sqrt(2)) cancels; measured against double precision over [-12, 12]: absolute
  * error of Phi below 1.9e-7 (PyTorch's float erf formula is within the same bound). */
-float gelu_cdf(float x) {
-    const float z = fabs(x) * VTE_SQRT1_2;
-    const float t = 1.0f / (1.0f + 0.5f * z);
-    const float p =
-        -1.26551223f +
-        t * (1.00002368f +
-             t * (0.37409196f +
-                  t * (0.09678418f +
-                       t * (-0.18628806f +
-                            t * (0.27886807f + t * (-1.13520398f + t * (1.48851587f + t * (-0.82215223f + t * 0.17087277f))))))));
-    const float half_erfc = 0.5f * t * exp(p - z * z);
-    return x >= 0.0f ? 1.0f - half_erfc : half_erfc;
-}
+/* One body for float and float8 (the per-item kernels): ?: with a vector condition selects lane by lane. */
+#define VTE_DEFINE_GELU_CDF(T, name)                                                                                   \
+    T name(T x) {                                                                                                      \
+        const T z = fabs(x) * VTE_SQRT1_2;                                                                             \
+        const T t = 1.0f / (1.0f + 0.5f * z);                                                                          \
+        const T p =                                                                                                    \
+            -1.26551223f +                                                                                             \
+            t * (1.00002368f +                                                                                         \
+                 t * (0.37409196f +                                                                                    \
+                      t * (0.09678418f +                                                                               \
+                           t * (-0.18628806f +                                                                         \
+                                t * (0.27886807f +                                                                     \
+                                     t * (-1.13520398f + t * (1.48851587f + t * (-0.82215223f + t * 0.17087277f)))))))); \
+        const T half_erfc = 0.5f * t * exp(p - z * z);                                                                 \
+        return x >= 0.0f ? 1.0f - half_erfc : half_erfc;                                                               \
+    }
+VTE_DEFINE_GELU_CDF(float, gelu_cdf)
+VTE_DEFINE_GELU_CDF(float8, gelu_cdf8)
 
 /* The bias kernels are 2-D: dimension 0 is the column (guarded: the host rounds it up to the local size),
  * dimension 1 the row, so no work-item divides to find its column (a 64-bit modulo per element cost more
@@ -95,20 +100,6 @@ __kernel void classifier_seed(__global const float *classifier_weight, __global 
  * The same four kernels for CPU devices (vte_runtime_rows_per_item): one work-item per row, vectorised along it
  * (float8, then a scalar tail), global size = rows rounded up to any local size. PoCL runs the 2-D forms as many
  * tiny work-groups and vectorises them poorly: GELU took 1.8 ms per ViT-B batch-1 call (3 ns per value). */
-
-float8 gelu_cdf8(float8 x) { /* gelu_cdf, lane by lane */
-    const float8 z = fabs(x) * VTE_SQRT1_2;
-    const float8 t = 1.0f / (1.0f + 0.5f * z);
-    const float8 p =
-        -1.26551223f +
-        t * (1.00002368f +
-             t * (0.37409196f +
-                  t * (0.09678418f +
-                       t * (-0.18628806f +
-                            t * (0.27886807f + t * (-1.13520398f + t * (1.48851587f + t * (-0.82215223f + t * 0.17087277f))))))));
-    const float8 half_erfc = 0.5f * t * exp(p - z * z);
-    return select(half_erfc, 1.0f - half_erfc, isgreaterequal(x, (float8)(0.0f)));
-}
 
 __kernel void bias_add_per_item(__global float *x, __global const float *bias, int rows, int cols) {
     const size_t r = get_global_id(0);

@@ -691,20 +691,18 @@ static void run_softmax(int rows, int cols, float lo, float hi, size_t local_wan
     free(x), free(want), free(sd), free(ad);
 }
 
-Test(attention, softmax_197x197) {
-    run_softmax(197, 197, -8.0f, 8.0f, 0, 141, ONE_GROUP_PER_ROW);
-    run_softmax(197, 197, -8.0f, 8.0f, 0, 141, ONE_ITEM_PER_ROW);
+static void run_softmax_in_both_forms(int rows, int cols, float lo, float hi, unsigned seed) {
+    run_softmax(rows, cols, lo, hi, 0, seed, ONE_GROUP_PER_ROW);
+    run_softmax(rows, cols, lo, hi, 0, seed, ONE_ITEM_PER_ROW);
 }
 
-Test(attention, softmax_large_magnitude) {
-    run_softmax(13, 1029, -50.0f, 50.0f, 0, 151, ONE_GROUP_PER_ROW);
-    run_softmax(13, 1029, -50.0f, 50.0f, 0, 151, ONE_ITEM_PER_ROW);
-}
+Test(attention, softmax_197x197) { run_softmax_in_both_forms(197, 197, -8.0f, 8.0f, 141); }
+
+Test(attention, softmax_large_magnitude) { run_softmax_in_both_forms(13, 1029, -50.0f, 50.0f, 151); }
 
 Test(attention, softmax_fewer_columns_than_work_items) {
     /* per item: fewer columns than one float8, so only the scalar tail runs */
-    run_softmax(7, 3, -50.0f, 50.0f, 0, 161, ONE_GROUP_PER_ROW);
-    run_softmax(7, 3, -50.0f, 50.0f, 0, 161, ONE_ITEM_PER_ROW);
+    run_softmax_in_both_forms(7, 3, -50.0f, 50.0f, 161);
 }
 
 Test(attention, softmax_any_local_size) {
