@@ -4,7 +4,8 @@
  * The choice. $VITEXPLAIN_GEMM=<name> forces one backend for every GEMM. Otherwise every usable backend is a
  * candidate (CLBlast only where nothing else can run: on PoCL's CPU device it is 2-3x slower than the host
  * libraries, docs/performance.md), and with several candidates each GEMM shape is measured once: the first call of
- * a shape of at least 5 million multiply-adds runs on every candidate (a pause, one warm-up and three timed runs
+ * a shape of at least 5 million multiply-adds runs on every candidate (unless the cache directory is off: then
+ * the first candidate takes every GEMM) (a pause, one warm-up and three timed runs
  * each, on the call's own operands: about 0.3 s per shape, once per device). Every GEMM then
  * takes the one candidate whose measured shapes add up to the least time. One backend for all shapes rather than
  * the fastest per shape, because the host libraries each keep their own pool of threads, which wait by spinning:
@@ -26,8 +27,10 @@
 #include "runtime/gemm_backend.h"
 #include "runtime/internal.h"
 
-/* In order of preference: before any shape is measured, GEMMs take the first candidate. */
-static const vte_gemm_backend_ops *const BACKENDS[] = {&vte_gemm_backend_host, &vte_gemm_backend_onednn,
+/* In order of preference: before any shape is measured, and always when the cache is off (nothing measured could
+ * be kept, and measuring ViT-B's shapes costs about 3 s per process), GEMMs take the first candidate: oneDNN,
+ * which picks its kernels from the CPU's features and was the faster here (docs/performance.md). */
+static const vte_gemm_backend_ops *const BACKENDS[] = {&vte_gemm_backend_onednn, &vte_gemm_backend_host,
                                                       &vte_gemm_backend_clblast};
 #define BACKEND_COUNT (sizeof BACKENDS / sizeof BACKENDS[0])
 
@@ -255,13 +258,17 @@ static void store_choice(const vte_runtime *rt, const struct vte_gemm_state *sta
 
 /* ---------------------------------------------------------------- choosing, measuring, running */
 
-/* "oneDNN", "oneDNN (measured on 8 GEMM shapes against host BLAS (OpenBLAS))", or before any measurement
- * "host BLAS (OpenBLAS) or oneDNN, measured on first use". */
+/* "oneDNN", "oneDNN (measured on 8 GEMM shapes against host BLAS (OpenBLAS))", before any measurement
+ * "oneDNN or host BLAS (OpenBLAS), measured on first use", or with the cache off "oneDNN (not measured: ...)". */
 static void describe(struct vte_gemm_state *state) {
     char *out = state->description;
     const size_t size = sizeof state->description;
     if (state->candidate_count == 1) {
         snprintf(out, size, "%s", state->candidates[0]->description);
+        return;
+    }
+    if (!state->choice_file[0]) {
+        snprintf(out, size, "%s (not measured: the cache directory is off)", state->candidates[0]->description);
         return;
     }
     size_t used = 0;
@@ -398,7 +405,7 @@ static vte_status run_call(vte_runtime *rt, const vte_gemm_call *call, vte_error
         const shape_key key = key_of(call);
         const double work = (double)call->m * (double)call->n * (double)call->k * (double)call->batch *
                             (double)call->groups;
-        if (state->candidate_count > 1 && call->beta == 0.0f && work >= MIN_MEASURED_WORK &&
+        if (state->candidate_count > 1 && state->choice_file[0] && call->beta == 0.0f && work >= MIN_MEASURED_WORK &&
             !find_choice(state, &key)) {
             status = measure(rt, call, &key, &chosen, err);
         } else {
