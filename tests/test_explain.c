@@ -13,6 +13,7 @@
 
 #include "explain/plan.h"
 #include "forward_parts.h"
+#include "runtime/gemm_mapped.h"
 #include "test_support.h"
 #include "util/npy.h"
 #include "vit/session.h"
@@ -415,6 +416,21 @@ Test(explain, more_images_than_heads_in_one_batch) {
      * most as many images as heads they batch over the heads): both layouts of the same products. */
     static const char *const four[] = {"chelsea", "rocket", "horse", "chelsea"};
     vte_explain_options o = all_methods();
+    check_methods("vit-tiny", four, 4, &o, DEFAULT_SUFFIXES);
+}
+
+Test(explain, more_images_than_heads_through_backends_without_groups) {
+    /* CLBlast and OpenBLAS take a layer's attention products one group at a time: with more images than heads, one
+     * call per head over the images (the counts swapped). */
+    static const char *const four[] = {"chelsea", "rocket", "horse", "chelsea"};
+    vte_explain_options o = all_methods();
+    setenv("VITEXPLAIN_GEMM", "clblast", 1);
+    check_methods("vit-tiny", four, 4, &o, DEFAULT_SUFFIXES);
+    vte_runtime *rt = vte_test_runtime();
+    const int host_memory = vte_gemm_host_memory(rt);
+    vte_runtime_free(rt);
+    if (!host_memory) return; /* OpenBLAS runs only on PoCL's CPU device */
+    setenv("VITEXPLAIN_GEMM", "host", 1);
     check_methods("vit-tiny", four, 4, &o, DEFAULT_SUFFIXES);
 }
 
