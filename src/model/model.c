@@ -13,34 +13,65 @@
 #include "model/config.h"
 #include "model/safetensors.h"
 
-/* Reads one tensor of the expected shape as float32 into a malloc'ed buffer. */
-static float *read_tensor(const vte_safetensors *st, const char *name, int rank, const int64_t *shape,
-                          vte_error *err) {
+/* One tensor of the expected shape as float32, every value checked finite: in place in the file's mapping when it
+ * holds float32 (no copy), else converted into a buffer returned in *owned. NULL on error. When done, the caller
+ * calls tensor_done. */
+static const float *tensor_values(const vte_safetensors *st, const char *name, int rank, const int64_t *shape,
+                                  const vte_tensor_info **tensor, float **owned, vte_error *err) {
+    *owned = NULL;
     /* The shape first, before a buffer of that size is made. */
-    const vte_tensor_info *tensor;
-    if (vte_safetensors_expect(st, name, rank, shape, &tensor, err) != VTE_OK) return NULL;
+    if (vte_safetensors_expect(st, name, rank, shape, tensor, err) != VTE_OK) return NULL;
     size_t count = 1;
     for (int i = 0; i < rank; i++) count *= (size_t)shape[i];
-    float *data = malloc((count ? count : 1) * sizeof *data);
+    const float *data = vte_safetensors_f32_view(st, *tensor);
     if (!data) {
-        vte_error_set(err, VTE_ERR_OUT_OF_MEMORY, "out of memory reading tensor %s", name);
-        return NULL;
+        if (!(*owned = malloc((count ? count : 1) * sizeof **owned))) {
+            vte_error_set(err, VTE_ERR_OUT_OF_MEMORY, "out of memory reading tensor %s", name);
+            return NULL;
+        }
+        if (vte_safetensors_convert_f32(st, *tensor, *owned, err) != VTE_OK) {
+            free(*owned);
+            *owned = NULL;
+            return NULL;
+        }
+        data = *owned;
     }
-    if (vte_safetensors_convert_f32(st, tensor, data, err) != VTE_OK) {
-        free(data);
-        return NULL;
-    }
-    vte_safetensors_release_pages(st, tensor);
     /* A NaN or an infinity in the weights makes every output NaN: refuse the checkpoint here, naming the tensor,
      * rather than report NaN maps and logits as results. */
     for (size_t i = 0; i < count; i++)
         if (!isfinite(data[i])) {
             vte_error_set(err, VTE_ERR_FORMAT, "%s: tensor %s holds %s at element %zu: the checkpoint is broken",
                           vte_safetensors_path(st), name, isnan(data[i]) ? "NaN" : "an infinity", i);
-            free(data);
+            free(*owned);
+            *owned = NULL;
             return NULL;
         }
     return data;
+}
+
+/* Releases what tensor_values made, and the tensor's pages of the mapping (they are on the device now). */
+static void tensor_done(const vte_safetensors *st, const vte_tensor_info *tensor, float *owned) {
+    free(owned);
+    vte_safetensors_release_pages(st, tensor);
+}
+
+/* One tensor as a malloc'ed float32 copy (for the small ones that are combined on the host). */
+static float *read_tensor(const vte_safetensors *st, const char *name, int rank, const int64_t *shape,
+                          vte_error *err) {
+    const vte_tensor_info *tensor;
+    float *owned;
+    const float *data = tensor_values(st, name, rank, shape, &tensor, &owned, err);
+    if (!data || owned) return owned;
+    size_t count = 1;
+    for (int i = 0; i < rank; i++) count *= (size_t)shape[i];
+    float *copy = malloc((count ? count : 1) * sizeof *copy);
+    if (!copy) {
+        vte_error_set(err, VTE_ERR_OUT_OF_MEMORY, "out of memory reading tensor %s", name);
+        return NULL;
+    }
+    memcpy(copy, data, count * sizeof *copy);
+    vte_safetensors_release_pages(st, tensor);
+    return copy;
 }
 
 static cl_mem upload(vte_runtime *rt, const float *data, size_t count, const char *name, vte_error *err) {
@@ -53,12 +84,14 @@ static cl_mem upload(vte_runtime *rt, const float *data, size_t count, const cha
 /* Uploads tensor `name` unchanged. */
 static cl_mem load_plain(vte_runtime *rt, const vte_safetensors *st, const char *name, int rank,
                          const int64_t *shape, vte_error *err) {
-    float *data = read_tensor(st, name, rank, shape, err);
+    const vte_tensor_info *tensor;
+    float *owned;
+    const float *data = tensor_values(st, name, rank, shape, &tensor, &owned, err);
     if (!data) return NULL;
     size_t count = 1;
     for (int i = 0; i < rank; i++) count *= (size_t)shape[i];
     cl_mem buffer = upload(rt, data, count, name, err);
-    free(data);
+    tensor_done(st, tensor, owned);
     return buffer;
 }
 
@@ -102,11 +135,16 @@ static vte_status unmap_new_buffer(vte_runtime *rt, cl_mem *buffer, float *mappe
     return status;
 }
 
-/* Uploads a linear weight [out, in] transposed to [in, out]. */
-static cl_mem load_transposed(vte_runtime *rt, const vte_safetensors *st, const char *name, int64_t out, int64_t in,
-                              vte_error *err) {
-    int64_t shape[2] = {out, in};
-    float *w = read_tensor(st, name, 2, shape, err);
+/* Uploads a weight of shape [out, ...] (a linear layer's [out, in], the patch convolution's [out, C, p, p]) as the
+ * transposed [in, out], in = the product of the other dimensions. */
+static cl_mem load_transposed(vte_runtime *rt, const vte_safetensors *st, const char *name, int rank,
+                              const int64_t *shape, vte_error *err) {
+    const int64_t out = shape[0];
+    int64_t in = 1;
+    for (int i = 1; i < rank; i++) in *= shape[i];
+    const vte_tensor_info *tensor;
+    float *owned;
+    const float *w = tensor_values(st, name, rank, shape, &tensor, &owned, err);
     if (!w) return NULL;
     cl_mem buffer = NULL;
     float *t = map_new_buffer(rt, (size_t)(out * in), name, &buffer, err);
@@ -114,7 +152,7 @@ static cl_mem load_transposed(vte_runtime *rt, const vte_safetensors *st, const 
         transpose_into(w, (size_t)out, (size_t)in, t, (size_t)out, 0);
         unmap_new_buffer(rt, &buffer, t, VTE_OK, err);
     }
-    free(w);
+    tensor_done(st, tensor, owned);
     return buffer;
 }
 
@@ -132,11 +170,12 @@ static vte_status load_layer(vte_model *m, const vte_safetensors *st, int l, vte
     REQUIRE(w->ln_before_beta = load_plain(rt, st, NAME("layernorm_before.bias"), 1, shape_d, err));
     REQUIRE(w->ln_after_gamma = load_plain(rt, st, NAME("layernorm_after.weight"), 1, shape_d, err));
     REQUIRE(w->ln_after_beta = load_plain(rt, st, NAME("layernorm_after.bias"), 1, shape_d, err));
-    REQUIRE(w->out_weight = load_transposed(rt, st, NAME("attention.output.dense.weight"), D, D, err));
+    const int64_t shape_dd[2] = {D, D}, shape_fd[2] = {F, D}, shape_df[2] = {D, F};
+    REQUIRE(w->out_weight = load_transposed(rt, st, NAME("attention.output.dense.weight"), 2, shape_dd, err));
     REQUIRE(w->out_bias = load_plain(rt, st, NAME("attention.output.dense.bias"), 1, shape_d, err));
-    REQUIRE(w->fc1_weight = load_transposed(rt, st, NAME("intermediate.dense.weight"), F, D, err));
+    REQUIRE(w->fc1_weight = load_transposed(rt, st, NAME("intermediate.dense.weight"), 2, shape_fd, err));
     REQUIRE(w->fc1_bias = load_plain(rt, st, NAME("intermediate.dense.bias"), 1, shape_f, err));
-    REQUIRE(w->fc2_weight = load_transposed(rt, st, NAME("output.dense.weight"), D, F, err));
+    REQUIRE(w->fc2_weight = load_transposed(rt, st, NAME("output.dense.weight"), 2, shape_df, err));
     REQUIRE(w->fc2_bias = load_plain(rt, st, NAME("output.dense.bias"), 1, shape_d, err));
 
     /* Fuse query, key and value into one [D, 3D] weight and [3D] bias: one GEMM instead of three. */
@@ -155,13 +194,15 @@ static vte_status load_layer(vte_model *m, const vte_safetensors *st, int l, vte
         char suffix[96];
         snprintf(suffix, sizeof suffix, "attention.attention.%s.weight", parts[p]);
         int64_t shape[2] = {D, D};
-        float *part = read_tensor(st, NAME(suffix), 2, shape, err);
+        const vte_tensor_info *tensor;
+        float *owned;
+        const float *part = tensor_values(st, NAME(suffix), 2, shape, &tensor, &owned, err);
         if (!part) {
             status = err ? err->code : VTE_ERR_FORMAT;
             break;
         }
         transpose_into(part, (size_t)D, (size_t)D, fused, (size_t)(3 * D), (size_t)(p * D));
-        free(part);
+        tensor_done(st, tensor, owned);
         snprintf(suffix, sizeof suffix, "attention.attention.%s.bias", parts[p]);
         if (c->qkv_bias) {
             float *bias = read_tensor(st, NAME(suffix), 1, shape_d, err);
@@ -239,24 +280,17 @@ static vte_status load_weights(vte_model *m, const vte_safetensors *st, vte_erro
     if (!(m->cls_token = load_plain(rt, st, "vit.embeddings.cls_token", 3, cls_shape, err))) return err->code;
     if (!(m->position = load_plain(rt, st, "vit.embeddings.position_embeddings", 3, pos_shape, err))) return err->code;
     /* The patch convolution is a GEMM over im2col rows: [C*p*p, D], the conv weight [D, C, p, p] transposed. */
-    float *conv = read_tensor(st, "vit.embeddings.patch_embeddings.projection.weight", 4, conv_shape, err);
-    if (!conv) return err->code;
-    size_t k = (size_t)(C * P * P);
-    float *conv_t = map_new_buffer(rt, k * (size_t)D, "vit.embeddings.patch_embeddings.projection.weight",
-                                   &m->patch_weight, err);
-    if (conv_t) {
-        transpose_into(conv, (size_t)D, k, conv_t, (size_t)D, 0);
-        unmap_new_buffer(rt, &m->patch_weight, conv_t, VTE_OK, err);
-    }
-    free(conv);
-    if (!m->patch_weight) return err->code;
+    if (!(m->patch_weight =
+              load_transposed(rt, st, "vit.embeddings.patch_embeddings.projection.weight", 4, conv_shape, err)))
+        return err->code;
     if (!(m->patch_bias = load_plain(rt, st, "vit.embeddings.patch_embeddings.projection.bias", 1, shape_d, err)))
         return err->code;
     for (int l = 0; l < c->num_layers; l++)
         if (load_layer(m, st, l, err) != VTE_OK) return err->code;
     if (!(m->final_gamma = load_plain(rt, st, "vit.layernorm.weight", 1, shape_d, err))) return err->code;
     if (!(m->final_beta = load_plain(rt, st, "vit.layernorm.bias", 1, shape_d, err))) return err->code;
-    if (!(m->classifier_weight = load_transposed(rt, st, "classifier.weight", c->num_labels, D, err)))
+    const int64_t classifier_shape[2] = {c->num_labels, D};
+    if (!(m->classifier_weight = load_transposed(rt, st, "classifier.weight", 2, classifier_shape, err)))
         return err->code;
     if (!(m->classifier_bias = load_plain(rt, st, "classifier.bias", 1, labels_shape, err))) return err->code;
     return VTE_OK;

@@ -459,6 +459,12 @@ vte_status vte_safetensors_convert_f32(const vte_safetensors *st, const vte_tens
                          t->dtype_name);
 }
 
+const float *vte_safetensors_f32_view(const vte_safetensors *st, const vte_tensor_info *t) {
+    if (!st || !t || t->dtype != VTE_DTYPE_F32 || !vte_host_is_little_endian()) return NULL;
+    const unsigned char *p = st->data + t->data_offset;
+    return (uintptr_t)p % sizeof(float) == 0 ? (const float *)(const void *)p : NULL;
+}
+
 void vte_safetensors_release_pages(const vte_safetensors *st, const vte_tensor_info *t) {
     if (!st || !t || !st->map) return;
     const long page_size = sysconf(_SC_PAGESIZE);

@@ -60,6 +60,10 @@ vte_status vte_safetensors_expect(const vte_safetensors *st, const char *name, i
 /* Converts any F32/F16/BF16 tensor (whatever its shape) to float32 into dst (element count floats). */
 vte_status vte_safetensors_convert_f32(const vte_safetensors *st, const vte_tensor_info *t, float *dst, vte_error *err);
 
+/* The tensor's values in place in the file's mapping when they are float32 as this host reads them (F32 dtype,
+ * little-endian host, 4-byte aligned data); NULL otherwise (then vte_safetensors_convert_f32 makes a copy). */
+const float *vte_safetensors_f32_view(const vte_safetensors *st, const vte_tensor_info *t);
+
 /* Drops the mapped pages that lie wholly inside tensor t's data from the process (they stay in the page cache and
  * come back if read again): once a tensor is copied to the device, the mapping need not count twice in the
  * process's memory (ViT-B: 346 MB). */
