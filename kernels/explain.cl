@@ -12,6 +12,21 @@
  * Floating-point contraction is off so that a*b + c is rounded twice on every device, as written. */
 #pragma OPENCL FP_CONTRACT OFF
 
+/* Compensated (Kahan) addition: acc + term, with the rounding error carried to the next addition. */
+float kahan_add(float acc, float term, float *carry) {
+    const float y = term - *carry;
+    const float next = acc + y;
+    *carry = (next - acc) - y;
+    return next;
+}
+
+float8 kahan_add8(float8 acc, float8 term, float8 *carry) {
+    const float8 y = term - *carry;
+    const float8 next = acc + y;
+    *carry = (next - acc) - y;
+    return next;
+}
+
 /* head_gradient_norms: one work-group per (b,h) slice of `count` (= T*T) contiguous values of grad
  * (global = B*H * local): norms[bh] = sum |g| (p == 1) or sqrt(sum g^2) (p == 2). Compensated (Kahan)
  * float partials per work-item, then a tree reduction, so that even small groups stay accurate. */
@@ -21,12 +36,7 @@ __kernel void head_gradient_norms(__global const float *grad, __global float *no
     const size_t lid = get_local_id(0), step = get_local_size(0);
     __global const float *g = grad + slice * (size_t)count;
     float acc = 0.0f, carry = 0.0f;
-    for (size_t i = lid; i < (size_t)count; i += step) {
-        const float term = (p == 1 ? fabs(g[i]) : g[i] * g[i]) - carry;
-        const float next = acc + term;
-        carry = (next - acc) - term;
-        acc = next;
-    }
+    for (size_t i = lid; i < (size_t)count; i += step) acc = kahan_add(acc, p == 1 ? fabs(g[i]) : g[i] * g[i], &carry);
     const float total = group_sum(acc, scratch);
     if (lid == 0) norms[slice] = p == 1 ? total : sqrt(total);
 }
@@ -34,13 +44,6 @@ __kernel void head_gradient_norms(__global const float *grad, __global float *no
 /* head_gradient_norms_per_item: head_gradient_norms with one work-item per (b,h) slice (global = B*H rounded up
  * to any local size), for CPU devices (vte_runtime_rows_per_item): eight compensated float partials, one per
  * lane of a float8, then combined with compensation too. */
-float8 kahan_add8(float8 acc, float8 term, float8 *carry) {
-    const float8 y = term - *carry;
-    const float8 next = acc + y;
-    *carry = (next - acc) - y;
-    return next;
-}
-
 __kernel void head_gradient_norms_per_item(__global const float *grad, __global float *norms, int slices, int count,
                                            int p) {
     const size_t slice = get_global_id(0);
@@ -57,21 +60,11 @@ __kernel void head_gradient_norms_per_item(__global const float *grad, __global 
         }
     }
     /* the lanes' partials (acc - carry), then the tail, into one compensated sum */
-    const float8 lanes = acc8 - carry8;
+    float lanes[8];
+    vstore8(acc8 - carry8, 0, lanes);
     float acc = 0.0f, carry = 0.0f;
-    for (int lane = 0; lane < 8; lane++) {
-        const float term = (lane == 0 ? lanes.s0 : lane == 1 ? lanes.s1 : lane == 2 ? lanes.s2 : lane == 3 ? lanes.s3
-                            : lane == 4 ? lanes.s4 : lane == 5 ? lanes.s5 : lane == 6 ? lanes.s6 : lanes.s7) - carry;
-        const float next = acc + term;
-        carry = (next - acc) - term;
-        acc = next;
-    }
-    for (int i = vectors * 8; i < count; i++) {
-        const float term = (p == 1 ? fabs(g[i]) : g[i] * g[i]) - carry;
-        const float next = acc + term;
-        carry = (next - acc) - term;
-        acc = next;
-    }
+    for (int lane = 0; lane < 8; lane++) acc = kahan_add(acc, lanes[lane], &carry);
+    for (int i = vectors * 8; i < count; i++) acc = kahan_add(acc, p == 1 ? fabs(g[i]) : g[i] * g[i], &carry);
     norms[slice] = p == 1 ? acc : sqrt(acc);
 }
 

@@ -55,25 +55,6 @@ static void tensor_done(const vte_safetensors *st, const vte_tensor_info *tensor
     vte_safetensors_release_pages(st, tensor);
 }
 
-/* One tensor as a malloc'ed float32 copy (for the small ones that are combined on the host). */
-static float *read_tensor(const vte_safetensors *st, const char *name, int rank, const int64_t *shape,
-                          vte_error *err) {
-    const vte_tensor_info *tensor;
-    float *owned;
-    const float *data = tensor_values(st, name, rank, shape, &tensor, &owned, err);
-    if (!data || owned) return owned;
-    size_t count = 1;
-    for (int i = 0; i < rank; i++) count *= (size_t)shape[i];
-    float *copy = malloc((count ? count : 1) * sizeof *copy);
-    if (!copy) {
-        vte_error_set(err, VTE_ERR_OUT_OF_MEMORY, "out of memory reading tensor %s", name);
-        return NULL;
-    }
-    memcpy(copy, data, count * sizeof *copy);
-    vte_safetensors_release_pages(st, tensor);
-    return copy;
-}
-
 static cl_mem upload(vte_runtime *rt, const float *data, size_t count, const char *name, vte_error *err) {
     cl_mem buffer = vte_buffer_create(rt, count * sizeof(float), name, err);
     if (buffer && vte_buffer_write(rt, buffer, 0, count * sizeof(float), data, err) != VTE_OK)
@@ -205,13 +186,13 @@ static vte_status load_layer(vte_model *m, const vte_safetensors *st, int l, vte
         tensor_done(st, tensor, owned);
         snprintf(suffix, sizeof suffix, "attention.attention.%s.bias", parts[p]);
         if (c->qkv_bias) {
-            float *bias = read_tensor(st, NAME(suffix), 1, shape_d, err);
+            const float *bias = tensor_values(st, NAME(suffix), 1, shape_d, &tensor, &owned, err);
             if (!bias) {
                 status = err ? err->code : VTE_ERR_FORMAT;
                 break;
             }
             memcpy(fused_bias + p * D, bias, (size_t)D * sizeof *bias);
-            free(bias);
+            tensor_done(st, tensor, owned);
         }
     }
 done:

@@ -4,10 +4,10 @@
  * The choice. $VITEXPLAIN_GEMM=<name> forces one backend for every GEMM. Otherwise every usable backend is a
  * candidate (CLBlast only where nothing else can run: on PoCL's CPU device it is 2-3x slower than the host
  * libraries, docs/performance.md), and with several candidates each GEMM shape is measured once: the first call of
- * a shape of at least 5 million multiply-adds runs on every candidate (unless the cache directory is off: then
- * the first candidate takes every GEMM) (a pause, one warm-up and three timed runs
- * each, on the call's own operands: about 0.3 s per shape, once per device). Every GEMM then
- * takes the one candidate whose measured shapes add up to the least time. One backend for all shapes rather than
+ * a shape of at least 5 million multiply-adds runs on every candidate (a pause, one warm-up and three timed runs
+ * each, on the call's own operands: about 0.3 s per shape, once per device). Every GEMM then takes the one
+ * candidate whose measured shapes add up to the least time. With the cache directory off nothing is measured
+ * (nothing could be kept) and the first candidate takes every GEMM. One backend for all shapes rather than
  * the fastest per shape, because the host libraries each keep their own pool of threads, which wait by spinning:
  * alternating OpenBLAS and oneDNN between the layers of a ViT-B forward cost 239-250 ms/image against 208-223 with
  * either alone (2 cores, batch 8), far more than any shape gained. The measurements are kept in the cache
@@ -52,10 +52,6 @@ typedef struct shape_key {
     size_t groups, a_group_stride, b_group_stride, c_group_stride;
 } shape_key;
 
-typedef struct shape_choice {
-    shape_key key;
-    int candidate; /* index into state->candidates: the fastest on this shape */
-} shape_choice;
 
 struct vte_gemm_state {
     int prepared; /* 0: not yet; 1: candidates chosen and initialised; -1: failed, prepare_error */
@@ -63,11 +59,10 @@ struct vte_gemm_state {
     const vte_gemm_backend_ops *candidates[BACKEND_COUNT]; /* the forced backend alone, or every candidate */
     void *candidate_states[BACKEND_COUNT];                 /* what each one's init made */
     size_t candidate_count;
-    int forced;            /* $VITEXPLAIN_GEMM named the one candidate */
     int pinned;            /* >= 0: every call takes this candidate (the self-check of each one) */
-    shape_choice *choices; /* measured or read from the cache file */
-    size_t choice_count, choice_capacity;
-    double measured_ms[BACKEND_COUNT]; /* per candidate, the sum over the shapes in choices */
+    shape_key *measured; /* the shapes measured here or read from the cache file */
+    size_t measured_count, measured_capacity;
+    double measured_ms[BACKEND_COUNT]; /* per candidate, the sum over the measured shapes */
     int chosen;                        /* the candidate every GEMM takes: the least measured_ms */
     char choice_file[4200]; /* "" when choices are not kept on disk */
     char description[192];
@@ -108,7 +103,6 @@ static vte_status select_candidates(const vte_runtime *rt, struct vte_gemm_state
         if (strcmp(request, BACKENDS[i]->name) != 0) continue;
         if (BACKENDS[i]->usable(rt)) {
             state->candidates[state->candidate_count++] = BACKENDS[i];
-            state->forced = 1;
             return VTE_OK;
         }
         list_names(rt, 1, names, sizeof names);
@@ -153,32 +147,38 @@ static shape_key key_of(const vte_gemm_call *call) {
                        grouped ? call->c.group_stride : 0};
 }
 
-static const shape_choice *find_choice(const struct vte_gemm_state *state, const shape_key *key) {
-    for (size_t i = state->choice_count; i-- > 0;)
-        if (same_key(&state->choices[i].key, key)) return &state->choices[i];
-    return NULL;
+static int was_measured(const struct vte_gemm_state *state, const shape_key *key) {
+    for (size_t i = 0; i < state->measured_count; i++)
+        if (same_key(&state->measured[i], key)) return 1;
+    return 0;
+}
+
+/* The candidate fastest in `ms`. */
+static int fastest(const struct vte_gemm_state *state, const double *ms) {
+    int best = 0;
+    for (size_t i = 1; i < state->candidate_count; i++)
+        if (ms[i] < ms[best]) best = (int)i;
+    return best;
 }
 
 /* Remembers a shape's times (ms per candidate) and updates the choice; 0 when out of memory (the shape is then
  * measured again next time: no harm). */
-static int add_choice(struct vte_gemm_state *state, const shape_key *key, int candidate, const double *ms) {
-    if (state->choice_count == state->choice_capacity) {
-        size_t capacity = state->choice_capacity ? 2 * state->choice_capacity : 32;
-        shape_choice *grown = realloc(state->choices, capacity * sizeof *grown);
+static int add_measurement(struct vte_gemm_state *state, const shape_key *key, const double *ms) {
+    if (state->measured_count == state->measured_capacity) {
+        size_t capacity = state->measured_capacity ? 2 * state->measured_capacity : 32;
+        shape_key *grown = realloc(state->measured, capacity * sizeof *grown);
         if (!grown) return 0;
-        state->choices = grown;
-        state->choice_capacity = capacity;
+        state->measured = grown;
+        state->measured_capacity = capacity;
     }
-    state->choices[state->choice_count++] = (shape_choice){*key, candidate};
+    state->measured[state->measured_count++] = *key;
     for (size_t i = 0; i < state->candidate_count; i++) state->measured_ms[i] += ms[i];
-    state->chosen = 0;
-    for (size_t i = 1; i < state->candidate_count; i++)
-        if (state->measured_ms[i] < state->measured_ms[state->chosen]) state->chosen = (int)i;
+    state->chosen = fastest(state, state->measured_ms);
     return 1;
 }
 
-/* The cache file's first line: everything the choices depend on (and the line format: "v2"). A file whose first line differs (another
- * driver, another set of candidates, an older vitexplain) is ignored and rewritten. */
+/* The cache file's first line: everything the measurements depend on (and the line format: "v2"). A file whose
+ * first line differs (another driver, another set of candidates, an older vitexplain) is ignored and rewritten. */
 static void choice_file_header(const vte_runtime *rt, const struct vte_gemm_state *state, char *out, size_t size) {
     size_t used = (size_t)snprintf(out, size, "vitexplain %s GEMM choices v2|dev=%s|drv=%s|plat=%s|candidates=",
                                    vte_version(), rt->info.name, rt->info.driver_version, rt->info.platform_version);
@@ -186,15 +186,10 @@ static void choice_file_header(const vte_runtime *rt, const struct vte_gemm_stat
         used += (size_t)snprintf(out + used, size - used, "%s%s", i ? "," : "", state->candidates[i]->name);
 }
 
-static int candidate_named(const struct vte_gemm_state *state, const char *name) {
-    for (size_t i = 0; i < state->candidate_count; i++)
-        if (strcmp(state->candidates[i]->name, name) == 0) return (int)i;
-    return -1;
-}
-
-/* Reads the choices kept for this device; any line that does not parse is skipped (best effort: a missing or
- * damaged file only costs a measurement). */
-static void load_choices(const vte_runtime *rt, struct vte_gemm_state *state) {
+/* Reads the measurements kept for this device; any line that does not parse, or lacks a candidate's time, is
+ * skipped (best effort: a missing or damaged file only costs a measurement). The name after the shape (the fastest
+ * on it) is for whoever reads the file. */
+static void load_measurements(const vte_runtime *rt, struct vte_gemm_state *state) {
     char header[1024], line[1024];
     choice_file_header(rt, state, header, sizeof header);
     if (!vte_cache_file(rt, header, ".gemm", state->choice_file, sizeof state->choice_file)) {
@@ -213,7 +208,7 @@ static void load_choices(const vte_runtime *rt, struct vte_gemm_state *state) {
                    &key.c_stride, &key.groups, &key.a_group_stride, &key.b_group_stride, &key.c_group_stride,
                    name) != 17)
             continue;
-        int candidate = candidate_named(state, name), complete = candidate >= 0;
+        int complete = 1;
         double ms[BACKEND_COUNT];
         for (size_t i = 0; i < state->candidate_count && complete; i++) { /* " host=9.579ms" */
             char field[48];
@@ -221,16 +216,16 @@ static void load_choices(const vte_runtime *rt, struct vte_gemm_state *state) {
             const char *at = strstr(line, field);
             complete = at && sscanf(at + strlen(field), "%lf", &ms[i]) == 1 && ms[i] >= 0.0;
         }
-        if (complete && !find_choice(state, &key)) add_choice(state, &key, candidate, ms);
+        if (complete && !was_measured(state, &key)) add_measurement(state, &key, ms);
     }
     fclose(f);
     if (!header_matches) unlink(state->choice_file); /* stale: the first measurement writes a new one */
 }
 
-/* Appends one choice (with the measured times, for whoever reads the file) in a single write, so that processes
- * sharing the cache directory interleave whole lines. Best effort. */
-static void store_choice(const vte_runtime *rt, const struct vte_gemm_state *state, const shape_key *key,
-                         int candidate, const double *ms) {
+/* Appends one shape's times (and the fastest's name) in a single write, so that processes sharing the cache
+ * directory interleave whole lines. Best effort. */
+static void store_measurement(const vte_runtime *rt, const struct vte_gemm_state *state, const shape_key *key,
+                              const double *ms) {
     if (!state->choice_file[0]) return;
     int fd = open(state->choice_file, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
     if (fd < 0) return;
@@ -245,7 +240,7 @@ static void store_choice(const vte_runtime *rt, const struct vte_gemm_state *sta
                              "%d %d %zu %zu %zu %zu %zu %zu %zu %zu %zu %zu %zu %zu %zu %zu %s", key->op_a, key->op_b,
                              key->m, key->n, key->k, key->lda, key->ldb, key->ldc, key->batch, key->a_stride,
                              key->b_stride, key->c_stride, key->groups, key->a_group_stride, key->b_group_stride,
-                             key->c_group_stride, state->candidates[candidate]->name);
+                             key->c_group_stride, state->candidates[fastest(state, ms)]->name);
     for (size_t i = 0; i < state->candidate_count && used < sizeof text; i++)
         used += (size_t)snprintf(text + used, sizeof text - used, " %s=%.3fms", state->candidates[i]->name, ms[i]);
     if (used < sizeof text - 1) {
@@ -272,15 +267,15 @@ static void describe(struct vte_gemm_state *state) {
         return;
     }
     size_t used = 0;
-    if (state->choice_count)
+    if (state->measured_count)
         used = (size_t)snprintf(out, size, "%s (measured on %zu GEMM shapes against ",
-                                state->candidates[state->chosen]->description, state->choice_count);
+                                state->candidates[state->chosen]->description, state->measured_count);
     for (size_t i = 0, listed = 0; i < state->candidate_count && used < size; i++) {
-        if (state->choice_count && (int)i == state->chosen) continue;
+        if (state->measured_count && (int)i == state->chosen) continue;
         used += (size_t)snprintf(out + used, size - used, "%s%s", listed++ ? " or " : "",
                                  state->candidates[i]->description);
     }
-    if (used < size) snprintf(out + used, size - used, "%s", state->choice_count ? ")" : ", measured on first use");
+    if (used < size) snprintf(out + used, size - used, "%s", state->measured_count ? ")" : ", measured on first use");
 }
 
 /* Chooses and initialises the candidates on first use; every later call returns the first result, so a failed
@@ -305,7 +300,7 @@ static vte_status prepare(vte_runtime *rt, vte_error *err) {
                 if (state->candidates[i]->release) state->candidates[i]->release(rt, state->candidate_states[i]);
             state->candidate_count = 0;
         } else if (state->candidate_count > 1) {
-            load_choices(rt, state);
+            load_measurements(rt, state);
         }
         state->prepared = status == VTE_OK ? 1 : -1;
     }
@@ -380,11 +375,8 @@ static vte_status measure(vte_runtime *rt, const vte_gemm_call *call, const shap
             if ((status = timed_run(rt, i, call, &ms, err)) == VTE_OK && ms < best[i]) best[i] = ms;
     }
     if (status != VTE_OK) return status;
-    int winner = 0;
-    for (size_t i = 1; i < state->candidate_count; i++)
-        if (best[i] < best[winner]) winner = (int)i;
-    add_choice(state, key, winner, best);
-    store_choice(rt, state, key, winner, best);
+    add_measurement(state, key, best);
+    store_measurement(rt, state, key, best);
     *chosen = state->chosen;
     if ((size_t)state->chosen == state->candidate_count - 1) return VTE_OK; /* ran last already */
     return run_on(rt, (size_t)state->chosen, call, err);
@@ -402,11 +394,12 @@ static vte_status run_call(vte_runtime *rt, const vte_gemm_call *call, vte_error
         chosen = state->pinned;
         status = run_on(rt, (size_t)chosen, call, err);
     } else {
-        const shape_key key = key_of(call);
         const double work = (double)call->m * (double)call->n * (double)call->k * (double)call->batch *
                             (double)call->groups;
-        if (state->candidate_count > 1 && state->choice_file[0] && call->beta == 0.0f && work >= MIN_MEASURED_WORK &&
-            !find_choice(state, &key)) {
+        const int measurable =
+            state->candidate_count > 1 && state->choice_file[0] && call->beta == 0.0f && work >= MIN_MEASURED_WORK;
+        const shape_key key = measurable ? key_of(call) : (shape_key){0};
+        if (measurable && !was_measured(state, &key)) {
             status = measure(rt, call, &key, &chosen, err);
         } else {
             chosen = state->chosen;
@@ -615,7 +608,7 @@ void vte_gemm_release(vte_runtime *rt) {
     if (!state) return;
     for (size_t i = 0; state->prepared > 0 && i < state->candidate_count; i++)
         if (state->candidates[i]->release) state->candidates[i]->release(rt, state->candidate_states[i]);
-    free(state->choices);
+    free(state->measured);
     free(state);
     rt->gemm = NULL;
 }
