@@ -32,13 +32,14 @@ __kernel void softmax_rows(__global float *x, int rows, int cols, __local float 
 
 /* softmax_backward: given the softmax output probs [rows, cols] and its gradient grad [rows, cols],
  *   out[i, j] = probs[i, j] * (grad[i, j] - sum_k probs[i, k] * grad[i, k])
- * i.e. dS from dA for A = softmax(S) along rows. out may be grad itself (in place). */
+ * i.e. dS from dA for A = softmax(S) along rows. out may be grad itself (in place). probs holds source_rows rows,
+ * reused in turn when rows is larger (row i reads probs row i % source_rows: several targets over one forward). */
 __kernel void softmax_backward(__global const float *probs, __global const float *grad, __global float *out,
-                               int rows, int cols, __local float *scratch) {
+                               int rows, int source_rows, int cols, __local float *scratch) {
     const size_t row = get_group_id(0);
     if (row >= (size_t)rows) return; /* uniform over the group */
     const size_t lid = get_local_id(0), step = get_local_size(0);
-    __global const float *pr = probs + row * (size_t)cols;
+    __global const float *pr = probs + (row % (size_t)source_rows) * (size_t)cols;
     __global const float *gr = grad + row * (size_t)cols;
     __global float *outr = out + row * (size_t)cols;
 
@@ -79,10 +80,10 @@ __kernel void softmax_rows_per_item(__global float *x, int rows, int cols) {
 
 /* softmax_backward_per_item: softmax_backward with one work-item per row. */
 __kernel void softmax_backward_per_item(__global const float *probs, __global const float *grad,
-                                        __global float *out, int rows, int cols) {
+                                        __global float *out, int rows, int source_rows, int cols) {
     const size_t row = get_global_id(0);
     if (row >= (size_t)rows) return;
-    __global const float *pr = probs + row * (size_t)cols;
+    __global const float *pr = probs + (row % (size_t)source_rows) * (size_t)cols;
     __global const float *gr = grad + row * (size_t)cols;
     __global float *outr = out + row * (size_t)cols;
     const int vectors = cols / 8;

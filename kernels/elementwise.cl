@@ -68,12 +68,15 @@ __kernel void bias_residual_add(__global float *x, __global const float *bias, _
 
 /* gelu_backward: d [rows, cols] *= gelu'(u) = Phi(u) + u * phi(u), with Phi(u) = 0.5 * (1 + erf(u / sqrt(2)))
  * and phi(u) = exp(-u*u/2) / sqrt(2*pi); in place on the upstream gradient d. u is the pre-activation, its row r
- * at u + r*u_row_stride (a stride of T*cols reads only the CLS rows). 2-D like the bias kernels. */
-__kernel void gelu_backward(__global const float *u, int u_row_stride, __global float *d, int rows, int cols) {
+ * at u + r*u_row_stride (a stride of T*cols reads only the CLS rows); u holds source_rows rows, reused in turn
+ * when rows is larger (row r of d reads row r % source_rows of u: several targets over one forward pass). 2-D
+ * like the bias kernels. */
+__kernel void gelu_backward(__global const float *u, int u_row_stride, __global float *d, int rows, int source_rows,
+                            int cols) {
     const size_t c = get_global_id(0), r = get_global_id(1);
     if (c >= (size_t)cols || r >= (size_t)rows) return;
     const size_t i = r * (size_t)cols + c;
-    const float x = u[r * (size_t)u_row_stride + c];
+    const float x = u[(r % (size_t)source_rows) * (size_t)u_row_stride + c];
     const float cdf = gelu_cdf(x);
     const float pdf = exp(-0.5f * x * x) * VTE_INV_SQRT_2PI;
     d[i] = d[i] * (cdf + x * pdf);
@@ -141,10 +144,10 @@ __kernel void bias_residual_add_per_item(__global float *x, __global const float
 }
 
 __kernel void gelu_backward_per_item(__global const float *u, int u_row_stride, __global float *d, int rows,
-                                     int cols) {
+                                     int source_rows, int cols) {
     const size_t r = get_global_id(0);
     if (r >= (size_t)rows) return;
-    __global const float *ur = u + r * (size_t)u_row_stride;
+    __global const float *ur = u + (r % (size_t)source_rows) * (size_t)u_row_stride;
     __global float *dr = d + r * (size_t)cols;
     const int vectors = cols / 8;
     for (int c = 0; c < vectors; c++) {

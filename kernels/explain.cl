@@ -28,13 +28,14 @@ float8 kahan_add8(float8 acc, float8 term, float8 *carry) {
 }
 
 /* head_gradient_norms: one work-group per (b,h) slice of `count` (= T*T) contiguous values of grad
- * (global = B*H * local): norms[bh] = sum |g| (p == 1) or sqrt(sum g^2) (p == 2). Compensated (Kahan)
+ * (global = B*H * local), from slice first_slice on (the gradients of several targets lie one after another):
+ * norms[bh] = sum |g| (p == 1) or sqrt(sum g^2) (p == 2) of slice first_slice + bh. Compensated (Kahan)
  * float partials per work-item, then a tree reduction, so that even small groups stay accurate. */
-__kernel void head_gradient_norms(__global const float *grad, __global float *norms, int count, int p,
-                                  __local float *scratch) {
+__kernel void head_gradient_norms(__global const float *grad, int first_slice, __global float *norms, int count,
+                                  int p, __local float *scratch) {
     const size_t slice = get_group_id(0);
     const size_t lid = get_local_id(0), step = get_local_size(0);
-    __global const float *g = grad + slice * (size_t)count;
+    __global const float *g = grad + ((size_t)first_slice + slice) * (size_t)count;
     float acc = 0.0f, carry = 0.0f;
     for (size_t i = lid; i < (size_t)count; i += step) acc = kahan_add(acc, p == 1 ? fabs(g[i]) : g[i] * g[i], &carry);
     const float total = group_sum(acc, scratch);
@@ -44,11 +45,11 @@ __kernel void head_gradient_norms(__global const float *grad, __global float *no
 /* head_gradient_norms_per_item: head_gradient_norms with one work-item per (b,h) slice (global = B*H rounded up
  * to any local size), for CPU devices (vte_runtime_rows_per_item): eight compensated float partials, one per
  * lane of a float8, then combined with compensation too. */
-__kernel void head_gradient_norms_per_item(__global const float *grad, __global float *norms, int slices, int count,
-                                           int p) {
+__kernel void head_gradient_norms_per_item(__global const float *grad, int first_slice, __global float *norms,
+                                           int slices, int count, int p) {
     const size_t slice = get_global_id(0);
     if (slice >= (size_t)slices) return;
-    __global const float *g = grad + slice * (size_t)count;
+    __global const float *g = grad + ((size_t)first_slice + slice) * (size_t)count;
     const int vectors = count / 8;
     float8 acc8 = (float8)(0.0f), carry8 = (float8)(0.0f);
     if (p == 1) {

@@ -21,9 +21,10 @@
 #error "kernels/fusion.cl is built with -DFUSION=FUSION_MEAN (or another name defined above)"
 #endif
 
-/* attention_fuse: one work-item per (b,i,j); head_weights w [B,H] (GMAR variants only). Buffers a variant
- * does not read may be any buffer. */
-__kernel void attention_fuse(__global const float *attn, __global const float *grad,
+/* attention_fuse: one work-item per (b,i,j); head_weights w [B,H] (GMAR variants only). Image b's gradient is
+ * image grad_first_image + b of grad (the gradients of several targets lie one after another). Buffers a
+ * variant does not read may be any buffer. */
+__kernel void attention_fuse(__global const float *attn, __global const float *grad, int grad_first_image,
                              __global const float *head_weights, __global float *fused, int batch, int heads,
                              int tokens) {
     const size_t plane = (size_t)tokens * tokens;
@@ -31,7 +32,7 @@ __kernel void attention_fuse(__global const float *attn, __global const float *g
     if (gid >= (size_t)batch * plane) return;
     const size_t b = gid / plane, ij = gid % plane;
     __global const float *a = attn + b * (size_t)heads * plane + ij;
-    __global const float *g = grad + b * (size_t)heads * plane + ij;
+    __global const float *g = grad + ((size_t)grad_first_image + b) * (size_t)heads * plane + ij;
     __global const float *w = head_weights + b * (size_t)heads;
     (void)g;
     (void)w;

@@ -46,18 +46,20 @@ __kernel void layernorm_forward(__global const float *x, int x_row_stride, __glo
  * dy is [rows, dim] contiguous; x row r starts at x + r*x_row_stride, dx row r at dx + r*dx_row_stride, its
  * statistics are mean[r*stats_stride] and rstd[r*stats_stride] (strides of T*dim and T pick the CLS rows).
  * accumulate == 0 writes dx, otherwise adds to it (for the residual branch). dx may be dy itself when
- * dx_row_stride == dim. */
+ * dx_row_stride == dim. x and the statistics hold source_rows rows, reused in turn when rows is larger: row r
+ * reads source row r % source_rows (the backward pass of several targets at once, over one forward pass). */
 __kernel void layernorm_backward(__global const float *dy, __global const float *x, int x_row_stride,
                                  __global const float *mean, __global const float *rstd, int stats_stride,
                                  __global const float *gamma, __global float *dx, int dx_row_stride,
-                                 int accumulate, int rows, int dim, __local float *scratch) {
+                                 int accumulate, int rows, int source_rows, int dim, __local float *scratch) {
     const size_t row = get_group_id(0);
     if (row >= (size_t)rows) return; /* uniform over the group */
     const size_t lid = get_local_id(0), step = get_local_size(0);
+    const size_t source = row % (size_t)source_rows;
     __global const float *dyr = dy + row * (size_t)dim;
-    __global const float *xr = x + row * (size_t)x_row_stride;
+    __global const float *xr = x + source * (size_t)x_row_stride;
     __global float *dxr = dx + row * (size_t)dx_row_stride;
-    const float mu = mean[row * (size_t)stats_stride], rs = rstd[row * (size_t)stats_stride];
+    const float mu = mean[source * (size_t)stats_stride], rs = rstd[source * (size_t)stats_stride];
 
     float sum_g = 0.0f, sum_gx = 0.0f;
     for (size_t i = lid; i < (size_t)dim; i += step) {
@@ -124,13 +126,14 @@ __kernel void layernorm_forward_per_item(__global const float *x, int x_row_stri
 __kernel void layernorm_backward_per_item(__global const float *dy, __global const float *x, int x_row_stride,
                                           __global const float *mean, __global const float *rstd, int stats_stride,
                                           __global const float *gamma, __global float *dx, int dx_row_stride,
-                                          int accumulate, int rows, int dim) {
+                                          int accumulate, int rows, int source_rows, int dim) {
     const size_t row = get_global_id(0);
     if (row >= (size_t)rows) return;
+    const size_t source = row % (size_t)source_rows;
     __global const float *dyr = dy + row * (size_t)dim;
-    __global const float *xr = x + row * (size_t)x_row_stride;
+    __global const float *xr = x + source * (size_t)x_row_stride;
     __global float *dxr = dx + row * (size_t)dx_row_stride;
-    const float mu = mean[row * (size_t)stats_stride], rs = rstd[row * (size_t)stats_stride];
+    const float mu = mean[source * (size_t)stats_stride], rs = rstd[source * (size_t)stats_stride];
     const int vectors = dim / 8;
 
     float8 g8 = (float8)(0.0f), gx8 = (float8)(0.0f);

@@ -170,6 +170,7 @@ Test(explain, seed_compatibility_formulas) {
                                                            "seed_legrad", NULL};
     check_methods("vit-tiny", IMAGES, 3, &o, suffixes);
     check_methods("vit-odd", IMAGES, 3, &o, suffixes);
+    check_methods("vit-odd", IMAGES + 1, 1, &o, suffixes); /* three targets in one backward pass */
 }
 
 static void check_rollout_option(vte_head_fusion fusion, float discard, const char *suffix) {
@@ -200,16 +201,20 @@ Test(explain, legrad_last_layer_only) {
 
 /* ---------------------------------------------------------------- backward pass */
 
-static float *read_dattn(fixture *f, int layer) {
+/* Layer `layer`'s d(logit)/dA of the single image's target `slot` of the last backward pass. */
+static float *read_dattn(fixture *f, int layer, int slot) {
     size_t count = (size_t)f->c->num_heads * f->c->num_tokens * f->c->num_tokens;
     float *host = malloc(count * sizeof *host);
     vte_error err = {0};
-    cr_assert_eq(vte_buffer_read(f->rt, f->session->bwd.layers[layer].d_attn, 0, count * sizeof *host, host, &err), VTE_OK,
-                 "%s", err.message);
+    cr_assert_eq(vte_buffer_read(f->rt, f->session->bwd.layers[layer].d_attn, (size_t)slot * count * sizeof *host,
+                                 count * sizeof *host, host, &err),
+                 VTE_OK, "%s", err.message);
     return host;
 }
 
-static void check_backward(const char *model, const char *stem) {
+/* The image's three reference targets through backward passes of one target each, or all three in one pass
+ * (together). */
+static void check_backward_targets(const char *model, const char *stem, int together) {
     fixture f = open_model(model, 1);
     float *pixels = load_pixels(&f, &stem, 1);
     int targets[3];
@@ -217,15 +222,20 @@ static void check_backward(const char *model, const char *stem) {
     vte_error err = {0};
     size_t per_layer = (size_t)f.c->num_heads * f.c->num_tokens * f.c->num_tokens;
     cr_assert_eq(vte_session_forward(f.session, pixels, 1, &err), VTE_OK, "%s", err.message);
+    if (together) {
+        cr_assert_eq(vte_backward_targets_per_pass(f.session, 3), 3, "a batch-1 session takes 3 targets per pass");
+        cr_assert_eq(vte_session_backward_targets(f.session, targets, 3, &err), VTE_OK, "%s", err.message);
+    }
     for (int t = 0; t < 3; t++) {
-        cr_assert_eq(vte_session_backward(f.session, &targets[t], &err), VTE_OK, "%s", err.message);
+        if (!together) cr_assert_eq(vte_session_backward(f.session, &targets[t], &err), VTE_OK, "%s", err.message);
         char path[256];
         snprintf(path, sizeof path, "reference/%s/explain/%s_c%d_dattn.npy", model, stem, targets[t]);
         float *want = load_npy(path, (size_t)f.c->num_layers * per_layer);
         for (int l = 0; l < f.c->num_layers; l++) {
-            float *got = read_dattn(&f, l);
+            float *got = read_dattn(&f, l, together ? t : 0);
             char what[256];
-            snprintf(what, sizeof what, "%s %s class %d: dlogit/dA of layer %d", model, stem, targets[t], l);
+            snprintf(what, sizeof what, "%s %s class %d%s: dlogit/dA of layer %d", model, stem, targets[t],
+                     together ? " (3 targets in one pass)" : "", l);
             vte_test_assert_close(got, want + (size_t)l * per_layer, per_layer, GRAD_ATOL, GRAD_RTOL, what);
             free(got);
         }
@@ -234,6 +244,8 @@ static void check_backward(const char *model, const char *stem) {
     free(pixels);
     close_model(&f);
 }
+
+static void check_backward(const char *model, const char *stem) { check_backward_targets(model, stem, 0); }
 
 Test(backward, attention_gradients_match_autograd) {
     check_backward("vit-tiny", "chelsea");
@@ -257,7 +269,7 @@ Test(backward, attention_gradients_match_finite_differences) {
     cr_assert_eq(vte_session_backward(f.session, &target, &err), VTE_OK, "%s", err.message);
     const float eps = 1e-2f;
     for (int l = 0; l < f.c->num_layers; l++) {
-        float *grad = read_dattn(&f, l);
+        float *grad = read_dattn(&f, l, 0);
         float *attn = malloc(per_layer * sizeof *attn);
         cr_assert_eq(vte_session_read_attention(f.session, l, attn, &err), VTE_OK);
         for (size_t e = 0; e < per_layer; e += 3) { /* a spread of entries, CLS row included */
@@ -330,7 +342,7 @@ Test(properties, rollout_of_identity_attention_is_flat) {
     vte_explain_options o;
     vte_explain_options_default(&o);
     o.methods = VTE_METHOD_BIT(VTE_METHOD_ROLLOUT);
-    cr_assert_eq(vte_explain_plan_prepare(f.session, &o, &err), VTE_OK, "%s", err.message);
+    cr_assert_eq(vte_explain_plan_prepare(f.session, &o, 1, &err), VTE_OK, "%s", err.message);
     /* Run the method on the doctored attention (no new forward pass). */
     cr_assert_eq(vte_method_run(f.session, VTE_METHOD_ROLLOUT, &o, 1, &err), VTE_OK, "%s", err.message);
     size_t grid = (size_t)f.c->grid_h * f.c->grid_w;
@@ -359,7 +371,7 @@ Test(properties, legrad_closed_form_equals_the_full_backward_for_one_layer) {
     vte_explanation *e = vte_session_explain(f.session, pixels, 1, &target, 1, &o, &err);
     cr_assert_not_null(e, "%s", err.message);
     const int T = f.c->num_tokens, H = f.c->num_heads, L = f.c->num_layers;
-    float *grad = read_dattn(&f, L - 1);
+    float *grad = read_dattn(&f, L - 1, 0);
     /* Rows other than CLS carry no gradient in the last layer. */
     for (int h = 0; h < H; h++)
         for (int i = 1; i < T; i++)
@@ -409,6 +421,34 @@ Test(backward, gpu_path_clblast_and_row_groups_gradients_match_autograd) {
     setenv("VITEXPLAIN_ROW_KERNELS", "group", 1);
     check_backward("vit-odd", "rocket");
     check_backward("vit-tiny", "chelsea");
+    check_backward_targets("vit-odd", "horse", 1);
+}
+
+Test(backward, several_targets_in_one_pass_match_autograd) {
+    check_backward_targets("vit-tiny", "chelsea", 1);
+    check_backward_targets("vit-odd", "rocket", 1);
+    check_backward_targets("vit-1head", "chelsea", 1);
+}
+
+Test(backward, too_many_targets_for_one_pass_are_refused) {
+    fixture f = open_model("vit-tiny", 3); /* 8 / 3: two targets per pass */
+    float *pixels = load_pixels(&f, IMAGES, 3);
+    vte_error err = {0};
+    int classes[9] = {0};
+    cr_assert_eq(vte_backward_targets_per_pass(f.session, 5), 2);
+    cr_assert_eq(vte_session_forward(f.session, pixels, 3, &err), VTE_OK, "%s", err.message);
+    cr_assert_eq(vte_session_backward_targets(f.session, classes, 3, &err), VTE_ERR_INVALID_ARGUMENT);
+    cr_assert(strstr(err.message, "at most 2 per pass"), "%s", err.message);
+    free(pixels);
+    close_model(&f);
+}
+
+Test(explain, several_targets_per_backward_pass_match_the_reference) {
+    /* one image: its three targets in one backward pass (two images: two, then one) */
+    vte_explain_options o = all_methods();
+    static const char *const two[] = {"rocket", "horse"};
+    check_methods("vit-tiny", IMAGES + 2, 1, &o, DEFAULT_SUFFIXES);
+    check_methods("vit-odd", two, 2, &o, DEFAULT_SUFFIXES);
 }
 
 Test(explain, more_images_than_heads_in_one_batch) {

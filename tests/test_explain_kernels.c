@@ -115,12 +115,16 @@ static double ref_fuse(const float *attn, const float *grad, const float *w, int
     return mode == 0 || mode >= 4 ? acc / heads : acc;
 }
 
-static void run_attention_fuse(int batch, int heads, int tokens, const int *modes, int mode_count) {
+/* grad holds the gradients of `targets` targets one after another ([targets][batch, heads, T, T]): the last
+ * target's are fused (the backward pass of several targets at once). */
+static void run_attention_fuse(int batch, int heads, int tokens, int targets, const int *modes, int mode_count) {
     const size_t plane = (size_t)tokens * tokens, n_attn = (size_t)batch * heads * plane, n_out = (size_t)batch * plane;
-    float *attn = alloc_floats(n_attn), *grad = alloc_floats(n_attn), *w = alloc_floats((size_t)batch * heads);
+    const size_t n_grad = (size_t)targets * n_attn;
+    const int grad_first_image = (targets - 1) * batch;
+    float *attn = alloc_floats(n_attn), *grad = alloc_floats(n_grad), *w = alloc_floats((size_t)batch * heads);
     float *got = alloc_floats(n_out), *want = alloc_floats(n_out);
     fill_attention(attn, (size_t)batch * heads * tokens, tokens, 101);
-    vte_test_fill_uniform(grad, n_attn, -1.0f, 1.0f, 102);
+    vte_test_fill_uniform(grad, n_grad, -1.0f, 1.0f, 102);
     vte_test_fill_uniform(w, (size_t)batch * heads, 0.0f, 1.0f, 103);
     for (int b = 0; b < batch; b++) { /* GMAR-like weights: positive, summing to 1 per image */
         double s = 0.0;
@@ -129,7 +133,7 @@ static void run_attention_fuse(int batch, int heads, int tokens, const int *mode
     }
     vte_runtime *rt = vte_test_runtime();
     float dummy_value = NAN;
-    cl_mem d_attn = upload(rt, attn, n_attn), d_grad = upload(rt, grad, n_attn);
+    cl_mem d_attn = upload(rt, attn, n_attn), d_grad = upload(rt, grad, n_grad);
     cl_mem d_w = upload(rt, w, (size_t)batch * heads), d_out = upload(rt, got, n_out), d_dummy = upload(rt, &dummy_value, 1);
     for (int m = 0; m < mode_count; m++) {
         const int mode = modes[m];
@@ -140,15 +144,18 @@ static void run_attention_fuse(int batch, int heads, int tokens, const int *mode
         const int needs_grad = mode >= 5, needs_w = mode == 3 || mode == 4;
         for (int b = 0; b < batch; b++)
             for (size_t ij = 0; ij < plane; ij++)
-                want[b * plane + ij] = (float)ref_fuse(attn + (size_t)b * heads * plane, grad + (size_t)b * heads * plane,
-                                                       w + (size_t)b * heads, heads, plane, ij, mode);
+                want[b * plane + ij] =
+                    (float)ref_fuse(attn + (size_t)b * heads * plane,
+                                    grad + ((size_t)grad_first_image + b) * heads * plane, w + (size_t)b * heads, heads,
+                                    plane, ij, mode);
         cl_mem g_arg = needs_grad ? d_grad : d_dummy, w_arg = needs_w ? d_w : d_dummy;
-        RUN_ELEMENTWISE(rt, k, n_out, VTE_ARG(d_attn), VTE_ARG(g_arg), VTE_ARG(w_arg), VTE_ARG(d_out), VTE_INT(batch),
-                        VTE_INT(heads), VTE_INT(tokens));
+        const int first = needs_grad ? grad_first_image : 0;
+        RUN_ELEMENTWISE(rt, k, n_out, VTE_ARG(d_attn), VTE_ARG(g_arg), VTE_INT(first), VTE_ARG(w_arg), VTE_ARG(d_out),
+                        VTE_INT(batch), VTE_INT(heads), VTE_INT(tokens));
         download(rt, d_out, got, n_out);
         char what[128];
-        snprintf(what, sizeof what, "attention_fuse %s B%d H%d T%d", vte_fusion_build_option((vte_fusion)mode), batch,
-                 heads, tokens);
+        snprintf(what, sizeof what, "attention_fuse %s B%d H%d T%d, target %d", vte_fusion_build_option((vte_fusion)mode),
+                 batch, heads, tokens, targets - 1);
         if (mode == VTE_FUSE_MAX || mode == VTE_FUSE_MIN) check(what, got, want, n_out, 0.0, 0.0);
         else check(what, got, want, n_out, 1e-7, 1e-6);
         clReleaseKernel(k);
@@ -161,18 +168,25 @@ static void run_attention_fuse(int batch, int heads, int tokens, const int *mode
 
 Test(attention_fuse, all_modes_small) {
     const int modes[] = {0, 1, 2, 3, 4, 5, 6};
-    run_attention_fuse(3, 5, 17, modes, 7);
+    run_attention_fuse(3, 5, 17, 1, modes, 7);
+}
+
+Test(attention_fuse, gradients_of_a_later_target) {
+    const int modes[] = {5, 6};
+    run_attention_fuse(2, 3, 17, 3, modes, 2);
 }
 
 Test(attention_fuse, vit_size_tokens) {
     const int modes[] = {0, 3, 5, 6};
-    run_attention_fuse(2, 3, 197, modes, 4);
+    run_attention_fuse(2, 3, 197, 1, modes, 4);
 }
 
 /* ---------------------------------------------------------------- head_gradient_norms, head_weights_normalize */
 
-static void run_head_norms(int batch, int heads, int tokens) {
-    const size_t count = (size_t)tokens * tokens, slices = (size_t)batch * heads, n = slices * count;
+/* grad holds `targets` targets' gradients one after another: the norms of the last target's slices. */
+static void run_head_norms(int batch, int heads, int tokens, int targets) {
+    const size_t count = (size_t)tokens * tokens, slices = (size_t)batch * heads, n = targets * slices * count;
+    const int first_slice = (targets - 1) * (int)slices;
     float *grad = alloc_floats(n), *got = alloc_floats(slices), *want = alloc_floats(slices);
     vte_test_fill_uniform(grad, n, -1.0f, 1.0f, 111);
     vte_runtime *rt = vte_test_runtime();
@@ -183,13 +197,14 @@ static void run_head_norms(int batch, int heads, int tokens) {
     for (int p = 1; p <= 2; p++) {
         for (size_t s = 0; s < slices; s++) {
             double acc = 0.0;
-            for (size_t i = 0; i < count; i++) acc += p == 1 ? fabs((double)grad[s * count + i]) : (double)grad[s * count + i] * grad[s * count + i];
+            const float *g = grad + (first_slice + s) * count;
+            for (size_t i = 0; i < count; i++) acc += p == 1 ? fabs((double)g[i]) : (double)g[i] * g[i];
             want[s] = (float)(p == 1 ? acc : sqrt(acc));
         }
         for (size_t l = 0; l < local_count; l++) {
             size_t local = locals[l], global = slices * local;
-            cr_assert_eq(VTE_RUN(rt, k, 1, &global, &local, &err, VTE_ARG(d_grad), VTE_ARG(d_norms), VTE_INT((int)count),
-                                 VTE_INT(p), VTE_LOCAL(local * sizeof(cl_float))),
+            cr_assert_eq(VTE_RUN(rt, k, 1, &global, &local, &err, VTE_ARG(d_grad), VTE_INT(first_slice), VTE_ARG(d_norms),
+                                 VTE_INT((int)count), VTE_INT(p), VTE_LOCAL(local * sizeof(cl_float))),
                          VTE_OK, "%s", err.message);
             download(rt, d_norms, got, slices);
             char what[96];
@@ -199,8 +214,8 @@ static void run_head_norms(int batch, int heads, int tokens) {
         /* the CPU form: one work-item per slice, in groups of 1 and of 4 (slices not a multiple of it) */
         for (size_t local = 1; local <= 4; local += 3) {
             size_t global = (slices + local - 1) / local * local;
-            cr_assert_eq(VTE_RUN(rt, k_item, 1, &global, &local, &err, VTE_ARG(d_grad), VTE_ARG(d_norms),
-                                 VTE_INT((int)slices), VTE_INT((int)count), VTE_INT(p)),
+            cr_assert_eq(VTE_RUN(rt, k_item, 1, &global, &local, &err, VTE_ARG(d_grad), VTE_INT(first_slice),
+                                 VTE_ARG(d_norms), VTE_INT((int)slices), VTE_INT((int)count), VTE_INT(p)),
                          VTE_OK, "%s", err.message);
             download(rt, d_norms, got, slices);
             char what[96];
@@ -216,11 +231,13 @@ static void run_head_norms(int batch, int heads, int tokens) {
     free(grad), free(got), free(want);
 }
 
-Test(head_gradient_norms, small) { run_head_norms(3, 5, 17); }
+Test(head_gradient_norms, small) { run_head_norms(3, 5, 17, 1); }
 
-Test(head_gradient_norms, vit_size_tokens) { run_head_norms(2, 12, 197); }
+Test(head_gradient_norms, vit_size_tokens) { run_head_norms(2, 12, 197, 1); }
 
-Test(head_gradient_norms, fewer_values_than_a_vector) { run_head_norms(1, 3, 2); }
+Test(head_gradient_norms, fewer_values_than_a_vector) { run_head_norms(1, 3, 2, 1); }
+
+Test(head_gradient_norms, gradients_of_a_later_target) { run_head_norms(2, 3, 17, 3); }
 
 Test(head_weights_normalize, weights_and_zero_sum) {
     const int batch = 4, heads = 5;

@@ -409,16 +409,17 @@ Test(elementwise, bias_residual_add) { run_bias_residual_add(ONE_GROUP_PER_ROW);
 
 Test(elementwise, bias_residual_add_per_item) { run_bias_residual_add(ONE_ITEM_PER_ROW); }
 
-/* d [rows, cols] *= gelu'(u), u's rows u_row_stride apart (the CLS rows of a [rows*T, cols] array when T*cols). */
-static void run_gelu_backward(int rows, int cols, int u_row_stride, unsigned seed, row_form form) {
-    const size_t n = (size_t)rows * cols, n_u = (size_t)(rows - 1) * u_row_stride + cols;
+/* d [rows, cols] *= gelu'(u), u's rows u_row_stride apart (the CLS rows of a [rows*T, cols] array when T*cols);
+ * u has source_rows rows, row r of d takes row r % source_rows (several targets over one forward pass). */
+static void run_gelu_backward(int rows, int source_rows, int cols, int u_row_stride, unsigned seed, row_form form) {
+    const size_t n = (size_t)rows * cols, n_u = (size_t)(source_rows - 1) * u_row_stride + cols;
     float *u = alloc_floats(n_u), *d = alloc_floats(n), *want = alloc_floats(n);
     vte_test_fill_uniform(u, n_u, -7.0f, 7.0f, seed);
     vte_test_fill_uniform(d, n, -2.0f, 2.0f, seed + 1);
     for (int r = 0; r < rows; r++)
         for (int c = 0; c < cols; c++) {
             const size_t i = (size_t)r * cols + c;
-            want[i] = (float)((double)d[i] * ref_gelu_grad(u[(size_t)r * u_row_stride + c]));
+            want[i] = (float)((double)d[i] * ref_gelu_grad(u[(size_t)(r % source_rows) * u_row_stride + c]));
         }
     vte_runtime *rt = vte_test_runtime();
     vte_error err = {0};
@@ -427,13 +428,13 @@ static void run_gelu_backward(int rows, int cols, int u_row_stride, unsigned see
     size_t local[2], global[2];
     const cl_uint dims = row_launch(rt, k, form, rows, cols, global, local);
     cr_assert_eq(VTE_RUN(rt, k, dims, global, local, &err, VTE_ARG(d_u), VTE_INT(u_row_stride), VTE_ARG(d_d),
-                         VTE_INT(rows), VTE_INT(cols)),
+                         VTE_INT(rows), VTE_INT(source_rows), VTE_INT(cols)),
                  VTE_OK, "%s", err.message);
     download(rt, d_d, d, n);
     guard_intact(rt, d_d, n, "gelu_backward");
     char what[64];
-    snprintf(what, sizeof what, "gelu_backward (%s) %dx%d u stride %d", ROW_FORM_NAME(form), rows, cols,
-             u_row_stride);
+    snprintf(what, sizeof what, "gelu_backward (%s) %dx%d u stride %d, %d source rows", ROW_FORM_NAME(form), rows,
+             cols, u_row_stride, source_rows);
     check(what, d, want, n, 1e-6, 1e-6);
     vte_buffer_release(&d_u), vte_buffer_release(&d_d);
     clReleaseKernel(k);
@@ -442,13 +443,21 @@ static void run_gelu_backward(int rows, int cols, int u_row_stride, unsigned see
 }
 
 Test(elementwise, gelu_backward) {
-    run_gelu_backward(197, 37, 37, 81, ONE_GROUP_PER_ROW);
-    run_gelu_backward(197, 37, 37, 81, ONE_ITEM_PER_ROW);
+    run_gelu_backward(197, 197, 37, 37, 81, ONE_GROUP_PER_ROW);
+    run_gelu_backward(197, 197, 37, 37, 81, ONE_ITEM_PER_ROW);
 }
 
 Test(elementwise, gelu_backward_strided_cls_rows) {
-    run_gelu_backward(3, 773, 17 * 773, 83, ONE_GROUP_PER_ROW);
-    run_gelu_backward(3, 773, 17 * 773, 83, ONE_ITEM_PER_ROW);
+    run_gelu_backward(3, 3, 773, 17 * 773, 83, ONE_GROUP_PER_ROW);
+    run_gelu_backward(3, 3, 773, 17 * 773, 83, ONE_ITEM_PER_ROW);
+}
+
+Test(elementwise, gelu_backward_source_rows_taken_in_turn) {
+    /* three targets over 13 rows of one forward pass; then the CLS rows of 2 images, 3 targets */
+    run_gelu_backward(39, 13, 37, 37, 85, ONE_GROUP_PER_ROW);
+    run_gelu_backward(39, 13, 37, 37, 85, ONE_ITEM_PER_ROW);
+    run_gelu_backward(6, 2, 773, 5 * 773, 87, ONE_GROUP_PER_ROW);
+    run_gelu_backward(6, 2, 773, 5 * 773, 87, ONE_ITEM_PER_ROW);
 }
 
 Test(elementwise, add_inplace) {
@@ -553,14 +562,15 @@ Test(layernorm, forward_vector_width_rows_29x768) {
 }
 
 /* dx of rows x dim at stride dx_row_stride (gaps between rows must stay untouched). */
-/* Row r's statistics sit at mean[r*stats_stride] (the CLS rows' among all rows' when stats_stride is T). */
-static void run_layernorm_backward(int rows, int dim, int x_row_stride, int dx_row_stride, int stats_stride,
-                                   int accumulate, unsigned seed, row_form form) {
-    const size_t n_x = (size_t)(rows - 1) * x_row_stride + dim, n_dy = (size_t)rows * dim;
+/* Row r's statistics sit at mean[r*stats_stride] (the CLS rows' among all rows' when stats_stride is T). x and
+ * the statistics have source_rows rows: row r of dy and dx takes row r % source_rows (several targets). */
+static void run_layernorm_backward(int rows, int source_rows, int dim, int x_row_stride, int dx_row_stride,
+                                   int stats_stride, int accumulate, unsigned seed, row_form form) {
+    const size_t n_x = (size_t)(source_rows - 1) * x_row_stride + dim, n_dy = (size_t)rows * dim;
     const size_t n_dx = (size_t)(rows - 1) * dx_row_stride + dim;
     const double eps = 1e-12;
     float *x = alloc_floats(n_x), *gamma = alloc_floats(dim), *dy = alloc_floats(n_dy);
-    const size_t n_stats = (size_t)(rows - 1) * stats_stride + 1;
+    const size_t n_stats = (size_t)(source_rows - 1) * stats_stride + 1;
     float *mean = alloc_floats(n_stats), *rstd = alloc_floats(n_stats), *dx = alloc_floats(n_dx);
     float *want = alloc_floats(n_dx);
     double *xd = alloc_doubles(dim), *gd = alloc_doubles(dim), *dyd = alloc_doubles(dim), *dxd = alloc_doubles(dim);
@@ -574,9 +584,10 @@ static void run_layernorm_backward(int rows, int dim, int x_row_stride, int dx_r
     for (int i = 0; i < dim; i++) gd[i] = gamma[i], zero[i] = 0.0;
     for (int r = 0; r < rows; r++) {
         double m, s;
-        for (int i = 0; i < dim; i++) xd[i] = x[(size_t)r * x_row_stride + i];
+        const int source = r % source_rows;
+        for (int i = 0; i < dim; i++) xd[i] = x[(size_t)source * x_row_stride + i];
         ref_layernorm_forward(xd, gd, zero, dim, eps, yd, &m, &s);
-        const size_t at = (size_t)r * stats_stride;
+        const size_t at = (size_t)source * stats_stride;
         mean[at] = (float)m, rstd[at] = (float)s; /* the kernel gets float statistics: use the same ones */
         for (int i = 0; i < dim; i++) dyd[i] = dy[(size_t)r * dim + i];
         ref_layernorm_backward(dyd, xd, mean[at], rstd[at], gd, dim, dxd);
@@ -594,21 +605,22 @@ static void run_layernorm_backward(int rows, int dim, int x_row_stride, int dx_r
         size_t local = elementwise_local(rt, k), global = vte_round_up((size_t)rows, local);
         cr_assert_eq(VTE_RUN(rt, k, 1, &global, &local, &err, VTE_ARG(d_dy), VTE_ARG(d_x), VTE_INT(x_row_stride),
                              VTE_ARG(d_mean), VTE_ARG(d_rstd), VTE_INT(stats_stride), VTE_ARG(d_gamma), VTE_ARG(d_dx),
-                             VTE_INT(dx_row_stride), VTE_INT(accumulate), VTE_INT(rows), VTE_INT(dim)),
+                             VTE_INT(dx_row_stride), VTE_INT(accumulate), VTE_INT(rows), VTE_INT(source_rows),
+                             VTE_INT(dim)),
                      VTE_OK, "%s", err.message);
     } else {
         size_t local = row_local(rt, k), global = (size_t)rows * local;
         cr_assert_eq(VTE_RUN(rt, k, 1, &global, &local, &err, VTE_ARG(d_dy), VTE_ARG(d_x), VTE_INT(x_row_stride),
                              VTE_ARG(d_mean), VTE_ARG(d_rstd), VTE_INT(stats_stride), VTE_ARG(d_gamma), VTE_ARG(d_dx),
-                             VTE_INT(dx_row_stride), VTE_INT(accumulate), VTE_INT(rows), VTE_INT(dim),
-                             VTE_LOCAL(local * sizeof(float))),
+                             VTE_INT(dx_row_stride), VTE_INT(accumulate), VTE_INT(rows), VTE_INT(source_rows),
+                             VTE_INT(dim), VTE_LOCAL(local * sizeof(float))),
                      VTE_OK, "%s", err.message);
     }
     download(rt, d_dx, dx, n_dx);
     guard_intact(rt, d_dx, n_dx, "layernorm_backward dx");
     char what[96];
-    snprintf(what, sizeof what, "layernorm_backward (%s) %dx%d acc=%d stats stride %d", ROW_FORM_NAME(form), rows,
-             dim, accumulate, stats_stride);
+    snprintf(what, sizeof what, "layernorm_backward (%s) %dx%d acc=%d stats stride %d, %d source rows",
+             ROW_FORM_NAME(form), rows, dim, accumulate, stats_stride, source_rows);
     check(what, dx, want, n_dx, 1e-6, 1e-5);
     cl_mem all[] = {d_dy, d_x, d_mean, d_rstd, d_gamma, d_dx};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) vte_buffer_release(&all[i]);
@@ -619,29 +631,37 @@ static void run_layernorm_backward(int rows, int dim, int x_row_stride, int dx_r
 }
 
 Test(layernorm, backward_write_197x37) {
-    run_layernorm_backward(197, 37, 37, 37, 1, 0, 121, ONE_GROUP_PER_ROW);
-    run_layernorm_backward(197, 37, 37, 37, 1, 0, 121, ONE_ITEM_PER_ROW);
+    run_layernorm_backward(197, 197, 37, 37, 37, 1, 0, 121, ONE_GROUP_PER_ROW);
+    run_layernorm_backward(197, 197, 37, 37, 37, 1, 0, 121, ONE_ITEM_PER_ROW);
 }
 
 Test(layernorm, backward_accumulate_strided_13x773) {
-    run_layernorm_backward(13, 773, 2 * 773 + 3, 773 + 9, 1, 1, 131, ONE_GROUP_PER_ROW);
-    run_layernorm_backward(13, 773, 2 * 773 + 3, 773 + 9, 1, 1, 131, ONE_ITEM_PER_ROW);
+    run_layernorm_backward(13, 13, 773, 2 * 773 + 3, 773 + 9, 1, 1, 131, ONE_GROUP_PER_ROW);
+    run_layernorm_backward(13, 13, 773, 2 * 773 + 3, 773 + 9, 1, 1, 131, ONE_ITEM_PER_ROW);
 }
 
 Test(layernorm, backward_accumulate_strided_13x37) {
-    run_layernorm_backward(13, 37, 41, 37, 1, 1, 141, ONE_GROUP_PER_ROW);
-    run_layernorm_backward(13, 37, 41, 37, 1, 1, 141, ONE_ITEM_PER_ROW);
+    run_layernorm_backward(13, 13, 37, 41, 37, 1, 1, 141, ONE_GROUP_PER_ROW);
+    run_layernorm_backward(13, 13, 37, 41, 37, 1, 1, 141, ONE_ITEM_PER_ROW);
 }
 
 Test(layernorm, backward_cls_rows_statistics_strided_5x768) {
     /* the last layer's CLS rows: x, dx and the statistics every T = 7 rows */
-    run_layernorm_backward(5, 768, 7 * 768, 7 * 768, 7, 1, 145, ONE_GROUP_PER_ROW);
-    run_layernorm_backward(5, 768, 7 * 768, 7 * 768, 7, 1, 145, ONE_ITEM_PER_ROW);
+    run_layernorm_backward(5, 5, 768, 7 * 768, 7 * 768, 7, 1, 145, ONE_GROUP_PER_ROW);
+    run_layernorm_backward(5, 5, 768, 7 * 768, 7 * 768, 7, 1, 145, ONE_ITEM_PER_ROW);
+}
+
+Test(layernorm, backward_source_rows_taken_in_turn) {
+    /* two targets over 13 rows of one forward pass; then the CLS rows (every T = 7) of 2 images, 4 targets */
+    run_layernorm_backward(26, 13, 37, 41, 37, 1, 1, 147, ONE_GROUP_PER_ROW);
+    run_layernorm_backward(26, 13, 37, 41, 37, 1, 1, 147, ONE_ITEM_PER_ROW);
+    run_layernorm_backward(8, 2, 768, 7 * 768, 7 * 768, 7, 1, 149, ONE_GROUP_PER_ROW);
+    run_layernorm_backward(8, 2, 768, 7 * 768, 7 * 768, 7, 1, 149, ONE_ITEM_PER_ROW);
 }
 
 Test(layernorm, backward_vector_width_rows_29x768) {
-    run_layernorm_backward(29, 768, 768, 768, 1, 0, 143, ONE_GROUP_PER_ROW);
-    run_layernorm_backward(29, 768, 768, 768, 1, 1, 143, ONE_ITEM_PER_ROW);
+    run_layernorm_backward(29, 29, 768, 768, 768, 1, 0, 143, ONE_GROUP_PER_ROW);
+    run_layernorm_backward(29, 29, 768, 768, 768, 1, 1, 143, ONE_ITEM_PER_ROW);
 }
 
 /* ---------------------------------------------------------------- attention.cl */
@@ -712,36 +732,40 @@ Test(attention, softmax_any_local_size) {
     run_softmax(5, 197, -8.0f, 8.0f, 3, 174, ONE_ITEM_PER_ROW); /* rows not a multiple of the group */
 }
 
-/* in_place: out is grad itself; otherwise grad must come back untouched. */
-static void run_softmax_backward(row_form form, int in_place) {
-    const int rows = 197, cols = 197;
-    const size_t n = (size_t)rows * cols;
-    float *s = alloc_floats(n), *probs = alloc_floats(n), *grad = alloc_floats(n), *want = alloc_floats(n);
+/* in_place: out is grad itself; otherwise grad must come back untouched. probs has source_rows rows, row r of grad
+ * takes row r % source_rows (several targets over one forward pass). */
+static void run_softmax_backward(int rows, int source_rows, row_form form, int in_place) {
+    const int cols = 197;
+    const size_t n = (size_t)rows * cols, n_probs = (size_t)source_rows * cols;
+    float *s = alloc_floats(n_probs), *probs = alloc_floats(n_probs), *grad = alloc_floats(n), *want = alloc_floats(n);
     double *sd = alloc_doubles(cols), *ad = alloc_doubles(cols), *gd = alloc_doubles(cols), *dsd = alloc_doubles(cols);
-    vte_test_fill_uniform(s, n, -8.0f, 8.0f, 181);
+    vte_test_fill_uniform(s, n_probs, -8.0f, 8.0f, 181);
     vte_test_fill_uniform(grad, n, -1.0f, 1.0f, 182);
-    for (int r = 0; r < rows; r++) {
+    for (int r = 0; r < source_rows; r++) {
         for (int j = 0; j < cols; j++) sd[j] = s[(size_t)r * cols + j];
         ref_softmax(sd, cols, ad);
         to_float(ad, probs + (size_t)r * cols, cols);
-        for (int j = 0; j < cols; j++) ad[j] = probs[(size_t)r * cols + j], gd[j] = grad[(size_t)r * cols + j];
+    }
+    for (int r = 0; r < rows; r++) {
+        const float *pr = probs + (size_t)(r % source_rows) * cols;
+        for (int j = 0; j < cols; j++) ad[j] = pr[j], gd[j] = grad[(size_t)r * cols + j];
         ref_softmax_backward(ad, gd, cols, dsd);
         to_float(dsd, want + (size_t)r * cols, cols);
     }
     vte_runtime *rt = vte_test_runtime();
     vte_error err = {0};
     cl_kernel k = make_row_kernel(rt, "attention", "softmax_backward", form);
-    cl_mem d_probs = upload(rt, probs, n), d_grad = upload(rt, grad, n);
-    cl_mem d_out = in_place ? d_grad : upload(rt, probs, n);
+    cl_mem d_probs = upload(rt, probs, n_probs), d_grad = upload(rt, grad, n);
+    cl_mem d_out = in_place ? d_grad : upload(rt, want, n);
     if (form == ONE_ITEM_PER_ROW) {
         size_t local = elementwise_local(rt, k), global = vte_round_up((size_t)rows, local);
-        cr_assert_eq(VTE_RUN(rt, k, 1, &global, &local, &err, VTE_ARG(d_probs), VTE_ARG(d_grad), VTE_ARG(d_out), VTE_INT(rows),
-                             VTE_INT(cols)),
+        cr_assert_eq(VTE_RUN(rt, k, 1, &global, &local, &err, VTE_ARG(d_probs), VTE_ARG(d_grad), VTE_ARG(d_out),
+                             VTE_INT(rows), VTE_INT(source_rows), VTE_INT(cols)),
                      VTE_OK, "%s", err.message);
     } else {
         size_t local = row_local(rt, k), global = (size_t)rows * local;
-        cr_assert_eq(VTE_RUN(rt, k, 1, &global, &local, &err, VTE_ARG(d_probs), VTE_ARG(d_grad), VTE_ARG(d_out), VTE_INT(rows),
-                             VTE_INT(cols), VTE_LOCAL(local * sizeof(float))),
+        cr_assert_eq(VTE_RUN(rt, k, 1, &global, &local, &err, VTE_ARG(d_probs), VTE_ARG(d_grad), VTE_ARG(d_out),
+                             VTE_INT(rows), VTE_INT(source_rows), VTE_INT(cols), VTE_LOCAL(local * sizeof(float))),
                      VTE_OK, "%s", err.message);
     }
     if (!in_place) {
@@ -752,8 +776,10 @@ static void run_softmax_backward(row_form form, int in_place) {
     }
     download(rt, d_out, grad, n);
     guard_intact(rt, d_out, n, "softmax_backward");
-    check(form == ONE_ITEM_PER_ROW ? "softmax_backward (per item) 197x197" : "softmax_backward (per group) 197x197",
-          grad, want, n, 1e-7, 1e-5);
+    char what[96];
+    snprintf(what, sizeof what, "softmax_backward (%s) %dx%d, %d source rows", ROW_FORM_NAME(form), rows, cols,
+             source_rows);
+    check(what, grad, want, n, 1e-7, 1e-5);
     if (!in_place) vte_buffer_release(&d_out);
     vte_buffer_release(&d_probs), vte_buffer_release(&d_grad);
     clReleaseKernel(k);
@@ -762,8 +788,14 @@ static void run_softmax_backward(row_form form, int in_place) {
 }
 
 Test(attention, softmax_backward_197x197) {
-    run_softmax_backward(ONE_GROUP_PER_ROW, 0);
-    run_softmax_backward(ONE_GROUP_PER_ROW, 1);
-    run_softmax_backward(ONE_ITEM_PER_ROW, 0);
-    run_softmax_backward(ONE_ITEM_PER_ROW, 1);
+    run_softmax_backward(197, 197, ONE_GROUP_PER_ROW, 0);
+    run_softmax_backward(197, 197, ONE_GROUP_PER_ROW, 1);
+    run_softmax_backward(197, 197, ONE_ITEM_PER_ROW, 0);
+    run_softmax_backward(197, 197, ONE_ITEM_PER_ROW, 1);
+}
+
+Test(attention, softmax_backward_source_rows_taken_in_turn) {
+    /* three targets' gradients over 23 rows of probabilities */
+    run_softmax_backward(69, 23, ONE_GROUP_PER_ROW, 0);
+    run_softmax_backward(69, 23, ONE_ITEM_PER_ROW, 1);
 }

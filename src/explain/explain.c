@@ -1,5 +1,6 @@
-/* vte_session_explain: one forward pass for a batch, one backward pass per target when a method needs
- * gradients, every requested method (the table in methods.c), and the maps copied to the host. */
+/* vte_session_explain: one forward pass for a batch, backward passes when a method needs gradients (each for as
+ * many targets at once as the backward plan takes), every requested method (the table in methods.c) per target,
+ * and the maps copied to the host. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -132,26 +133,31 @@ static void copy_to_other_targets(vte_explanation *e, vte_method m) {
         }
 }
 
-/* One target per image: the backward pass (or only the classifier rows) when a method needs it, then every
- * requested method, in the table's order; class-independent ones only for the first target. */
-static vte_status explain_target(vte_session *s, vte_explanation *e, int t, const int *classes,
-                                 const vte_explain_options *o, vte_error *err) {
+/* Targets first .. first+count-1 of every image (classes: [count][images], target-major): one backward pass for
+ * them all when a method needs it, then per target the classifier rows when a method needs them, and every
+ * requested method in the table's order; class-independent ones only for target 0. */
+static vte_status explain_targets(vte_session *s, vte_explanation *e, int first, int count, const int *classes,
+                                  const vte_explain_options *o, vte_error *err) {
     const int B = e->images;
     const unsigned needs = needs_of(o);
     vte_status status = VTE_OK;
     double start = vte_now_ms();
     if (needs & VTE_NEEDS_BACKWARD) {
-        if ((status = vte_session_backward(s, classes, err))) return status;
+        if ((status = vte_session_backward_targets(s, classes, count, err))) return status;
         double end = vte_now_ms();
         e->times.backward_ms += end - start;
         start = end;
-    } else if ((needs & VTE_NEEDS_TARGET_ROW) && (status = vte_session_classifier_seed(s, classes, B, err))) {
-        return status;
     }
-    for (int i = 0; i < VTE_METHOD_COUNT; i++) {
-        const vte_method m = (vte_method)i;
-        if (!wants(o, m) || (t > 0 && vte_method_info_of(m)->class_independent)) continue;
-        if ((status = vte_method_run(s, m, o, B, err)) || (status = collect(s, e, B, t, m, err))) return status;
+    for (int k = 0; k < count; k++) {
+        const int t = first + k;
+        s->bwd.read_target = k;
+        if ((needs & VTE_NEEDS_TARGET_ROW) && (status = vte_session_classifier_seed(s, classes + (size_t)k * B, B, err)))
+            return status;
+        for (int i = 0; i < VTE_METHOD_COUNT; i++) {
+            const vte_method m = (vte_method)i;
+            if (!wants(o, m) || (t > 0 && vte_method_info_of(m)->class_independent)) continue;
+            if ((status = vte_method_run(s, m, o, B, err)) || (status = collect(s, e, B, t, m, err))) return status;
+        }
     }
     if ((status = vte_runtime_finish(s->rt, err))) return status;
     e->times.explain_ms += vte_now_ms() - start;
@@ -178,12 +184,12 @@ vte_explanation *vte_session_explain(vte_session *s, const float *pixels, int n_
     vte_explanation *e = result_alloc(c, n_images, targets_per_image, o);
     float *logits = malloc((size_t)n_images * c->num_labels * sizeof *logits);
     vte_prediction *ranked = malloc((size_t)c->num_labels * sizeof *ranked);
-    int *batch_classes = malloc((size_t)n_images * sizeof *batch_classes);
+    int *batch_classes = malloc((size_t)n_images * targets_per_image * sizeof *batch_classes);
     if (!e || !logits || !ranked || !batch_classes) {
         vte_error_set(err, VTE_ERR_OUT_OF_MEMORY, "out of memory");
         goto fail;
     }
-    if (vte_explain_plan_prepare(s, o, err)) goto fail; /* kernels built before any work */
+    if (vte_explain_plan_prepare(s, o, targets_per_image, err)) goto fail; /* kernels built before any work */
     double start = vte_now_ms();
     if (vte_session_forward(s, pixels, n_images, err) || vte_session_read_logits(s, logits, err)) goto fail;
     e->times.forward_ms = vte_now_ms() - start;
@@ -203,9 +209,15 @@ vte_explanation *vte_session_explain(vte_session *s, const float *pixels, int n_
                 if (ranked[r].class_id == id) *p = ranked[r];
         }
     }
-    for (int t = 0; t < targets_per_image; t++) {
-        for (int i = 0; i < n_images; i++) batch_classes[i] = e->target_info[(size_t)i * targets_per_image + t].class_id;
-        if (explain_target(s, e, t, batch_classes, o, err)) goto fail;
+    /* as many targets per backward pass as the plan takes (vte_backward_targets_per_pass) */
+    const int per_pass = (needs_of(o) & VTE_NEEDS_BACKWARD) ? s->bwd.targets : 1;
+    for (int first = 0; first < targets_per_image; first += per_pass) {
+        const int count = targets_per_image - first < per_pass ? targets_per_image - first : per_pass;
+        for (int k = 0; k < count; k++)
+            for (int i = 0; i < n_images; i++)
+                batch_classes[(size_t)k * n_images + i] =
+                    e->target_info[(size_t)i * targets_per_image + first + k].class_id;
+        if (explain_targets(s, e, first, count, batch_classes, o, err)) goto fail;
     }
     for (int m = 0; m < VTE_METHOD_COUNT; m++)
         if (wants(o, (vte_method)m) && vte_method_info_of((vte_method)m)->class_independent)

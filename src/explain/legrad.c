@@ -25,7 +25,7 @@ static vte_status seed_legrad(vte_session *s, const vte_rollout_recipe *recipe, 
         size_t local = group, global = global_for((size_t)B * T * T, group);
         if ((status = VTE_RUN(s->rt, x->attention_fuse[recipe->fusion], 1, &global, &local, err,
                               VTE_ARG(s->fwd.layers[l].attn), VTE_ARG(s->bwd.layers[l].d_attn),
-                              VTE_ARG(x->head_weights), VTE_ARG(x->fused), VTE_INT(B), VTE_INT(H), VTE_INT(T))))
+                              VTE_INT(s->bwd.read_target * B), VTE_ARG(x->head_weights), VTE_ARG(x->fused), VTE_INT(B), VTE_INT(H), VTE_INT(T))))
             return status;
         global = global_for((size_t)B * T, group);
         if ((status = VTE_RUN(s->rt, x->seed_legrad_accumulate, 1, &global, &local, err, VTE_ARG(x->fused),
@@ -52,20 +52,20 @@ static vte_status legrad_layer(vte_session *s, int B, int l, vte_error *err) {
         return status;
     /* g_h = d s / d h[CLS] */
     if ((status = vte_session_layernorm_backward(s, s->bwd.seed, output, T * D, x->cls_mean, x->cls_rstd, 1,
-                                                 m->final_gamma, x->g_h, D, 0, rows, err)))
+                                                 m->final_gamma, x->g_h, D, 0, rows, rows, err)))
         return status;
     /* MLP: g_act = g_h W2^T, times GELU'(u[CLS]) */
     if ((status = vte_gemm(s->rt, VTE_GEMM_N, VTE_GEMM_T, rows, F, D, 1.0f, x->g_h, 0, D, w->fc2_weight, 0, D, 0.0f,
                            x->g_act, 0, F, err)))
         return status;
-    if ((status = vte_session_gelu_backward(s, a->fc1_pre, T * F, x->g_act, rows, F, err))) return status;
+    if ((status = vte_session_gelu_backward(s, a->fc1_pre, T * F, x->g_act, rows, rows, F, err))) return status;
     if ((status = vte_gemm(s->rt, VTE_GEMM_N, VTE_GEMM_T, rows, D, F, 1.0f, x->g_act, 0, F, w->fc1_weight, 0, F, 0.0f,
                            x->g_ln, 0, D, err)))
         return status;
     /* g_y = g_h + LN_after-backward(g_ln), with the forward pass's statistics of the CLS rows (every T-th) */
     VTE_CL_CHECK(err, clEnqueueCopyBuffer(s->rt->queue, x->g_h, x->g_y, 0, 0, rows * D * sizeof(float), 0, NULL, NULL));
     if ((status = vte_session_layernorm_backward(s, x->g_ln, a->resid, T * D, a->ln2_mean, a->ln2_rstd, T,
-                                                 w->ln_after_gamma, x->g_y, D, 1, rows, err)))
+                                                 w->ln_after_gamma, x->g_y, D, 1, rows, rows, err)))
         return status;
     /* g_ctx = g_y Wo^T, then the ReLU'd per-head products with V, summed into the scores */
     if ((status = vte_gemm(s->rt, VTE_GEMM_N, VTE_GEMM_T, rows, D, D, 1.0f, x->g_y, 0, D, w->out_weight, 0, D, 0.0f,

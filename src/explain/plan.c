@@ -61,7 +61,7 @@ unsigned vte_explain_keep(const vte_explain_options *o) {
     return keep;
 }
 
-vte_status vte_explain_plan_prepare(vte_session *s, const vte_explain_options *o, vte_error *err) {
+vte_status vte_explain_plan_prepare(vte_session *s, const vte_explain_options *o, int targets, vte_error *err) {
     vte_status status = vte_session_keep(s, vte_explain_keep(o), err);
     if (!status) status = plan_init(s, err);
     unsigned needs = 0;
@@ -71,6 +71,8 @@ vte_status vte_explain_plan_prepare(vte_session *s, const vte_explain_options *o
         needs |= vte_method_needs(spec, o);
         status = fusion_kernel(s, vte_method_fusion(spec, o), err);
     }
-    if (!status && (needs & (VTE_NEEDS_BACKWARD | VTE_NEEDS_TARGET_ROW))) status = vte_backward_plan_init(s, err);
+    /* Only a backward pass takes several targets at once; the classifier rows alone are one target's. */
+    if (!status && (needs & (VTE_NEEDS_BACKWARD | VTE_NEEDS_TARGET_ROW)))
+        status = vte_backward_plan_init(s, needs & VTE_NEEDS_BACKWARD ? targets : 1, err);
     return status;
 }

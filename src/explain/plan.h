@@ -48,8 +48,9 @@ typedef struct vte_explain_plan {
 
 /* Makes the session's explanation plan on first use, and whatever the methods in o->methods need with these
  * options: their fusion kernels, and the backward plan when one needs a gradient or the target's classifier
- * row. Call it before the passes, so that a build failure stops the work before it starts. */
-vte_status vte_explain_plan_prepare(vte_session *s, const vte_explain_options *o, vte_error *err);
+ * row (for `targets` targets per image: a backward pass takes several at once). Call it before the passes, so
+ * that a build failure stops the work before it starts. */
+vte_status vte_explain_plan_prepare(vte_session *s, const vte_explain_options *o, int targets, vte_error *err);
 
 /* The session's plan (NULL before the first vte_explain_plan_prepare). */
 static inline vte_explain_plan *vte_explain_plan_of(const vte_session *s) { return s->explain; }

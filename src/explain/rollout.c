@@ -16,18 +16,20 @@ static int fusion_reads_gradient(vte_fusion fusion) {
 static vte_status head_weights(vte_session *s, int B, int layer, int norm, vte_error *err) {
     vte_explain_plan *x = vte_explain_plan_of(s);
     const size_t T = s->dims.T, H = s->dims.H, group = s->fwd.elementwise_group;
+    const int first_slice = s->bwd.read_target * B * (int)H; /* the target's gradients (backward.c's slots) */
     size_t local, global;
     vte_status status;
     if (s->fwd.rows_per_item) {
         /* groups of one: B*H slices are few (12 at batch 1), and each is long */
         local = 1, global = (size_t)B * H;
         status = VTE_RUN(s->rt, x->head_gradient_norms_per_item, 1, &global, &local, err,
-                         VTE_ARG(s->bwd.layers[layer].d_attn), VTE_ARG(x->head_norms), VTE_INT(B * H),
+                         VTE_ARG(s->bwd.layers[layer].d_attn), VTE_INT(first_slice), VTE_ARG(x->head_norms),
+                         VTE_INT(B * H),
                          VTE_INT(T * T), VTE_INT(norm));
     } else {
         local = x->reduce_group, global = (size_t)B * H * local;
         status = VTE_RUN(s->rt, x->head_gradient_norms, 1, &global, &local, err, VTE_ARG(s->bwd.layers[layer].d_attn),
-                         VTE_ARG(x->head_norms), VTE_INT(T * T), VTE_INT(norm), VTE_LOCAL(local * sizeof(float)));
+                         VTE_INT(first_slice), VTE_ARG(x->head_norms), VTE_INT(T * T), VTE_INT(norm), VTE_LOCAL(local * sizeof(float)));
     }
     if (status) return status;
     local = group;
@@ -47,8 +49,11 @@ static vte_status layer_matrix(vte_session *s, int B, int layer, const vte_rollo
     vte_status status;
     if (recipe->head_norm && (status = head_weights(s, B, layer, recipe->head_norm, err))) return status;
     size_t local = group, global = global_for((size_t)B * T * T, group);
+    /* grad_first_image: the read target's gradients (backward.c's slots); 0 for the attention in grad's place */
+    const int grad_first_image = grad == attn ? 0 : s->bwd.read_target * B;
     if ((status = VTE_RUN(s->rt, x->attention_fuse[fusion], 1, &global, &local, err, VTE_ARG(attn), VTE_ARG(grad),
-                          VTE_ARG(x->head_weights), VTE_ARG(x->fused), VTE_INT(B), VTE_INT(H), VTE_INT(T))))
+                          VTE_INT(grad_first_image), VTE_ARG(x->head_weights), VTE_ARG(x->fused), VTE_INT(B),
+                          VTE_INT(H), VTE_INT(T))))
         return status;
     if (discard_count > 0) {
         local = x->select_group;

@@ -89,9 +89,11 @@ typedef struct vte_forward_plan {
 
 /* ---------------------------------------------------------------- the backward pass's plan */
 
-/* Made on the first backward pass (a session that only classifies never pays for it). Input gradients only. */
+/* Made on the first backward pass (a session that only classifies never pays for it), for up to `targets`
+ * targets per image in one pass: here d.B counts rows of images times targets, target-major ([targets][B]: row
+ * t*B + b is image b's target t). Input gradients only. */
 #define VTE_BACKWARD_BUFFERS(X)                                                                          \
-    X(classes, d.B * sizeof(cl_int), "target classes") /* int [B]: the target of each image */          \
+    X(classes, d.B * sizeof(cl_int), "target classes") /* int: the target of each image and slot */     \
     X(seed, VTE_F32(d.B * d.D), "gradient seed")       /* the classifier row of the target */           \
     X(d_hidden, VTE_F32(d.B * d.T * d.D), "residual-stream gradient")                                  \
     X(d_act, VTE_F32(d.B * d.T * d.F), "MLP gradient")                                                  \
@@ -118,6 +120,8 @@ typedef struct vte_layer_gradients {
 
 typedef struct vte_backward_plan {
     int planned;
+    int targets;     /* targets per image one backward pass takes (vte_backward_targets_per_pass) */
+    int read_target; /* which target of the last backward pass the explanation methods read */
     VTE_BACKWARD_BUFFERS(VTE_PLAN_BUFFER_FIELD)
     VTE_BACKWARD_KERNELS(VTE_PLAN_KERNEL_FIELD)
     vte_layer_gradients *layers; /* [num_layers] */
@@ -158,13 +162,22 @@ vte_status vte_forward_block_after_attention(vte_session *s, int l, int images, 
 vte_status vte_forward_block(vte_session *s, int l, int images, vte_error *err);
 vte_status vte_forward_head(vte_session *s, int images, vte_error *err);
 
-/* Plans the backward pass's buffers (once per session). */
-vte_status vte_backward_plan_init(vte_session *s, vte_error *err);
+/* How many targets per image one backward pass takes when `wanted` are asked for: enough to give the GEMMs the
+ * rows of VTE_BACKWARD_IMAGES images (fewer rows run them below the device's rate), never more than wanted. */
+#define VTE_BACKWARD_IMAGES 8
+int vte_backward_targets_per_pass(const vte_session *s, int wanted);
+
+/* Plans the backward pass's buffers for `targets` targets per image and pass (vte_backward_targets_per_pass);
+ * once per session, again only when a later call asks for more targets. */
+vte_status vte_backward_plan_init(vte_session *s, int targets, vte_error *err);
 void vte_backward_plan_free(vte_session *s);
 
-/* Backward pass for the last forward: fills bwd.layers[l].d_attn with d(logit of classes[b])/dA^l for every
- * layer, and bwd.seed with the classifier rows of the targets. `classes` holds one class id per image of the
- * last forward. */
+/* Backward pass for the last forward, for `targets` targets of each image at once (at most the plan's):
+ * classes[t*batch + b] is image b's target t. Fills bwd.layers[l].d_attn, [targets][batch, H, T, T], with
+ * d(logit of the target)/dA^l for every layer, and bwd.seed with the classifier rows of the targets; sets
+ * bwd.read_target to 0. */
+vte_status vte_session_backward_targets(vte_session *s, const int *classes, int targets, vte_error *err);
+/* The same for one target per image: classes[b]. */
 vte_status vte_session_backward(vte_session *s, const int *classes, vte_error *err);
 
 /* One operand of the per-(image, head) attention products: the matrix of image b, head h starts at
@@ -191,14 +204,18 @@ vte_row_launch vte_session_row_launch(const vte_session *s, size_t rows, size_t 
 vte_status vte_session_layernorm_rows(vte_session *s, cl_mem x, size_t x_row_stride, cl_mem y, cl_mem mean,
                                       cl_mem rstd, cl_mem gamma, cl_mem beta, size_t rows, vte_error *err);
 /* dx (+)= LayerNorm-backward(dy [rows, D]) with the statistics of the forward, row r's at mean[r*stats_stride]
- * and rstd[r*stats_stride] (needs the backward plan). */
+ * and rstd[r*stats_stride] (needs the backward plan). x and the statistics have source_rows rows, taken in turn
+ * when rows is larger (row r uses source row r % source_rows: several targets over one forward pass). */
 vte_status vte_session_layernorm_backward(vte_session *s, cl_mem dy, cl_mem x, size_t x_row_stride, cl_mem mean,
                                           cl_mem rstd, size_t stats_stride, cl_mem gamma, cl_mem dx,
-                                          size_t dx_row_stride, int accumulate, size_t rows, vte_error *err);
-/* d [rows, cols] *= GELU'(u), element-wise, row r of u at u + r*u_row_stride (needs the backward plan). */
+                                          size_t dx_row_stride, int accumulate, size_t rows, size_t source_rows,
+                                          vte_error *err);
+/* d [rows, cols] *= GELU'(u), element-wise, row r of u at u + (r % source_rows)*u_row_stride (needs the
+ * backward plan). */
 vte_status vte_session_gelu_backward(vte_session *s, cl_mem u, size_t u_row_stride, cl_mem d, size_t rows,
-                                     size_t cols, vte_error *err);
-/* bwd.seed[b] = W_cls[classes[b]] (validated), classes also copied to bwd.classes (needs the backward plan). */
-vte_status vte_session_classifier_seed(vte_session *s, const int *classes, int B, vte_error *err);
+                                     size_t source_rows, size_t cols, vte_error *err);
+/* bwd.seed[r] = W_cls[classes[r]] for `rows` rows (validated; at most the plan's batch times targets), classes
+ * also copied to bwd.classes (needs the backward plan). */
+vte_status vte_session_classifier_seed(vte_session *s, const int *classes, int rows, vte_error *err);
 
 #endif
