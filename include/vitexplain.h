@@ -290,9 +290,10 @@ unsigned vte_explain_keep(const vte_explain_options *options);
 typedef struct vte_explanation vte_explanation;
 
 /* Explains n_images preprocessed images (n_images <= the session's max_batch) in one forward pass and, when a
- * selected method needs gradients, one backward pass per target. Targets: with `classes` NULL, the top
- * `targets_per_image` classes of each image; otherwise classes[i*targets_per_image + t] gives them (ids
- * must be valid labels). Returns NULL with err filled on failure. */
+ * selected method needs gradients, backward passes, each for as many targets at once as make the rows of 8
+ * images. Targets: with `classes` NULL, the top `targets_per_image` classes of each image; otherwise
+ * classes[i*targets_per_image + t] gives them (ids must be valid labels). Returns NULL with err filled on
+ * failure. */
 vte_explanation *vte_session_explain(vte_session *session, const float *pixels, int n_images, const int *classes,
                                      int targets_per_image, const vte_explain_options *options, vte_error *err);
 void vte_explanation_free(vte_explanation *explanation);
@@ -314,6 +315,15 @@ typedef struct vte_stage_times {
     double forward_ms, backward_ms, explain_ms;
 } vte_stage_times;
 vte_stage_times vte_explanation_times(const vte_explanation *e);
+
+/* ---------------------------------------------------------------- pictures */
+
+/* The heat-map overlay the command line saves: `map` (grid_h x grid_w, values meant to be in [0, 1]) upsampled
+ * bilinearly to the image's size, coloured with OpenCV's jet colour map and blended over the image with opacity
+ * alpha in [0, 1]; with a non-empty title, a darkened band across the top carries it. An image larger than 4096
+ * pixels on a side is first shrunk to that. out->rgb is malloc'ed (free it with vte_image_free). */
+vte_status vte_render_overlay(const vte_image *image, const float *map, int grid_h, int grid_w, float alpha,
+                              const char *title, vte_image *out, vte_error *err);
 
 /* ---------------------------------------------------------------- evaluation: how faithful the maps are */
 

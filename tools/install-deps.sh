@@ -13,6 +13,7 @@ packages=(
   libopenblas-dev libdnnl-dev                                # GEMM on CPU devices (OpenBLAS, oneDNN)
   libcriterion-dev                                           # tests
   xvfb                                                       # virtual X server for the `live` window tests
+  python3-venv                                               # the Python package's tests (tools/test-python.sh)
 )
 # --sanitize: what the sanitized tests and the fuzzers of tools/test.sh need as well: clang, its ASan, UBSan and
 # libFuzzer runtimes (libclang-rt-dev, which clang's packages only recommend), llvm-symbolizer for the reports' stacks (llvm).

@@ -3,6 +3,7 @@
 # through CTest. The first run compiles the OpenCL programs (PoCL: seconds each); the caches under
 # build/test-cache make later runs fast.
 #
+# Then the Python package's tests (tools/test-python.sh: pip install ./python into build/python-venv, pytest).
 # Then two more stages, which CI (.ci/run) always runs:
 #  - the same tests built with clang, AddressSanitizer and UndefinedBehaviorSanitizer (VTE_SANITIZE, with the
 #    libFuzzer instrumentation of VTE_FUZZ) in build-sanitize/ (${VTE_BUILD_DIR}-sanitize). Any finding fails
@@ -31,6 +32,9 @@ done_stage "built"
 stage "tests"
 (cd "$build" && ctest --output-on-failure "$@")
 done_stage "tests passed"
+stage "Python package: pip install ./python, pytest (tools/test-python.sh)"
+"$root/tools/test-python.sh" "$build"
+done_stage "Python tests passed"
 
 case "$sanitize" in 0 | OFF | off | false | no) exit 0 ;; esac
 
