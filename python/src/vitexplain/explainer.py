@@ -6,7 +6,7 @@ import ctypes
 import os
 import tempfile
 from dataclasses import dataclass, field
-from typing import Any, Dict, Iterable, List, Optional, Sequence, Union
+from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
@@ -118,6 +118,14 @@ class _LoadedImage:
 
     def __exit__(self, *exc: Any) -> None:
         self.close()
+
+
+def _int_pointer(rows: Optional[np.ndarray]) -> Tuple[Optional[np.ndarray], Any]:
+    """A contiguous int32 copy of rows and the pointer the library takes (None, None for no rows)."""
+    if rows is None:
+        return None, None
+    values = np.ascontiguousarray(rows, dtype=np.int32)
+    return values, values.ctypes.data_as(native.c_int_p)
 
 
 def _image_array(image: native.Image) -> np.ndarray:
@@ -257,6 +265,12 @@ class Explainer:
                 native.check(status, err)
         return pixels
 
+    def _batches(self, items: Sequence[Any]) -> Iterator[Tuple[int, Sequence[Any], np.ndarray]]:
+        """(index of the first image, the images, their preprocessed pixels) for each batch of the session."""
+        for first in range(0, len(items), self.batch):
+            chunk = items[first : first + self.batch]
+            yield first, chunk, self._preprocess(chunk, first)
+
     def _class_id(self, value: Any) -> int:
         if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
             class_id = int(value)
@@ -322,9 +336,7 @@ class Explainer:
         logits = np.empty((self.batch, labels), dtype=np.float32)
         ranked = (native.Prediction * k)()
         with LIBRARY_LOCK:
-            for first in range(0, len(items), self.batch):
-                chunk = items[first : first + self.batch]
-                pixels = self._preprocess(chunk, first)
+            for _, chunk, pixels in self._batches(items):
                 native.check(lib.vte_session_forward(self._session, pixels.ctypes.data_as(native.c_float_p), len(chunk), ctypes.byref(err)), err)
                 native.check(lib.vte_session_read_logits(self._session, logits.ctypes.data_as(native.c_float_p), ctypes.byref(err)), err)
                 for i in range(len(chunk)):
@@ -383,13 +395,8 @@ class Explainer:
         top = (native.Prediction * top_count)()
         err = native.Error()
         with LIBRARY_LOCK:
-            for first in range(0, n, self.batch):
-                chunk = items[first : first + self.batch]
-                pixels = self._preprocess(chunk, first)
-                class_ptr = None
-                if table is not None:
-                    chunk_classes = np.ascontiguousarray(table[first : first + len(chunk)])
-                    class_ptr = chunk_classes.ctypes.data_as(native.c_int_p)
+            for first, chunk, pixels in self._batches(items):
+                chunk_classes, class_ptr = _int_pointer(None if table is None else table[first : first + len(chunk)])
                 e = lib.vte_session_explain(
                     self._session, pixels.ctypes.data_as(native.c_float_p), len(chunk), class_ptr, targets,
                     ctypes.byref(options), ctypes.byref(err),
@@ -498,9 +505,7 @@ class Explainer:
         times = {"explain_forward_ms": 0.0, "explain_backward_ms": 0.0, "explain_ms": 0.0, "curves_ms": 0.0}
         err = native.Error()
         with LIBRARY_LOCK:
-            for first in range(0, n, self.batch):
-                chunk = items[first : first + self.batch]
-                pixels = self._preprocess(chunk, first)
+            for first, chunk, pixels in self._batches(items):
                 coverage = None
                 keep_alive = []
                 if masks is not None:
@@ -516,10 +521,7 @@ class Explainer:
                             )
                         keep_alive.append(values)
                         coverage[i] = values.ctypes.data_as(native.c_float_p)
-                class_ptr = None
-                if table is not None:
-                    chunk_classes = np.ascontiguousarray(table[first : first + len(chunk), 0])
-                    class_ptr = chunk_classes.ctypes.data_as(native.c_int_p)
+                chunk_classes, class_ptr = _int_pointer(None if table is None else table[first : first + len(chunk), 0])
                 ev = lib.vte_session_evaluate(
                     self._session, pixels.ctypes.data_as(native.c_float_p), len(chunk), class_ptr, coverage,
                     ctypes.byref(options), ctypes.byref(err),
