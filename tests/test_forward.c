@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "runtime/gemm_mapped.h"
+#include "runtime/runtime.h"
 #include "test_support.h"
 #include "util/npy.h"
 
@@ -248,4 +249,127 @@ Test(model, pytorch_only_checkpoint_says_how_to_convert) {
     cr_assert(strstr(err.message, "pytorch_model.bin") && strstr(err.message, "safe_serialization=True"), "message: %s",
               err.message);
     vte_runtime_free(rt);
+}
+
+/* ---------------------------------------------------------------- fused attention ($VITEXPLAIN_ATTENTION) */
+
+/* Calls of the kernel named `name` in the runtime's profile ($VITEXPLAIN_PROFILE=1). */
+static long profiled_calls(const vte_runtime *rt, const char *name) {
+    for (size_t i = 0; i < rt->profile_count; i++)
+        if (strcmp(rt->profile[i].name, name) == 0) return rt->profile[i].calls;
+    return 0;
+}
+
+/* The logits of the first `count` STEMS through `model_name` in one batch, with $VITEXPLAIN_ATTENTION=`attention`
+ * and a session keeping `keep`; asserts that each layer ran `ran` once and `not_ran` never (profiled). Returns
+ * malloc'ed logits [count, labels]. */
+static float *forward_logits(const char *model_name, int count, const char *attention, unsigned keep, const char *ran,
+                             const char *not_ran) {
+    setenv("VITEXPLAIN_ATTENTION", attention, 1);
+    setenv("VITEXPLAIN_PROFILE", "1", 1);
+    loaded l = load_model(model_name);
+    const vte_model_config *c = l.config;
+    vte_error err = {0};
+    vte_session *session = vte_session_init_keeping(l.model, count, keep, &err);
+    cr_assert_not_null(session, "vte_session_init_keeping: %s", err.message);
+    const size_t image_floats = vte_preprocess_size(c);
+    float *pixels = malloc((size_t)count * image_floats * sizeof *pixels);
+    float *logits = malloc((size_t)count * c->num_labels * sizeof *logits);
+    cr_assert(pixels && logits);
+    for (int i = 0; i < count; i++) {
+        char path[256];
+        snprintf(path, sizeof path, "reference/%s/%s_pixels.npy", model_name, STEMS[i]);
+        float *p = load_npy(path, image_floats);
+        memcpy(pixels + (size_t)i * image_floats, p, image_floats * sizeof *p);
+        free(p);
+    }
+    cr_assert_eq(vte_session_forward(session, pixels, count, &err), VTE_OK, "forward: %s", err.message);
+    cr_assert_eq(vte_session_read_logits(session, logits, &err), VTE_OK, "%s", err.message);
+    cr_assert_eq(profiled_calls(l.rt, ran), c->num_layers, "%s, %s attention: %s ran %ld times, not once per layer",
+                 model_name, attention, ran, profiled_calls(l.rt, ran));
+    cr_assert_eq(profiled_calls(l.rt, not_ran), 0, "%s, %s attention: %s ran", model_name, attention, not_ran);
+    free(pixels);
+    vte_session_free(session);
+    unload(&l);
+    return logits;
+}
+
+/* Fused against gemm on the same images, sessions keeping nothing (as `vitexplain classify` runs); `fused_kernel`
+ * is the form the runtime's row-kernel shape selects. */
+static void check_fused_against_gemm(const char *model_name, const char *fused_kernel) {
+    const int count = 3;
+    float *gemm = forward_logits(model_name, count, "gemm", 0, "softmax_rows_per_item", fused_kernel);
+    float *fused = forward_logits(model_name, count, "fused", 0, fused_kernel, "softmax_rows_per_item");
+    loaded l = load_model(model_name);
+    char what[128];
+    snprintf(what, sizeof what, "%s logits, fused attention (%s) against gemm", model_name, fused_kernel);
+    vte_test_check(what, fused, gemm, (size_t)count * l.config->num_labels, 1e-6, 1e-4);
+    unload(&l);
+    free(gemm);
+    free(fused);
+}
+
+Test(forward, fused_attention_gives_the_gemm_logits) {
+    check_fused_against_gemm("vit-odd", "attention_fused_per_item"); /* heads of 8, 16 tokens */
+    check_fused_against_gemm("vit-tiny", "attention_fused_per_item"); /* heads of 16, 17 tokens */
+    /* and PyTorch's, as the gemm path does */
+    setenv("VITEXPLAIN_ATTENTION", "fused", 1);
+    check_model("vit-odd", "vit-odd", "vit-odd", STEMS, STEM_COUNT, 3, 0);
+}
+
+Test(forward, fused_attention_group_form_gives_the_gemm_logits) {
+    /* the GPU shape (one work-group per query tile), forced with the row kernels' group form */
+    setenv("VITEXPLAIN_ROW_KERNELS", "group", 1);
+    setenv("VITEXPLAIN_GEMM", "clblast", 1);
+    const int count = 3;
+    float *gemm = forward_logits("vit-tiny", count, "gemm", 0, "softmax_rows", "attention_fused");
+    float *fused = forward_logits("vit-tiny", count, "fused", 0, "attention_fused", "softmax_rows");
+    loaded l = load_model("vit-tiny");
+    vte_test_check("vit-tiny logits, fused attention (group form) against gemm", fused, gemm,
+                   (size_t)count * l.config->num_labels, 1e-6, 1e-4);
+    unload(&l);
+    free(gemm);
+    free(fused);
+    setenv("VITEXPLAIN_ATTENTION", "fused", 1);
+    check_model("vit-odd", "vit-odd", "vit-odd", STEMS, STEM_COUNT, 3, 0);
+}
+
+Test(forward, fused_attention_is_not_used_when_attention_is_kept) {
+    /* the explanations read every layer's probabilities: forced fused, such a session still computes them */
+    free(forward_logits("vit-tiny", 2, "fused", VTE_KEEP_ATTENTION, "softmax_rows_per_item", "attention_fused_per_item"));
+    setenv("VITEXPLAIN_ATTENTION", "fused", 1);
+    check_model("vit-odd", "vit-odd", "vit-odd", STEMS, STEM_COUNT, 3, 1);
+}
+
+Test(forward, attention_defaults_to_gemm_on_cpus) {
+    /* measured: the fused kernel is no faster in a CPU's forward pass (docs/performance.md) */
+    unsetenv("VITEXPLAIN_ATTENTION");
+    vte_runtime *rt = vte_test_runtime();
+    const int cpu = vte_runtime_device(rt)->type == VTE_DEVICE_CPU;
+    vte_runtime_free(rt);
+    if (!cpu) cr_skip_test("GPUs default to the fused path");
+    setenv("VITEXPLAIN_PROFILE", "1", 1);
+    loaded l = load_model("vit-tiny");
+    vte_error err = {0};
+    vte_session *session = vte_session_init_keeping(l.model, 1, 0, &err);
+    cr_assert_not_null(session, "%s", err.message);
+    float *pixels = load_npy("reference/vit-tiny/chelsea_pixels.npy", vte_preprocess_size(l.config));
+    cr_assert_eq(vte_session_forward(session, pixels, 1, &err), VTE_OK, "%s", err.message);
+    cr_assert_eq(profiled_calls(l.rt, "attention_fused_per_item") + profiled_calls(l.rt, "attention_fused"), 0);
+    cr_assert_gt(profiled_calls(l.rt, "softmax_rows_per_item") + profiled_calls(l.rt, "softmax_rows"), 0);
+    free(pixels);
+    vte_session_free(session);
+    unload(&l);
+}
+
+Test(forward, attention_path_must_be_fused_or_gemm) {
+    setenv("VITEXPLAIN_ATTENTION", "flash", 1);
+    loaded l = load_model("vit-tiny");
+    vte_error err = {0};
+    cr_assert_null(vte_session_init_keeping(l.model, 1, 0, &err));
+    cr_assert_eq(err.code, VTE_ERR_INVALID_ARGUMENT);
+    cr_assert(strstr(err.message, "VITEXPLAIN_ATTENTION=\"flash\"") && strstr(err.message, "fused") &&
+                  strstr(err.message, "gemm"),
+              "message: %s", err.message);
+    unload(&l);
 }

@@ -8,9 +8,12 @@
  *   GELU forward/backward: atol 1e-6, rtol 1e-6 (erf/exp in float, <= a few ulp);
  *   LayerNorm forward y: atol 1e-6, rtol 1e-5; mean, rstd: atol 1e-6, rtol 1e-5;
  *   LayerNorm backward dx: atol 1e-6, rtol 1e-5;
- *   softmax: atol 1e-7, rtol 1e-5; softmax backward: atol 1e-7, rtol 1e-5.
+ *   softmax: atol 1e-7, rtol 1e-5; softmax backward: atol 1e-7, rtol 1e-5;
+ *   fused attention: atol 1e-7 + FLT_EPSILON * (largest scale * sum |q k|) * max |v| (a score's float32 rounding
+ *   carried to the output), rtol 1e-5.
  * Each check prints its measured maximum absolute and relative errors to stderr. */
 #include <criterion/criterion.h>
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +21,7 @@
 
 #include "runtime/runtime.h"
 #include "test_support.h"
+#include "vit/session.h"
 
 /* ---------------------------------------------------------------- helpers */
 
@@ -798,4 +802,132 @@ Test(attention, softmax_backward_source_rows_taken_in_turn) {
     /* three targets' gradients over 23 rows of probabilities */
     run_softmax_backward(69, 23, ONE_GROUP_PER_ROW, 0);
     run_softmax_backward(69, 23, ONE_ITEM_PER_ROW, 1);
+}
+
+/* ---------------------------------------------------------------- fused attention (attention.cl) */
+
+/* ctx[b*T + i, h*Dh + e] = sum_j softmax_j(scale * q_i . k_j) v_j[e] for every image b and head h, from the packed
+ * qkv [images*T, 3D] (Q, K, V at columns 0, D, 2D; head h at h*Dh of each), in double. Returns the largest
+ * scale * sum_e |q_i[e] k_j[e]|: a float32 score is off by about FLT_EPSILON times it, which moves an output by
+ * about as much times max |v| (the float32 error a fused kernel and the GEMM path alike cannot avoid). */
+static double ref_attention(const float *qkv, int images, int heads, int tokens, int head_dim, double *ctx) {
+    const size_t D = (size_t)heads * head_dim, ld = 3 * D;
+    const double scale = 1.0 / sqrt((double)head_dim);
+    double *s = alloc_doubles((size_t)tokens), *a = alloc_doubles((size_t)tokens), largest_score_magnitude = 0.0;
+    for (int b = 0; b < images; b++)
+        for (int h = 0; h < heads; h++) {
+            const float *base = qkv + (size_t)b * tokens * ld + (size_t)h * head_dim;
+            for (int i = 0; i < tokens; i++) {
+                for (int j = 0; j < tokens; j++) {
+                    double dot = 0.0, magnitude = 0.0;
+                    for (int e = 0; e < head_dim; e++) {
+                        const double product = (double)base[(size_t)i * ld + e] * (double)base[(size_t)j * ld + D + e];
+                        dot += product;
+                        magnitude += fabs(product);
+                    }
+                    s[j] = scale * dot;
+                    if (scale * magnitude > largest_score_magnitude) largest_score_magnitude = scale * magnitude;
+                }
+                ref_softmax(s, tokens, a);
+                double *out = ctx + ((size_t)b * tokens + i) * D + (size_t)h * head_dim;
+                for (int e = 0; e < head_dim; e++) {
+                    double sum = 0.0;
+                    for (int j = 0; j < tokens; j++) sum += a[j] * (double)base[(size_t)j * ld + 2 * D + e];
+                    out[e] = sum;
+                }
+            }
+        }
+    free(s), free(a);
+    return largest_score_magnitude;
+}
+
+/* Both fused kernels (ONE_GROUP_PER_ROW: attention_fused, ONE_ITEM_PER_ROW: attention_fused_per_item) on random
+ * packed activations in [-spread, spread); `rising` scales key j by 1 + 3j/T, so that later key blocks keep raising
+ * each row's maximum (the online softmax's rescaling). local 0: the session's choice. */
+static void run_fused_attention(int images, int heads, int tokens, int head_dim, float spread, int rising,
+                                size_t local_wanted, unsigned seed, row_form form) {
+    const size_t D = (size_t)heads * head_dim, n_qkv = (size_t)images * tokens * 3 * D, n_ctx = (size_t)images * tokens * D;
+    float *qkv = alloc_floats(n_qkv), *got = alloc_floats(n_ctx), *want = alloc_floats(n_ctx);
+    double *ctx = alloc_doubles(n_ctx);
+    vte_test_fill_uniform(qkv, n_qkv, -spread, spread, seed);
+    if (rising)
+        for (size_t row = 0; row < (size_t)images * tokens; row++)
+            for (size_t e = 0; e < D; e++) qkv[row * 3 * D + D + e] *= 1.0f + 3.0f * (float)(row % tokens) / tokens;
+    const double score_magnitude = ref_attention(qkv, images, heads, tokens, head_dim, ctx);
+    float largest_value = 0.0f;
+    for (size_t row = 0; row < (size_t)images * tokens; row++)
+        for (size_t e = 0; e < D; e++) largest_value = fmaxf(largest_value, fabsf(qkv[row * 3 * D + 2 * D + e]));
+    to_float(ctx, want, n_ctx);
+    for (size_t i = 0; i < n_ctx; i++) got[i] = NAN; /* every value must be written */
+
+    vte_runtime *rt = vte_test_runtime();
+    vte_error err = {0};
+    cl_kernel k = make_row_kernel(rt, "attention", "attention_fused", form);
+    cl_mem d_qkv = upload(rt, qkv, n_qkv), d_ctx = upload(rt, got, n_ctx);
+    const float scale = (float)(1.0 / sqrt((double)head_dim));
+    size_t local, global;
+    if (form == ONE_ITEM_PER_ROW) {
+        local = local_wanted ? local_wanted : vte_kernel_group_size(rt, k, 8);
+        const size_t tiles = ((size_t)tokens + VTE_ATTENTION_QUERY_ROWS - 1) / VTE_ATTENTION_QUERY_ROWS;
+        global = vte_round_up((size_t)images * heads * tiles, local);
+        cr_assert_eq(VTE_RUN(rt, k, 1, &global, &local, &err, VTE_ARG(d_qkv), VTE_ARG(d_ctx), VTE_INT(images),
+                             VTE_INT(heads), VTE_INT(tokens), VTE_INT(head_dim), VTE_FLOAT(scale)),
+                     VTE_OK, "%s", err.message);
+    } else {
+        local = local_wanted ? local_wanted : vte_kernel_group_size(rt, k, 64);
+        global = (size_t)images * heads * (((size_t)tokens + local - 1) / local) * local;
+        const size_t staged = (2 * local + 2 * VTE_ATTENTION_KEY_TILE) * ((size_t)head_dim + 1) * sizeof(float);
+        cr_assert_eq(VTE_RUN(rt, k, 1, &global, &local, &err, VTE_ARG(d_qkv), VTE_ARG(d_ctx), VTE_INT(images),
+                             VTE_INT(heads), VTE_INT(tokens), VTE_INT(head_dim), VTE_FLOAT(scale),
+                             VTE_LOCAL(staged)),
+                     VTE_OK, "%s", err.message);
+    }
+    download(rt, d_ctx, got, n_ctx);
+    guard_intact(rt, d_ctx, n_ctx, "attention_fused");
+    char what[160];
+    snprintf(what, sizeof what, "attention_fused (%s) %d images x %d heads, T %d, Dh %d, [-%g,%g)%s, local %zu",
+             ROW_FORM_NAME(form), images, heads, tokens, head_dim, spread, spread, rising ? " rising keys" : "",
+             local);
+    check(what, got, want, n_ctx, 1e-7 + FLT_EPSILON * score_magnitude * largest_value, 1e-5);
+    vte_buffer_release(&d_qkv), vte_buffer_release(&d_ctx);
+    clReleaseKernel(k);
+    vte_runtime_free(rt);
+    free(qkv), free(got), free(want), free(ctx);
+}
+
+static void run_fused_attention_in_both_forms(int images, int heads, int tokens, int head_dim, float spread,
+                                              int rising, unsigned seed) {
+    run_fused_attention(images, heads, tokens, head_dim, spread, rising, 0, seed, ONE_GROUP_PER_ROW);
+    run_fused_attention(images, heads, tokens, head_dim, spread, rising, 0, seed, ONE_ITEM_PER_ROW);
+}
+
+Test(attention, fused_vit_base_head_197_tokens) { run_fused_attention_in_both_forms(2, 3, 197, 64, 1.0f, 0, 181); }
+
+Test(attention, fused_odd_head_sizes) {
+    /* a scalar tail after one float8 (12), after two (20); fewer values than a float8 (5) */
+    run_fused_attention_in_both_forms(2, 3, 197, 12, 1.0f, 0, 182);
+    run_fused_attention_in_both_forms(2, 3, 197, 20, 1.0f, 0, 183);
+    run_fused_attention_in_both_forms(2, 3, 7, 5, 1.0f, 0, 184);
+}
+
+Test(attention, fused_few_tokens) {
+    /* fewer tokens than a block of keys or a tile of query rows; one token (probability 1) */
+    run_fused_attention_in_both_forms(2, 3, 7, 64, 1.0f, 0, 185);
+    run_fused_attention_in_both_forms(2, 3, 17, 20, 1.0f, 0, 186);
+    run_fused_attention_in_both_forms(1, 2, 1, 12, 1.0f, 0, 187);
+}
+
+Test(attention, fused_peaked_and_rising_scores) {
+    /* scores up to about 100 (softmax nearly one-hot), and maxima that grow from block to block */
+    run_fused_attention_in_both_forms(2, 3, 197, 64, 3.5f, 0, 188);
+    run_fused_attention_in_both_forms(2, 3, 197, 20, 2.0f, 1, 189);
+}
+
+Test(attention, fused_any_local_size) {
+    run_fused_attention(2, 3, 197, 20, 1.0f, 0, 1, 191, ONE_GROUP_PER_ROW);
+    run_fused_attention(2, 3, 197, 20, 1.0f, 0, 5, 192, ONE_GROUP_PER_ROW); /* rows not a multiple of the group */
+    run_fused_attention(2, 3, 197, 20, 1.0f, 0, 48, 193, ONE_GROUP_PER_ROW);
+    run_fused_attention(2, 3, 197, 20, 1.0f, 0, 1, 194, ONE_ITEM_PER_ROW);
+    run_fused_attention(2, 3, 197, 20, 1.0f, 0, 3, 195, ONE_ITEM_PER_ROW); /* tiles not a multiple of the group */
+    run_fused_attention(2, 3, 197, 20, 1.0f, 0, 64, 196, ONE_ITEM_PER_ROW);
 }

@@ -114,6 +114,30 @@ static vte_status attention_context(vte_session *s, const vte_layer_activations 
     return vte_session_head_gemm(s, VTE_GEMM_N, VTE_GEMM_N, T, Dh, T, 1.0f, probs, v, ctx, B, err);
 }
 
+/* Whether this pass computes attention fused: the chosen path (vte_forward_plan.fuse_attention), and nothing
+ * reads the probabilities afterwards: the session keeps none, and it has more than one layer (a single layer's
+ * attn buffer is its own, which vte_session_read_attention reads whatever was kept). */
+static int attention_fused_in_pass(const vte_session *s) {
+    return s->fwd.fuse_attention && !(s->kept & VTE_KEEP_ATTENTION) && s->model->config.num_layers > 1;
+}
+
+/* Ctx = softmax(scale * Q K^T) V in one kernel, the probabilities never written (attn is left as it was). */
+static vte_status attention_fused(vte_session *s, const vte_layer_activations *a, int B, vte_error *err) {
+    const vte_model_config *c = &s->model->config;
+    const size_t T = (size_t)c->num_tokens, H = (size_t)c->num_heads, Dh = (size_t)c->hidden_size / H;
+    const float scale = (float)(1.0 / sqrt((double)Dh));
+    if (s->fwd.attention_group) {
+        const size_t local = s->fwd.attention_group, global = (size_t)B * H * ((T + local - 1) / local) * local;
+        const size_t staged = (2 * local + 2 * VTE_ATTENTION_KEY_TILE) * (Dh + 1) * sizeof(float);
+        return VTE_RUN(s->rt, s->fwd.attention_fused, 1, &global, &local, err, VTE_ARG(a->qkv), VTE_ARG(a->ctx),
+                       VTE_INT(B), VTE_INT(H), VTE_INT(T), VTE_INT(Dh), VTE_FLOAT(scale), VTE_LOCAL(staged));
+    }
+    const size_t tiles = (T + VTE_ATTENTION_QUERY_ROWS - 1) / VTE_ATTENTION_QUERY_ROWS;
+    const size_t local = s->fwd.attention_item_group, global = vte_round_up((size_t)B * H * tiles, local);
+    return VTE_RUN(s->rt, s->fwd.attention_fused_per_item, 1, &global, &local, err, VTE_ARG(a->qkv), VTE_ARG(a->ctx),
+                   VTE_INT(B), VTE_INT(H), VTE_INT(T), VTE_INT(Dh), VTE_FLOAT(scale));
+}
+
 /* out = x * W + bias + residual. */
 static vte_status linear_residual_forward(vte_session *s, cl_mem x, size_t rows, size_t in, cl_mem weight,
                                           cl_mem bias, cl_mem residual, size_t out, cl_mem y, vte_error *err) {
@@ -126,15 +150,14 @@ static vte_status linear_residual_forward(vte_session *s, cl_mem x, size_t rows,
                    VTE_INT(out));
 }
 
-/* The part of block l from its attention probabilities on: context, projection, MLP. */
-vte_status vte_forward_block_after_attention(vte_session *s, int l, int B, vte_error *err) {
+/* The part of block l from its attention context on: projection, MLP. */
+static vte_status block_after_context(vte_session *s, int l, int B, vte_error *err) {
     const vte_model_config *c = &s->model->config;
     const vte_layer_weights *w = &s->model->layers[l];
     const vte_layer_activations *a = &s->fwd.layers[l];
     const size_t rows = (size_t)B * c->num_tokens, D = (size_t)c->hidden_size, F = (size_t)c->intermediate_size;
     cl_mem input = vte_session_hidden(s, l), output = s->fwd.layers[l].output;
     vte_status status;
-    if ((status = attention_context(s, a, B, err))) return status;
     if ((status = linear_residual_forward(s, a->ctx, rows, D, w->out_weight, w->out_bias, input, D, a->resid, err)))
         return status;
     if ((status = vte_session_layernorm_rows(s, a->resid, D, a->ln2_out, a->ln2_mean, a->ln2_rstd, w->ln_after_gamma,
@@ -152,6 +175,12 @@ vte_status vte_forward_block_after_attention(vte_session *s, int l, int B, vte_e
     return linear_residual_forward(s, a->fc1_act, rows, F, w->fc2_weight, w->fc2_bias, a->resid, D, output, err);
 }
 
+/* The part of block l from its attention probabilities on: context, projection, MLP. */
+vte_status vte_forward_block_after_attention(vte_session *s, int l, int B, vte_error *err) {
+    vte_status status = attention_context(s, &s->fwd.layers[l], B, err);
+    return status ? status : block_after_context(s, l, B, err);
+}
+
 vte_status vte_forward_block(vte_session *s, int l, int B, vte_error *err) {
     const vte_model_config *c = &s->model->config;
     const vte_layer_weights *w = &s->model->layers[l];
@@ -162,6 +191,10 @@ vte_status vte_forward_block(vte_session *s, int l, int B, vte_error *err) {
                                              w->ln_before_gamma, w->ln_before_beta, rows, err)))
         return status;
     if ((status = linear_forward(s, a->ln1_out, rows, D, w->qkv_weight, w->qkv_bias, 3 * D, a->qkv, err))) return status;
+    if (attention_fused_in_pass(s)) {
+        if ((status = attention_fused(s, a, B, err))) return status;
+        return block_after_context(s, l, B, err);
+    }
     if ((status = attention_probabilities(s, a, B, err))) return status;
     return vte_forward_block_after_attention(s, l, B, err);
 }

@@ -33,6 +33,43 @@ static vte_status create_kernels(vte_runtime *rt, vte_forward_plan *plan, vte_er
     return VTE_OK;
 }
 
+/* $VITEXPLAIN_ATTENTION: "fused" or "gemm" forces how a pass that keeps no attention probabilities computes
+ * attention; unset or empty, the device's type decides: gemm on CPUs, where the fused kernel was no faster in the
+ * forward pass (it runs on PoCL's threads right after a host-library GEMM whose worker threads still spin:
+ * docs/performance.md), fused elsewhere (the known win of flash-style attention on GPUs; its group form is tested
+ * on PoCL, its speed not measured on a GPU yet). Any other value is an error, so that a benchmark never measures
+ * another path than it asked for. Then the fused kernels' work-group sizes. */
+static vte_status plan_attention(vte_runtime *rt, vte_forward_plan *plan, vte_plan_dims d, vte_error *err) {
+    const char *request = getenv("VITEXPLAIN_ATTENTION");
+    if (!request || !*request) plan->fuse_attention = rt->info.type != VTE_DEVICE_CPU;
+    else if (strcmp(request, "fused") == 0) plan->fuse_attention = 1;
+    else if (strcmp(request, "gemm") == 0) plan->fuse_attention = 0;
+    else
+        return vte_error_set(err, VTE_ERR_INVALID_ARGUMENT,
+                             "VITEXPLAIN_ATTENTION=\"%s\": expected \"fused\" (attention in one kernel when no "
+                             "probabilities are kept) or \"gemm\" (scores, softmax and context apart), or unset for the "
+                             "device's default",
+                             request);
+    /* Small groups: a batch-1 ViT-B layer is 600 tiles of query rows, to be shared evenly between the cores. */
+    plan->attention_item_group = vte_kernel_group_size(rt, plan->attention_fused_per_item, 8);
+    plan->attention_group = 0;
+    if (plan->rows_per_item) return VTE_OK;
+    /* The largest group, up to 64 query rows, whose staged rows fit the device's __local memory; none (the per-item
+     * form then runs) for a head too large for it. */
+    cl_ulong device_bytes = 0, kernel_bytes = 0;
+    VTE_CL_CHECK(err, clGetDeviceInfo(rt->device, CL_DEVICE_LOCAL_MEM_SIZE, sizeof device_bytes, &device_bytes, NULL));
+    VTE_CL_CHECK(err, clGetKernelWorkGroupInfo(plan->attention_fused, rt->device, CL_KERNEL_LOCAL_MEM_SIZE,
+                                               sizeof kernel_bytes, &kernel_bytes, NULL));
+    const size_t pitch = d.D / d.H + 1;
+    for (size_t group = vte_kernel_group_size(rt, plan->attention_fused, 64); group > 0; group /= 2) {
+        if (kernel_bytes + (2 * group + 2 * VTE_ATTENTION_KEY_TILE) * pitch * sizeof(cl_float) <= device_bytes) {
+            plan->attention_group = group;
+            break;
+        }
+    }
+    return VTE_OK;
+}
+
 /* A layer's buffer of a kind in `kept` is its own; any other is layer 0's (`shared`, retained), for l > 0. Layer 0
  * (shared NULL) has all its own. */
 #define VTE_LAYER_BUFFER_CREATE(field, bytes, purpose, kind)                                   \
@@ -124,6 +161,7 @@ vte_session *vte_session_init_keeping(vte_model *model, int max_batch, unsigned 
     s->dims = dims_of(&model->config, max_batch);
     s->kept = keep & VTE_KEEP_ALL;
     if (vte_gemm_self_check(s->rt, err) != VTE_OK || create_kernels(s->rt, &s->fwd, err) != VTE_OK ||
+        plan_attention(s->rt, &s->fwd, s->dims, err) != VTE_OK ||
         create_buffers(s->rt, &s->fwd, s->dims, s->kept, err) != VTE_OK || reserve_gemms(s, err) != VTE_OK) {
         vte_session_free(s);
         return NULL;

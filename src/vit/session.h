@@ -71,7 +71,15 @@ typedef struct vte_plan_dims {
     X(bias_residual_add, "elementwise", "bias_residual_add")                            \
     X(bias_residual_add_per_item, "elementwise", "bias_residual_add_per_item")          \
     X(softmax_rows, "attention", "softmax_rows")                                        \
-    X(softmax_rows_per_item, "attention", "softmax_rows_per_item")
+    X(softmax_rows_per_item, "attention", "softmax_rows_per_item")                      \
+    X(attention_fused, "attention", "attention_fused")                                  \
+    X(attention_fused_per_item, "attention", "attention_fused_per_item")
+
+/* The fused attention kernels' tile sizes (kernels/attention.cl's ATTENTION_QUERY_ROWS and ATTENTION_KEY_TILE, which
+ * must equal these): query rows per work-item of attention_fused_per_item, keys per __local tile of
+ * attention_fused. */
+#define VTE_ATTENTION_QUERY_ROWS 4
+#define VTE_ATTENTION_KEY_TILE 32
 
 typedef struct vte_layer_activations {
     VTE_LAYER_BUFFERS(VTE_LAYER_BUFFER_FIELD)
@@ -85,6 +93,12 @@ typedef struct vte_forward_plan {
     /* vte_runtime_rows_per_item: the row kernels (LayerNorm, softmax, the bias and GELU kernels; forward and
      * backward) take their `_per_item` forms, one work-item per row in groups of elementwise_group */
     int rows_per_item;
+    /* Attention of a pass that keeps no probabilities (vte_forward_block): 1 to run it fused, without the [T, T]
+     * scores ($VITEXPLAIN_ATTENTION=fused|gemm, else the device's default: docs/performance.md); the work-group
+     * size of attention_fused_per_item, and of attention_fused (0 when the per-item form runs: rows_per_item, or
+     * a head too large for the device's __local memory). */
+    int fuse_attention;
+    size_t attention_item_group, attention_group;
 } vte_forward_plan;
 
 /* ---------------------------------------------------------------- the backward pass's plan */
