@@ -7,11 +7,12 @@
 
 #include "cli/cli.h"
 #include "cli/inputs.h"
+#include "cli/shard.h"
 #include "cli/summary.h"
 
 static void print_help(void) {
     printf("Usage: vitexplain classify [--model DIR] [--topk K] [--json] [--batch N] [--device SPEC]\n"
-           "                           [--max-pixels N] [--fast-decode] INPUT...\n"
+           "                           [--max-pixels N] [--fast-decode] [--shard I/N] INPUT...\n"
            "\n"
            "Prints the K most likely classes of each image with their logits and probabilities. An INPUT is an\n"
            "image file or a folder of .jpg, .jpeg and .png files (--recursive: sub-folders too).\n"
@@ -27,8 +28,9 @@ static void print_help(void) {
            "  --batch N      images per forward pass on the device (default 8)\n"
            "  --recursive    descend into sub-folders of folder inputs\n"
            "  --device SPEC  OpenCL device (see `vitexplain devices`)\n"
-           CLI_IMAGE_OPTION_HELP(" ") CLI_FAST_DECODE_HELP(" ")
+           CLI_IMAGE_OPTION_HELP(" ") CLI_FAST_DECODE_HELP(" ") CLI_SHARD_OPTION_HELP(" ")
            "\n"
+           "With --shard each run prints its own images; together the N shards print every image once.\n"
            "An image that cannot be read is reported on stderr and skipped.\n"
            "The first line on stderr names the model used.\n"
            "Exit status: 0 all images classified; 1 some images failed; 2 usage error; 3 set-up error.\n");
@@ -43,6 +45,7 @@ typedef struct classify_options {
     int recursive;
     vte_image_load_options load_options;
     int fast_decode;
+    cli_shard shard;
     char **images;
     int image_count;
 } classify_options;
@@ -66,13 +69,16 @@ static int parse_options(int argc, char **argv, classify_options *o) {
         } else if (strcmp(arg, "--fast-decode") == 0) {
             o->fast_decode = 1;
         } else if (strcmp(arg, "--model") == 0 || strcmp(arg, "--topk") == 0 || strcmp(arg, "--batch") == 0 ||
-                   strcmp(arg, "--device") == 0 || strcmp(arg, "--max-pixels") == 0) {
+                   strcmp(arg, "--device") == 0 || strcmp(arg, "--max-pixels") == 0 || strcmp(arg, "--shard") == 0) {
             if (!has_value) {
                 cli_error("classify: %s needs a value", arg);
                 return EXIT_USAGE;
             }
             const char *value = argv[++i];
             if (strcmp(arg, "--model") == 0) o->model_dir = value;
+            else if (strcmp(arg, "--shard") == 0) {
+                if (!cli_shard_parse("classify", value, &o->shard)) return EXIT_USAGE;
+            }
             else if (strcmp(arg, "--device") == 0) o->device = value;
             else if (strcmp(arg, "--max-pixels") == 0) {
                 if (!cli_parse_max_pixels("classify", value, &o->load_options)) return EXIT_USAGE;
@@ -116,7 +122,8 @@ static void print_predictions(const vte_model *model, const char *path, const vt
 }
 
 /* An input that cannot be read: reported, counted, skipped. */
-static void report_failure(void *failures, const char *path, const char *message) {
+static void report_failure(void *failures, size_t position, const char *path, const char *message) {
+    (void)position;
     (void)path; /* the message names it */
     cli_error("%s", message);
     (*(int *)failures)++;
@@ -140,10 +147,19 @@ int cli_classify(int argc, char **argv) {
     cli_batch batch = {0};
     cli_model_choice choice;
     cli_inputs inputs = {0};
+    cli_selection todo = {0};
     if (cli_collect_inputs(o.images, o.image_count, o.recursive, NULL, &inputs)) exit_status = EXIT_SOME_FAILED;
     if (inputs.count == 0) {
         cli_error("classify: no images to classify");
         if (exit_status == EXIT_OK) exit_status = EXIT_USAGE;
+        goto done;
+    }
+    if (!cli_shard_select(&o.shard, &inputs, &todo)) {
+        exit_status = EXIT_SETUP;
+        goto done;
+    }
+    if (todo.count == 0) { /* a shard of fewer inputs than shards: nothing to do, which is no error */
+        cli_shard_notice(&o.shard, 0, inputs.count);
         goto done;
     }
 
@@ -156,8 +172,9 @@ int cli_classify(int argc, char **argv) {
         exit_status = EXIT_SETUP;
         goto done;
     }
+    cli_shard_notice(&o.shard, todo.count, inputs.count);
     const vte_model_config *config = vte_model_get_config(model);
-    int capacity = o.batch < (int)inputs.count ? o.batch : (int)inputs.count;
+    int capacity = o.batch < (int)todo.count ? o.batch : (int)todo.count;
     if (!(session = vte_session_init_keeping(model, capacity, 0, &err))) { /* logits only: no layer kept */
         cli_error("%s", err.message);
         exit_status = EXIT_SETUP;
@@ -176,8 +193,8 @@ int cli_classify(int argc, char **argv) {
     }
     size_t next = 0;
     int failures = 0;
-    while (next < inputs.count) {
-        int filled = cli_batch_load(&batch, model, inputs.paths, inputs.count, &next, report_failure, &failures);
+    while (next < todo.count) {
+        int filled = cli_batch_load(&batch, model, todo.paths, todo.count, &next, report_failure, &failures);
         if (failures) exit_status = EXIT_SOME_FAILED;
         if (filled == 0) continue;
         if (vte_session_forward(session, batch.pixels, filled, &err) != VTE_OK ||
@@ -208,6 +225,7 @@ done:
     vte_session_free(session);
     vte_model_free(model);
     vte_runtime_free(rt);
+    cli_selection_free(&todo);
     cli_inputs_free(&inputs);
     free(o.images);
     return exit_status;

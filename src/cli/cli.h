@@ -2,6 +2,7 @@
 #ifndef VTE_CLI_CLI_H
 #define VTE_CLI_CLI_H
 
+#include "cli/shard.h"    /* cli_shard */
 #include "util/clock.h"  /* vte_now_ms */
 #include "util/fileio.h" /* vte_make_dirs */
 #include "vitexplain.h"
@@ -27,6 +28,8 @@ int cli_devices(int argc, char **argv);
 int cli_classify(int argc, char **argv);
 int cli_explain(int argc, char **argv);
 int cli_live(int argc, char **argv);
+/* `vitexplain merge-summaries OUT.json PART.json...` (merge.c). */
+int cli_merge_summaries(int argc, char **argv);
 
 /* One explain run: what `vitexplain explain` parses and the seed's interactive mode fills in. */
 #define CLI_MAX_CLASSES 64
@@ -44,6 +47,8 @@ typedef struct cli_explain_job {
     vte_image_load_options load_options; /* --max-pixels */
     int fast_decode;                     /* --fast-decode */
     int seed_output; /* print "Processing: <file> → <label>" as the original project did */
+    cli_shard shard;   /* --shard: this run's part of the inputs */
+    int skip_existing; /* --skip-existing: images whose every output is there are not done again */
 } cli_explain_job;
 
 void cli_explain_job_default(cli_explain_job *job);
@@ -113,6 +118,7 @@ typedef struct cli_batch {
     int capacity, count;
     float *pixels;      /* capacity * vte_preprocess_size: image i at pixels + i*preprocess_size */
     const char **paths; /* the paths of the images in the batch */
+    size_t *positions;  /* and their positions in the list given to cli_batch_load */
     vte_image *images;  /* their decoded pictures when kept (explain draws on them), else NULL */
     vte_image_load_options load_options; /* how images are decoded (--max-pixels, --fast-decode) */
 } cli_batch;
@@ -123,8 +129,9 @@ int cli_batch_init(cli_batch *batch, const vte_model *model, int capacity, int k
                    const vte_image_load_options *load_options, int fast_decode);
 void cli_batch_free(cli_batch *batch);
 
-/* Called for each input that cannot be decoded or preprocessed, with the library's message. */
-typedef void (*cli_load_failure)(void *context, const char *path, const char *message);
+/* Called for each input that cannot be decoded or preprocessed, with its position in the list given to
+ * cli_batch_load and the library's message. */
+typedef void (*cli_load_failure)(void *context, size_t position, const char *path, const char *message);
 
 /* Empties the batch (freeing kept images), then loads paths[*next] on until it is full or the list ends; each
  * input that fails goes to on_failure and is skipped. Returns batch->count. */

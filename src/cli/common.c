@@ -82,8 +82,9 @@ int cli_batch_init(cli_batch *batch, const vte_model *model, int capacity, int k
     }
     batch->pixels = malloc((size_t)capacity * vte_preprocess_size(vte_model_get_config(model)) * sizeof(float));
     batch->paths = calloc((size_t)capacity, sizeof *batch->paths);
+    batch->positions = calloc((size_t)capacity, sizeof *batch->positions);
     if (keep_images) batch->images = calloc((size_t)capacity, sizeof *batch->images);
-    if (!batch->pixels || !batch->paths || (keep_images && !batch->images)) {
+    if (!batch->pixels || !batch->paths || !batch->positions || (keep_images && !batch->images)) {
         cli_batch_free(batch);
         cli_error("out of memory");
         return 0;
@@ -100,6 +101,7 @@ void cli_batch_free(cli_batch *batch) {
     release_images(batch);
     free(batch->pixels);
     free(batch->paths);
+    free(batch->positions);
     free(batch->images);
     memset(batch, 0, sizeof *batch);
 }
@@ -110,23 +112,25 @@ int cli_batch_load(cli_batch *batch, const vte_model *model, char **paths, size_
     const size_t image_floats = vte_preprocess_size(config);
     release_images(batch);
     while (batch->count < batch->capacity && *next < count) {
-        const char *path = paths[(*next)++];
+        const size_t position = (*next)++;
+        const char *path = paths[position];
         vte_image image = {0};
         vte_error err = {0};
         float *pixels = batch->pixels + (size_t)batch->count * image_floats;
         if (vte_image_load_with_options(path, &batch->load_options, &image, &err) != VTE_OK) {
-            on_failure(context, path, err.message); /* names the file */
+            on_failure(context, position, path, err.message); /* names the file */
             continue;
         }
         if (vte_preprocess(vte_model_get_preprocess(model), config, &image, pixels, &err) != VTE_OK) {
             char message[VTE_ERROR_MESSAGE_SIZE + 4200]; /* the library's message is about pixels, not the file */
             snprintf(message, sizeof message, "%s: %s", path, err.message);
-            on_failure(context, path, message);
+            on_failure(context, position, path, message);
             vte_image_free(&image);
             continue;
         }
         if (batch->images) batch->images[batch->count] = image;
         else vte_image_free(&image);
+        batch->positions[batch->count] = position;
         batch->paths[batch->count++] = path;
     }
     return batch->count;

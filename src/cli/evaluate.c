@@ -22,6 +22,7 @@
 #include "cli/method_options.h"
 #include "cli/outputs.h"
 #include "cli/progress.h"
+#include "cli/shard.h"
 #include "cli/summary.h"
 #include "render/plot.h"
 #include "util/error.h"
@@ -33,6 +34,7 @@ typedef struct eval_job {
     int recursive, quiet;
     vte_evaluate_options options;
     vte_image_load_options load_options; /* --max-pixels; no --fast-decode: masks have the image's full size */
+    cli_shard shard;                     /* --shard: this run's part of the inputs */
 } eval_job;
 
 static void print_help(void) {
@@ -73,6 +75,8 @@ static void print_help(void) {
            "  --save-maps DIR    save each map the curves followed as DIR/<stem>_<method>.npy (float32\n"
            "                     [grid_h, grid_w]), e.g. for tools/make_evaluate_reference.py\n"
            "  --recursive        descend into sub-folders of folder inputs\n"
+           CLI_SHARD_OPTION_HELP("     ")
+           "                     (`vitexplain merge-summaries` joins the shards' JSON summaries and their means)\n"
            "  --quiet            print only the table, errors and warnings\n"
            "  --model DIR        Hugging Face ViTForImageClassification folder, or a hub id such as\n"
            "                     google/vit-base-patch16-224 found in the Hugging Face cache; default\n"
@@ -98,7 +102,8 @@ static void print_help(void) {
 static int takes_value(const char *arg) {
     static const char *const with_value[] = {"--labels",       "--masks", "--step",     "--baseline",
                                              "--random-seeds", "--batch", "--model",    "--device",
-                                             "--summary",      "--plot",  "--save-maps", "--max-pixels"};
+                                             "--summary",      "--plot",  "--save-maps", "--max-pixels",
+                                             "--shard"};
     for (size_t k = 0; k < sizeof with_value / sizeof with_value[0]; k++)
         if (strcmp(arg, with_value[k]) == 0) return 1;
     return cli_method_option_known(arg);
@@ -131,6 +136,8 @@ static int parse_value_option(const char *arg, const char *value, eval_job *job,
         return cli_parse_int("evaluate", arg, value, 1, 4096, &job->batch);
     else if (strcmp(arg, "--max-pixels") == 0)
         return cli_parse_max_pixels("evaluate", value, &job->load_options);
+    else if (strcmp(arg, "--shard") == 0)
+        return cli_shard_parse("evaluate", value, &job->shard);
     else if (strcmp(arg, "--baseline") == 0) {
         for (int b = VTE_BASELINE_BLACK; b <= VTE_BASELINE_MEAN; b++)
             if (strcasecmp(value, cli_eval_baseline_name((vte_baseline)b)) == 0) {
@@ -236,7 +243,9 @@ typedef struct run_state {
     float *coverage; /* [patches] of the image in hand */
     cli_progress progress;
     cli_eval_report report;
-    cli_stems stems; /* of the maps saved so far (--save-maps) */
+    cli_selection todo; /* the inputs this run evaluates: all, or its shard's */
+    char **map_stems;   /* --save-maps: the maps' stem of every input of the whole list */
+    size_t map_stem_count;
     int failures;
     int failed_in_batch;
 } run_state;
@@ -247,10 +256,10 @@ static void report_error(run_state *st, const char *message) {
 }
 
 /* An input that cannot be decoded: reported, recorded in the summary, counted, skipped. */
-static void report_load_failure(void *context, const char *path, const char *message) {
+static void report_load_failure(void *context, size_t position, const char *path, const char *message) {
     run_state *st = context;
     report_error(st, message);
-    cli_eval_record *r = cli_eval_report_add(&st->report, path);
+    cli_eval_record *r = cli_eval_report_add(&st->report, st->todo.positions[position], path);
     if (r) cli_eval_record_set_error(r, message);
     st->failures++;
     st->failed_in_batch++;
@@ -288,6 +297,8 @@ static int open_engine(run_state *st) {
     cli_eval_report *r = &st->report;
     r->model = st->model;
     r->model_name = st->model_choice.spec;
+    r->labels_path = job->labels_path;
+    r->masks_dir = job->masks_dir;
     r->options = job->options;
     r->options.batch = batch;
     r->patches = patches;
@@ -324,11 +335,11 @@ static int load_mask(run_state *st, const char *path, const vte_image *image, cl
 }
 
 /* --save-maps: every map the curves followed; 0 after reporting a file that could not be written. */
-static int save_maps(run_state *st, const vte_evaluation *e, const char *path) {
+static int save_maps(run_state *st, const vte_evaluation *e, size_t index) {
     const vte_model_config *c = vte_model_get_config(st->model);
     const int64_t shape[2] = {c->grid_h, c->grid_w};
-    char stem[1100], file[8192];
-    cli_stems_unique(&st->stems, path, stem, sizeof stem);
+    char file[8192];
+    const char *stem = st->map_stems[index];
     for (int m = 0; m < VTE_METHOD_COUNT; m++) {
         const float *map = vte_evaluation_map(e, 0, (vte_method)m);
         if (!map) continue;
@@ -404,7 +415,8 @@ static int evaluation_finite(const run_state *st, const vte_evaluation *e) {
 /* Evaluates the image in hand; an exit status when the device fails, else -1. */
 static int evaluate_image(run_state *st) {
     const char *path = st->batch.paths[0];
-    cli_eval_record *r = cli_eval_report_add(&st->report, path);
+    const size_t index = st->todo.positions[st->batch.positions[0]];
+    cli_eval_record *r = cli_eval_report_add(&st->report, index, path);
     if (!r) {
         cli_error("out of memory");
         return EXIT_SETUP;
@@ -438,7 +450,7 @@ static int evaluate_image(run_state *st) {
         return -1;
     }
     warn_flat_maps(st, r->result, path);
-    if (st->job->maps_dir && !save_maps(st, r->result, path)) st->failures++;
+    if (st->job->maps_dir && !save_maps(st, r->result, index)) st->failures++;
     if (!st->job->quiet) {
         cli_progress_clear(&st->progress);
         print_image_line(st, r);
@@ -457,7 +469,8 @@ static void close_run(run_state *st) {
     cli_eval_report_free(&st->report);
     cli_labels_free(&st->labels);
     cli_batch_free(&st->batch);
-    cli_stems_free(&st->stems);
+    cli_stems_list_free(st->map_stems, st->map_stem_count);
+    cli_selection_free(&st->todo);
     free(st->coverage);
     vte_session_free(st->session);
     vte_model_free(st->model);
@@ -487,7 +500,6 @@ static int evaluate_run(const eval_job *job, char **input_args, int input_count)
         cli_labels_free(&st.labels);
         return EXIT_SETUP;
     }
-    if (job->maps_dir) cli_stems_init(&st.stems, job->maps_dir);
     cli_inputs inputs = {0};
     int exit_status =
         cli_collect_inputs(input_args, input_count, job->recursive, NULL, &inputs) ? EXIT_SOME_FAILED : EXIT_OK;
@@ -497,15 +509,28 @@ static int evaluate_run(const eval_job *job, char **input_args, int input_count)
         cli_labels_free(&st.labels);
         return exit_status == EXIT_OK ? EXIT_USAGE : exit_status;
     }
-    int stopped = open_engine(&st);
+    /* A shard with no inputs still opens the model: its summary says what the others' do (the protocol). */
+    int stopped = cli_shard_select(&job->shard, &inputs, &st.todo) ? open_engine(&st) : EXIT_SETUP;
+    if (stopped < 0) {
+        cli_eval_report *report = &st.report;
+        report->inputs = inputs.count;
+        report->shard = job->shard;
+        report->shard_images = st.todo.count;
+        cli_inputs_fingerprint(&inputs, report->inputs_fingerprint);
+        if (!job->quiet) cli_shard_notice(&job->shard, st.todo.count, inputs.count);
+        /* Named over the whole list, so that each input's maps have one name in every shard. */
+        if (job->maps_dir && !(st.map_stems = cli_stems_of_list(job->maps_dir, inputs.paths, inputs.count)))
+            stopped = EXIT_SETUP;
+        st.map_stem_count = inputs.count;
+    }
     const int started = stopped < 0;
     if (started) {
-        cli_progress_start(&st.progress, inputs.count, job->quiet);
+        cli_progress_start(&st.progress, st.todo.count, job->quiet);
         cli_catch_interrupts();
         size_t next = 0;
-        while (stopped < 0 && next < inputs.count && !cli_interrupted()) {
+        while (stopped < 0 && next < st.todo.count && !cli_interrupted()) {
             st.failed_in_batch = 0;
-            if (cli_batch_load(&st.batch, st.model, inputs.paths, inputs.count, &next, report_load_failure, &st))
+            if (cli_batch_load(&st.batch, st.model, st.todo.paths, st.todo.count, &next, report_load_failure, &st))
                 stopped = evaluate_image(&st);
             cli_progress_advance(&st.progress, (size_t)st.batch.count + (size_t)st.failed_in_batch,
                                  (size_t)st.failed_in_batch);
@@ -519,7 +544,7 @@ static int evaluate_run(const eval_job *job, char **input_args, int input_count)
         exit_status = EXIT_INTERRUPTED;
     else if (st.failures && exit_status == EXIT_OK)
         exit_status = EXIT_SOME_FAILED;
-    if (started) exit_status = finish(&st, exit_status, inputs.count);
+    if (started) exit_status = finish(&st, exit_status, st.todo.count);
     close_run(&st);
     cli_inputs_free(&inputs);
     return exit_status;

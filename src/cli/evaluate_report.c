@@ -16,12 +16,13 @@
 
 /* ---------------------------------------------------------------- records */
 
-cli_eval_record *cli_eval_report_add(cli_eval_report *r, const char *image) {
+cli_eval_record *cli_eval_report_add(cli_eval_report *r, size_t index, const char *image) {
     cli_eval_record *grown = vte_array_grow(r->records, &r->capacity, r->count, sizeof *grown, 64);
     if (!grown) return NULL;
     r->records = grown;
     cli_eval_record *record = &r->records[r->count++];
     memset(record, 0, sizeof *record);
+    record->index = index;
     record->image = strdup(image);
     return record;
 }
@@ -214,6 +215,7 @@ static json_t *scores_json(const vte_evaluation_scores *s) {
 static json_t *record_json(const cli_eval_report *r, const cli_eval_record *record) {
     json_t *item = json_object(); /* paths and messages that are not UTF-8 get a _bytes field (cli_json_set_text) */
     cli_json_set_text(item, "image", record->image);
+    json_object_set_new(item, "index", json_integer((json_int_t)record->index));
     if (!record->result) {
         json_object_set_new(item, "status", json_string("failed"));
         cli_json_set_text(item, "error", record->error ? record->error : "not evaluated");
@@ -267,11 +269,30 @@ static char *to_json(const cli_eval_report *r) {
         vte_evaluation_scores s = cli_eval_report_mean(r, ids[i]);
         json_object_set_new(mean, cli_eval_row_name(ids[i]), scores_json(&s));
     }
-    json_t *root = json_pack("{s:s}", "vitexplain", vte_version());
+    json_t *root = json_pack("{s:s, s:s}", "vitexplain", vte_version(), "command", "evaluate");
     cli_json_set_text(root, "model", r->model_name); /* a folder, any bytes */
-    json_object_update_new(root, json_pack("{s:o, s:i, s:i, s:o, s:o}", "protocol", protocol, "evaluated",
-                                           cli_eval_report_evaluated(r), "masked", cli_eval_report_masked(r), "mean",
-                                           mean, "images", images));
+    /* What makes two runs' images comparable, for merge-summaries: the methods and their options, the classes and
+     * masks given, the protocol, the input list. */
+    json_t *methods = json_array();
+    for (int m = 0; m < VTE_METHOD_COUNT; m++)
+        if (o->explain.methods & VTE_METHOD_BIT(m))
+            json_array_append_new(methods, json_string(vte_method_name((vte_method)m)));
+    static const char *const fusions[] = {"mean", "max", "min"};
+    json_object_set_new(root, "methods", methods);
+    json_object_set_new(root, "method_options",
+                        json_pack("{s:s, s:f, s:i, s:b}", "head_fusion", fusions[o->explain.rollout_fusion % 3],
+                                  "discard_ratio", (double)o->explain.discard_ratio, "legrad_layers",
+                                  o->explain.legrad_layers, "compat_seed", o->explain.compat_seed));
+    cli_json_set_text(root, "labels", r->labels_path);
+    cli_json_set_text(root, "masks", r->masks_dir);
+    json_object_set_new(root, "protocol", protocol);
+    json_object_set_new(root, "inputs", json_integer((json_int_t)r->inputs));
+    json_object_set_new(root, "inputs_fingerprint", json_string(r->inputs_fingerprint));
+    if (r->shard.count)
+        json_object_set_new(root, "shard", json_pack("{s:i, s:i, s:I}", "index", r->shard.index, "count",
+                                                     r->shard.count, "images", (json_int_t)r->shard_images));
+    json_object_update_new(root, json_pack("{s:i, s:i, s:o, s:o}", "evaluated", cli_eval_report_evaluated(r),
+                                           "masked", cli_eval_report_masked(r), "mean", mean, "images", images));
     char *text = json_dumps(root, JSON_INDENT(2) | JSON_REAL_PRECISION(7));
     json_decref(root);
     return text;

@@ -7,9 +7,11 @@
 #include <stddef.h>
 #include <stdio.h>
 
+#include "cli/shard.h"
 #include "vitexplain.h"
 
 typedef struct cli_eval_record {
+    size_t index; /* the image's position in the run's whole input list (every shard's inputs) */
     char *image;
     char *error;            /* NULL when the image was evaluated */
     char *mask;             /* the mask file used, or NULL */
@@ -22,12 +24,18 @@ typedef struct cli_eval_report {
     size_t count, capacity;
     const vte_model *model;
     const char *model_name;       /* as the user named it */
+    const char *labels_path, *masks_dir; /* --labels, --masks, or NULL */
     vte_evaluate_options options; /* as run (methods included) */
     int patches, step, points;
+    /* The run among its shards, for merge-summaries: the whole input list's size and fingerprint, the shard and
+     * how many inputs it took. */
+    size_t inputs, shard_images;
+    char inputs_fingerprint[17];
+    cli_shard shard;
 } cli_eval_report;
 
-/* Appends a record for `image` (NULL when out of memory). */
-cli_eval_record *cli_eval_report_add(cli_eval_report *report, const char *image);
+/* Appends a record for `image`, input `index` of the list (NULL when out of memory). */
+cli_eval_record *cli_eval_report_add(cli_eval_report *report, size_t index, const char *image);
 void cli_eval_record_set_error(cli_eval_record *record, const char *message);
 void cli_eval_report_free(cli_eval_report *report);
 

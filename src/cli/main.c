@@ -23,7 +23,11 @@ static void print_usage(FILE *out) {
             "  explain --method M [--class C | --topk K] [--out DIR] [--grid] [--summary FILE] INPUT...\n"
             "                                                        heat-map overlays of rollout, gmar, legrad,\n"
             "                                                        chefer for image files and folders, saved\n"
-            "                                                        under results/\n"
+            "                                                        under results/ (--shard I/N: one of N\n"
+            "                                                        parts; --skip-existing: resume)\n"
+            "  merge-summaries OUT.json PART.json...                 join the JSON --summary files of the shards\n"
+            "                                                        of an explain or evaluate run into the\n"
+            "                                                        summary of the whole run (docs/scale.md)\n"
             "  evaluate --method M [--masks DIR] [--labels FILE] [--summary FILE] [--plot FILE.png] INPUT...\n"
             "                                                        how faithful each method is: deletion and\n"
             "                                                        insertion AUC against random orders, the\n"
@@ -49,6 +53,8 @@ static void print_usage(FILE *out) {
             "  VITEXPLAIN_KERNEL_DIR  load kernels/*.cl from this folder instead of the built-in copies\n"
             "  VITEXPLAIN_GEMM        onednn, host (OpenBLAS) or clblast for every GEMM; unset: CLBlast on GPUs,\n"
             "                         on CPUs the faster of oneDNN and OpenBLAS, measured once per device\n"
+            "  VITEXPLAIN_ATTENTION   fused or gemm: attention in one kernel, without the scores, for passes that\n"
+            "                         keep no attention (classify); unset: fused on GPUs, gemm on CPUs\n"
             "\n"
             "Exit status: 0 success; 1 some inputs failed (the others were done); 2 usage error (also: no\n"
             "arguments and no terminal to ask on); 3 set-up error (no device, unreadable model, failed device\n"
@@ -87,6 +93,7 @@ int main(int argc, char **argv) {
     if (strcmp(command, "explain") == 0) return cli_explain(argc - 1, argv + 1);
     if (strcmp(command, "evaluate") == 0) return cli_evaluate(argc - 1, argv + 1);
     if (strcmp(command, "live") == 0) return cli_live(argc - 1, argv + 1);
+    if (strcmp(command, "merge-summaries") == 0) return cli_merge_summaries(argc - 1, argv + 1);
     if (command[0] == '-' && command[1] == '-')
         return cli_seed(argc, argv); /* vitexplain --method M ...: the original project's job, no prompts */
     cli_error("unknown command '%s' (see `vitexplain --help`)", command);

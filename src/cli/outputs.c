@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "render/render.h"
@@ -99,6 +100,42 @@ static int any_map_output(const cli_explain_job *job) {
     return 0;
 }
 
+int cli_outputs_any(const cli_explain_job *job) { return job->grid || any_map_output(job); }
+
+/* One file of one target: a per-map format of a method, or the --grid picture. */
+typedef struct target_file {
+    vte_method method; /* of a per-map format */
+    int format;        /* its index in MAP_OUTPUTS, or -1 for the grid */
+    char path[4096];
+} target_file;
+#define TARGET_FILES_MAX (VTE_METHOD_COUNT * MAP_OUTPUT_COUNT + 1)
+
+/* The files of one target, in the order they are written (and listed in the summary): for each method of
+ * `methods` in the library's order, each per-map format the job asks for; then the grid. What is written and what
+ * --skip-existing looks for are named here only. Returns their count. */
+static int target_files(const cli_explain_job *job, unsigned methods, const char *stem, int name_class,
+                        target_file *files) {
+    int n = 0;
+    for (int m = 0; m < VTE_METHOD_COUNT; m++) {
+        if (!(methods & VTE_METHOD_BIT(m))) continue;
+        for (size_t f = 0; f < MAP_OUTPUT_COUNT; f++) {
+            if (!MAP_OUTPUTS[f].enabled(job)) continue;
+            files[n].method = (vte_method)m;
+            files[n].format = (int)f;
+            method_output_path(job, (vte_method)m, stem, name_class, MAP_OUTPUTS[f].extension, files[n].path,
+                               sizeof files[n].path);
+            n++;
+        }
+    }
+    if (job->grid && methods) {
+        files[n].method = (vte_method)0;
+        files[n].format = -1;
+        output_path(job, GRID_FOLDER, "", stem, name_class, "png", files[n].path, sizeof files[n].path);
+        n++;
+    }
+    return n;
+}
+
 /* Creates a folder and checks that it takes a file (permissions, read-only mounts). */
 static int prepare_folder(const char *path) {
     if (vte_make_dirs(path) != 0) {
@@ -185,44 +222,98 @@ void cli_stems_init(cli_stems *stems, const char *folder) {
     stems->limit = stem_limit_in(folder);
 }
 
+/* The slot of `name` in the table, or the empty slot where it would go (linear probing). */
+static size_t stem_slot(const cli_stems *stems, const char *name) {
+    size_t slot = fnv1a(name) & (stems->slot_count - 1);
+    while (stems->slots[slot] && strcmp(stems->names[stems->slots[slot] - 1], name) != 0)
+        slot = (slot + 1) & (stems->slot_count - 1);
+    return slot;
+}
+
+static int stem_taken(const cli_stems *stems, const char *name) {
+    return stems->slot_count && stems->slots[stem_slot(stems, name)] != 0;
+}
+
+/* Adds a stem (taking `name`, which is freed when out of memory); the table stays at most half full. */
+static void stem_add(cli_stems *stems, char *name) {
+    if (!name) return;
+    if (2 * (stems->count + 1) > stems->slot_count) {
+        const size_t slot_count = stems->slot_count ? 2 * stems->slot_count : 128;
+        size_t *slots = calloc(slot_count, sizeof *slots);
+        if (!slots) {
+            free(name);
+            return;
+        }
+        free(stems->slots);
+        stems->slots = slots;
+        stems->slot_count = slot_count;
+        for (size_t i = 0; i < stems->count; i++) stems->slots[stem_slot(stems, stems->names[i])] = i + 1;
+    }
+    char **grown = vte_array_grow(stems->names, &stems->capacity, stems->count, sizeof *grown, 64);
+    if (!grown) {
+        free(name);
+        return;
+    }
+    stems->names = grown;
+    stems->names[stems->count] = name;
+    stems->slots[stem_slot(stems, name)] = ++stems->count;
+}
+
 /* Equal shortened stems are told apart the same way as equal short ones. */
 void cli_stems_unique(cli_stems *stems, const char *path, char *stem, size_t size) {
     char full[1024], base[1024];
     cli_stem(path, full, sizeof full);
     cli_fit_stem(full, stems->limit, base, sizeof base);
     snprintf(stem, size, "%s", base);
-    for (int n = 2;; n++) {
-        size_t i = 0;
-        while (i < stems->count && strcmp(stems->names[i], stem) != 0) i++;
-        if (i == stems->count) break;
-        snprintf(stem, size, "%s_%d", base, n);
-    }
-    char **grown = vte_array_grow(stems->names, &stems->capacity, stems->count, sizeof *grown, 64);
-    if (!grown) return;
-    stems->names = grown;
-    stems->names[stems->count++] = strdup(stem);
+    for (int n = 2; stem_taken(stems, stem); n++) snprintf(stem, size, "%s_%d", base, n);
+    stem_add(stems, strdup(stem));
 }
 
 void cli_stems_free(cli_stems *stems) {
     for (size_t i = 0; i < stems->count; i++) free(stems->names[i]);
     free(stems->names);
+    free(stems->slots);
     memset(stems, 0, sizeof *stems);
+}
+
+char **cli_stems_of_list(const char *folder, char *const *paths, size_t count) {
+    char **list = calloc(count ? count : 1, sizeof *list);
+    cli_stems stems;
+    cli_stems_init(&stems, folder);
+    char stem[1100];
+    for (size_t i = 0; list && i < count; i++) {
+        cli_stems_unique(&stems, paths[i], stem, sizeof stem);
+        if (!(list[i] = strdup(stem))) {
+            cli_stems_list_free(list, i);
+            list = NULL;
+        }
+    }
+    cli_stems_free(&stems);
+    if (!list) cli_error("out of memory");
+    return list;
+}
+
+void cli_stems_list_free(char **stems, size_t count) {
+    for (size_t i = 0; stems && i < count; i++) free(stems[i]);
+    free(stems);
 }
 
 /* ---------------------------------------------------------------- writing */
 
-void cli_outputs_init(cli_outputs *outputs, const cli_explain_job *job, const vte_model *model,
-                      cli_output_failure on_failure, void *context) {
+int cli_outputs_init(cli_outputs *outputs, const cli_explain_job *job, const vte_model *model, char *const *paths,
+                     size_t count, cli_output_failure on_failure, void *context) {
     memset(outputs, 0, sizeof *outputs);
     outputs->job = job;
     outputs->model = model;
     outputs->on_failure = on_failure;
     outputs->context = context;
-    cli_stems_init(&outputs->stems, job->out_dir);
+    outputs->stems = cli_stems_of_list(job->out_dir, paths, count);
+    outputs->stem_count = count;
+    return outputs->stems != NULL;
 }
 
 void cli_outputs_free(cli_outputs *outputs) {
-    cli_stems_free(&outputs->stems);
+    cli_stems_list_free(outputs->stems, outputs->stem_count);
     memset(outputs, 0, sizeof *outputs);
 }
 
@@ -250,11 +341,11 @@ typedef struct target_context {
 
 /* The --grid picture of one target: the image and every method's map, a header with the top classes. */
 static int write_grid(cli_outputs *o, const target_context *t, const vte_grid_panel *panels, int panel_count,
-                      cli_record *record) {
+                      const char *file, cli_record *record) {
     const vte_model_config *c = vte_model_get_config(o->model);
     vte_prediction top[5];
     const int k = vte_explanation_predictions(t->e, t->image_index, top, 5);
-    char lines[6][1400], file[4096], description[1024];
+    char lines[6][1400], description[1024];
     const char *line_ptrs[6];
     snprintf(lines[0], sizeof lines[0], "%s: explaining %s (%.2f)", t->stem, t->label, (double)t->target.prob);
     line_ptrs[0] = lines[0];
@@ -263,7 +354,6 @@ static int write_grid(cli_outputs *o, const target_context *t, const vte_grid_pa
                  (double)top[j].prob);
         line_ptrs[j + 1] = lines[j + 1];
     }
-    output_path(o->job, GRID_FOLDER, "", t->stem, t->name_class, "png", file, sizeof file);
     snprintf(description, sizeof description, "vitexplain %s; grid; class %d (%s); image %s", vte_version(),
              t->target.class_id, t->label, t->input_path);
     vte_image grid = {0};
@@ -278,32 +368,55 @@ static int write_grid(cli_outputs *o, const target_context *t, const vte_grid_pa
 /* Every per-map format of every method of one target, then its grid. Returns the files that failed. */
 static int write_target(cli_outputs *o, const target_context *t, cli_record *record) {
     const cli_explain_job *job = o->job;
-    char titles[VTE_METHOD_COUNT][64], file[4096];
+    char titles[VTE_METHOD_COUNT][64];
+    const float *maps[VTE_METHOD_COUNT];
     vte_grid_panel panels[VTE_METHOD_COUNT];
+    unsigned methods = 0;
     int panel_count = 0, failed = 0;
     for (int i = 0; i < VTE_METHOD_COUNT; i++) {
-        const vte_method m = (vte_method)i;
-        const float *map = vte_explanation_map(t->e, t->image_index, t->target_index, m);
-        if (!map) continue; /* not requested */
-        method_title(m, job->methods.compat_seed, titles[i], sizeof titles[i]);
-        panels[panel_count++] = (vte_grid_panel){titles[i], map};
-        const map_output_args args = {job, o->model, m, titles[i], map, t->target, t->label, t->input_path, t->image};
-        for (size_t f = 0; f < MAP_OUTPUT_COUNT; f++) {
-            if (!MAP_OUTPUTS[f].enabled(job)) continue;
-            method_output_path(job, m, t->stem, t->name_class, MAP_OUTPUTS[f].extension, file, sizeof file);
-            vte_error err = {0};
-            failed += account(o, MAP_OUTPUTS[f].write(&args, file, &err), &err, file, record);
-        }
+        maps[i] = vte_explanation_map(t->e, t->image_index, t->target_index, (vte_method)i);
+        if (!maps[i]) continue; /* not requested */
+        methods |= VTE_METHOD_BIT(i);
+        method_title((vte_method)i, job->methods.compat_seed, titles[i], sizeof titles[i]);
+        panels[panel_count++] = (vte_grid_panel){titles[i], maps[i]};
     }
-    if (job->grid && panel_count) failed += write_grid(o, t, panels, panel_count, record);
+    target_file files[TARGET_FILES_MAX];
+    const int count = target_files(job, methods, t->stem, t->name_class, files);
+    for (int k = 0; k < count; k++) {
+        if (files[k].format < 0) {
+            failed += write_grid(o, t, panels, panel_count, files[k].path, record);
+            continue;
+        }
+        const vte_method m = files[k].method;
+        const map_output_args args = {job,     o->model, m,       titles[m], maps[m], t->target,
+                                      t->label, t->input_path, t->image};
+        vte_error err = {0};
+        failed += account(o, MAP_OUTPUTS[files[k].format].write(&args, files[k].path, &err), &err, files[k].path,
+                          record);
+    }
     return failed;
 }
 
-int cli_outputs_write(cli_outputs *outputs, const vte_explanation *e, int i, const char *path,
+int cli_outputs_existing(const cli_outputs *o, size_t index, const int *name_classes, int target_count,
+                         cli_record *record) {
+    target_file files[TARGET_FILES_MAX];
+    int complete = target_count > 0;
+    for (int t = 0; t < target_count; t++) {
+        const int count = target_files(o->job, o->job->methods.methods, o->stems[index], name_classes[t], files);
+        complete &= count > 0;
+        for (int k = 0; k < count; k++) {
+            struct stat info;
+            complete &= stat(files[k].path, &info) == 0 && S_ISREG(info.st_mode);
+            cli_record_add_file(record, files[k].path);
+        }
+    }
+    return complete;
+}
+
+int cli_outputs_write(cli_outputs *outputs, const vte_explanation *e, int i, size_t index, const char *path,
                       const vte_image *decoded, cli_record *record) {
     const cli_explain_job *job = outputs->job;
-    char stem[1100];
-    cli_stems_unique(&outputs->stems, path, stem, sizeof stem);
+    const char *stem = outputs->stems[index];
     /* Pictures of small images are drawn on the image enlarged by a whole factor, nearest neighbour. */
     vte_image enlarged = {0};
     const vte_image *image = decoded;

@@ -10,12 +10,13 @@
 #include "util/array.h"
 #include "util/fileio.h"
 
-cli_record *cli_summary_add(cli_summary *s, const char *image) {
+cli_record *cli_summary_add(cli_summary *s, size_t index, const char *image) {
     cli_record *grown = vte_array_grow(s->records, &s->capacity, s->count, sizeof *grown, 64);
     if (!grown) return NULL;
     s->records = grown;
     cli_record *r = &s->records[s->count++];
     memset(r, 0, sizeof *r);
+    r->index = index;
     r->image = strdup(image);
     return r;
 }
@@ -155,30 +156,37 @@ void cli_json_set_texts(json_t *object, const char *key, char *const *texts, int
 
 /* ---------------------------------------------------------------- the summary */
 
-static char *to_json(const cli_summary *s, const vte_model *model, int topk) {
-    json_t *images = json_array();
-    for (size_t i = 0; i < s->count; i++) {
-        const cli_record *r = &s->records[i];
-        json_t *item = json_object();
-        cli_json_set_text(item, "image", r->image);
-        if (r->error) {
-            json_object_set_new(item, "status", json_string("failed"));
-            cli_json_set_text(item, "error", r->error);
-        } else {
-            json_object_set_new(item, "status", json_string("ok"));
-            json_t *top = json_array();
-            for (int k = 0; k < r->top_count && k < topk; k++)
-                json_array_append_new(top, json_pack("{s:i, s:s, s:f, s:f}", "id", r->top[k].class_id, "label",
-                                                     vte_model_label(model, r->top[k].class_id), "logit",
-                                                     (double)r->top[k].logit, "prob", (double)r->top[k].prob));
-            json_object_set_new(item, "top", top);
-            cli_json_set_texts(item, "files", r->files, r->file_count);
-            json_object_set_new(item, "times_ms", json_pack("{s:f, s:f, s:f}", "forward", r->forward_ms, "backward",
-                                                            r->backward_ms, "explanation", r->explain_ms));
-        }
-        json_array_append_new(images, item);
+static json_t *record_json(const cli_record *r, const vte_model *model, int topk) {
+    if (r->earlier) return json_deep_copy(r->earlier);
+    json_t *item = json_object();
+    cli_json_set_text(item, "image", r->image);
+    json_object_set_new(item, "index", json_integer((json_int_t)r->index));
+    if (r->error) {
+        json_object_set_new(item, "status", json_string("failed"));
+        cli_json_set_text(item, "error", r->error);
+    } else if (r->skipped) {
+        json_object_set_new(item, "status", json_string("skipped"));
+        cli_json_set_texts(item, "files", r->files, r->file_count);
+    } else {
+        json_object_set_new(item, "status", json_string("ok"));
+        json_t *top = json_array();
+        for (int k = 0; k < r->top_count && k < topk; k++)
+            json_array_append_new(top, json_pack("{s:i, s:s, s:f, s:f}", "id", r->top[k].class_id, "label",
+                                                 vte_model_label(model, r->top[k].class_id), "logit",
+                                                 (double)r->top[k].logit, "prob", (double)r->top[k].prob));
+        json_object_set_new(item, "top", top);
+        cli_json_set_texts(item, "files", r->files, r->file_count);
+        json_object_set_new(item, "times_ms", json_pack("{s:f, s:f, s:f}", "forward", r->forward_ms, "backward",
+                                                        r->backward_ms, "explanation", r->explain_ms));
     }
-    json_t *root = json_pack("{s:o}", "images", images);
+    return item;
+}
+
+static char *to_json(const cli_summary *s, const cli_record *const *order, const vte_model *model, int topk) {
+    json_t *images = json_array();
+    for (size_t i = 0; i < s->count; i++) json_array_append_new(images, record_json(order[i], model, topk));
+    json_t *root = s->header ? json_deep_copy(s->header) : json_object();
+    json_object_set_new(root, "images", images);
     char *text = json_dumps(root, JSON_INDENT(2) | JSON_REAL_PRECISION(6));
     json_decref(root);
     return text;
@@ -200,18 +208,19 @@ void cli_csv_field(FILE *f, const char *text, int last) {
     fputc(last ? '\n' : ',', f);
 }
 
-static void write_csv(FILE *f, const cli_summary *s, const vte_model *model, int topk) {
+static void write_csv(FILE *f, const cli_summary *s, const cli_record *const *order, const vte_model *model,
+                      int topk) {
     fputs("image,status,error", f);
     for (int k = 1; k <= topk; k++) fprintf(f, ",top%d_id,top%d_label,top%d_prob", k, k, k);
     fputs(",files,forward_ms,backward_ms,explanation_ms\n", f);
     char number[64];
     for (size_t i = 0; i < s->count; i++) {
-        const cli_record *r = &s->records[i];
+        const cli_record *r = order[i];
         cli_csv_field(f, r->image, 0);
-        cli_csv_field(f, r->error ? "failed" : "ok", 0);
+        cli_csv_field(f, r->error ? "failed" : r->skipped ? "skipped" : "ok", 0);
         cli_csv_field(f, r->error ? r->error : "", 0);
         for (int k = 0; k < topk; k++) {
-            if (!r->error && k < r->top_count) {
+            if (!r->error && !r->skipped && k < r->top_count) {
                 snprintf(number, sizeof number, "%d", r->top[k].class_id);
                 cli_csv_field(f, number, 0);
                 cli_csv_field(f, vte_model_label(model, r->top[k].class_id), 0);
@@ -230,7 +239,7 @@ static void write_csv(FILE *f, const cli_summary *s, const vte_model *model, int
         }
         cli_csv_field(f, files ? files : "", 0);
         free(files);
-        if (r->error) {
+        if (r->error || r->skipped) {
             fputs(",,\n", f);
         } else {
             fprintf(f, "%.3f,%.3f,%.3f\n", r->forward_ms, r->backward_ms, r->explain_ms);
@@ -238,16 +247,33 @@ static void write_csv(FILE *f, const cli_summary *s, const vte_model *model, int
     }
 }
 
+/* By input index; records of one index (none in one run) keep the order they were added in. */
+static int compare_records(const void *a, const void *b) {
+    const cli_record *x = *(const cli_record *const *)a, *y = *(const cli_record *const *)b;
+    if (x->index != y->index) return x->index < y->index ? -1 : 1;
+    return (x > y) - (x < y);
+}
+
 int cli_summary_write(const cli_summary *s, const vte_model *model, int topk, const char *path) {
+    /* A batch records its failures as it loads and its images after the device pass: the file follows the list. */
+    const cli_record **order = malloc((s->count ? s->count : 1) * sizeof *order);
+    if (!order) {
+        cli_error("%s: cannot write the summary: out of memory", path);
+        return -1;
+    }
+    for (size_t i = 0; i < s->count; i++) order[i] = &s->records[i];
+    if (s->count) qsort(order, s->count, sizeof *order, compare_records);
     vte_atomic_file file;
     vte_error err = {0};
     if (vte_atomic_file_open(&file, path, &err) != VTE_OK) {
+        free(order);
         cli_error("cannot write the summary: %s", err.message);
         return -1;
     }
     if (strcasecmp(extension(path), ".json") == 0) {
-        char *text = to_json(s, model, topk);
+        char *text = to_json(s, order, model, topk);
         if (!text) {
+            free(order);
             vte_atomic_file_abort(&file);
             cli_error("%s: cannot write the summary: out of memory", path);
             return -1;
@@ -256,8 +282,9 @@ int cli_summary_write(const cli_summary *s, const vte_model *model, int topk, co
         fputc('\n', file.stream);
         free(text);
     } else {
-        write_csv(file.stream, s, model, topk);
+        write_csv(file.stream, s, order, model, topk);
     }
+    free(order);
     /* A failed write leaves the stream's error flag set, which the commit reports. */
     if (vte_atomic_file_commit(&file, &err) != VTE_OK) {
         cli_error("cannot write the summary: %s", err.message);
@@ -273,7 +300,54 @@ void cli_summary_free(cli_summary *s) {
         free(r->error);
         for (int f = 0; f < r->file_count; f++) free(r->files[f]);
         free(r->files);
+        json_decref(r->earlier);
     }
     free(s->records);
+    json_decref(s->header);
     memset(s, 0, sizeof *s);
+}
+
+/* ---------------------------------------------------------------- an earlier run's summary */
+
+json_t **cli_summary_earlier(const char *path, const json_t *header, size_t inputs, json_t **document, char *why,
+                             size_t why_size) {
+    *document = NULL;
+    why[0] = '\0';
+    if (strcasecmp(extension(path), ".json") != 0) {
+        snprintf(why, why_size, "%s is not JSON", path);
+        return NULL;
+    }
+    FILE *probe = fopen(path, "rb");
+    if (!probe) return NULL; /* no earlier run, or none that got as far as its summary */
+    fclose(probe);
+    json_error_t jerr;
+    json_t *root = json_load_file(path, 0, &jerr);
+    if (!root) {
+        snprintf(why, why_size, "%s: not JSON (line %d: %s)", path, jerr.line, jerr.text);
+        return NULL;
+    }
+    /* Every field of the header but the shard: a different model, method or input list made other files. */
+    const char *key;
+    json_t *value;
+    json_object_foreach((json_t *)header, key, value) {
+        if (strcmp(key, "shard") == 0 || json_equal(value, json_object_get(root, key))) continue;
+        snprintf(why, why_size, "%s comes from a different run (its \"%s\" differs)", path, key);
+        json_decref(root);
+        return NULL;
+    }
+    json_t **by_index = calloc(inputs ? inputs : 1, sizeof *by_index);
+    if (!by_index) {
+        snprintf(why, why_size, "out of memory");
+        json_decref(root);
+        return NULL;
+    }
+    size_t i;
+    json_t *record;
+    json_array_foreach(json_object_get(root, "images"), i, record) {
+        const json_t *index = json_object_get(record, "index");
+        if (json_is_integer(index) && json_integer_value(index) >= 0 && (size_t)json_integer_value(index) < inputs)
+            by_index[json_integer_value(index)] = record;
+    }
+    *document = root;
+    return by_index;
 }

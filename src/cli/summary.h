@@ -1,5 +1,7 @@
 /* --summary FILE: one record per input image (predictions, files written, per-stage times, or the error),
- * written at the end of the run as JSON (.json) or CSV (.csv), atomically. */
+ * written at the end of the run as JSON (.json) or CSV (.csv), atomically, in the order of the input list. The
+ * JSON also says which run it is (a header: command, model, methods, the input list's size and fingerprint, the
+ * shard), which `vitexplain merge-summaries` (merge.c) and --skip-existing read back. */
 #ifndef VTE_CLI_SUMMARY_H
 #define VTE_CLI_SUMMARY_H
 
@@ -10,8 +12,11 @@
 #include "vitexplain.h"
 
 typedef struct cli_record {
+    size_t index; /* the image's position in the run's whole input list (every shard's inputs) */
     char *image;
     char *error; /* NULL when the image was explained */
+    int skipped; /* --skip-existing found every output there: `files` are they, the rest is unknown */
+    json_t *earlier; /* with `skipped`: the record an earlier run wrote for it, written again as it is (owned) */
     vte_prediction top[VTE_EXPLANATION_MAX_PREDICTIONS];
     int top_count;
     char **files;
@@ -22,10 +27,11 @@ typedef struct cli_record {
 typedef struct cli_summary {
     cli_record *records;
     size_t count, capacity;
+    json_t *header; /* the JSON's fields before "images" (owned; NULL: none) */
 } cli_summary;
 
-/* Appends a record for `image` and returns it (NULL when out of memory). */
-cli_record *cli_summary_add(cli_summary *s, const char *image);
+/* Appends a record for `image`, input `index` of the list, and returns it (NULL when out of memory). */
+cli_record *cli_summary_add(cli_summary *s, size_t index, const char *image);
 void cli_record_set_error(cli_record *r, const char *message);
 void cli_record_add_file(cli_record *r, const char *path);
 
@@ -45,7 +51,14 @@ void cli_json_set_texts(json_t *object, const char *key, char *const *texts, int
 
 /* 1 when `path` ends in .json or .csv. */
 int cli_summary_format_known(const char *path);
-/* Writes the summary; returns 0, or -1 after reporting the problem on stderr. */
+/* The records of the JSON summary an earlier run left at `path`, when it has the same header as `header` (its
+ * shard aside): by input index, an array of `inputs` borrowed records (NULL where it has none), which live as long
+ * as *document (json_decref it). NULL when there is no such file, or it is of another run or unreadable: then
+ * `why` says so (empty when there is simply no file). */
+json_t **cli_summary_earlier(const char *path, const json_t *header, size_t inputs, json_t **document, char *why,
+                             size_t why_size);
+
+/* Writes the summary, its records in input order; returns 0, or -1 after reporting the problem on stderr. */
 int cli_summary_write(const cli_summary *s, const vte_model *model, int topk, const char *path);
 void cli_summary_free(cli_summary *s);
 
